@@ -1,0 +1,22 @@
+//! # flashmesh
+//!
+//! A mesh service for "flash institutions": the temporary, ownerless network
+//! a hackathon, a festival or a pop-up clinic needs. Nodes that share a room
+//! code find each other, form a self-healing mesh, and carry chat and
+//! coordination applets; everything is signed and sealed by the room.
+//!
+//! ## Layout
+//!
+//! * [`id`]: `NodeId`, `MessageId` and hex helpers.
+//! * [`proto`]: the sans-IO engines — membership (Scuttlebutt + phi accrual),
+//!   topology (degree-constrained links), plumtree (broadcast) — and the
+//!   [`proto::wire::Wire`] message enum. Nothing in `proto` touches tokio,
+//!   sockets, the clock or a global RNG: time and randomness are inputs.
+//! * [`codec`]: the single encoder/decoder for everything on the wire.
+//! * [`sim`]: a deterministic simulator running many nodes' engines in one
+//!   thread over a faulty virtual network (`flashmesh sim`).
+
+pub mod codec;
+pub mod id;
+pub mod proto;
+pub mod sim;

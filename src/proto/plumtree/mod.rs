@@ -1,0 +1,158 @@
+//! Plumtree: epidemic broadcast trees.
+//!
+//! Paper: Leitão, Pereira, Rodrigues, "Epidemic Broadcast Trees" (SRDS 2007).
+//! Eager push of full messages along a spanning tree, lazy `IHave`
+//! announcements (batched) to the other neighbours, `Graft` when an announced
+//! message does not arrive in time, `Prune` on duplicates, and the tree
+//! optimisation of section 3.8 when a lazy path is shorter by
+//! `optimization_threshold` hops. Shape after iroh-gossip's `proto::plumtree`.
+//!
+//! See `docs/protocol.md` ("Broadcast") for the state machine and defaults.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::id::{MessageId, NodeId};
+
+mod engine;
+
+pub use engine::Plumtree;
+
+/// Domain tag hashed in front of every message id.
+pub const MESSAGE_ID_DOMAIN: &[u8] = b"flashmesh/plumtree/message-id/v1";
+
+impl MessageId {
+    /// The id of a broadcast: SHA-256(domain || author || seq as u64 LE ||
+    /// payload). Two equal payloads sent twice differ by `seq`.
+    pub fn for_broadcast(author: &NodeId, seq: u64, payload: &[u8]) -> MessageId {
+        let mut h = Sha256::new();
+        h.update(MESSAGE_ID_DOMAIN);
+        h.update(author.as_bytes());
+        h.update(seq.to_le_bytes());
+        h.update(payload);
+        MessageId(h.finalize().into())
+    }
+}
+
+/// Tunables; see `docs/protocol.md` for where each default comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Wait this long after the first `IHave` for a missing message before
+    /// sending `Graft`.
+    pub graft_timeout_1: Duration,
+    /// Then wait this long for the grafted message before grafting the next
+    /// announcer.
+    pub graft_timeout_2: Duration,
+    /// Lazy `IHave`s are queued and sent in one batch per peer this often.
+    pub ihave_interval: Duration,
+    /// Most announcements in one `IHave` message.
+    pub ihave_batch_max: usize,
+    /// Rewire the tree when a lazy path is this many hops shorter.
+    pub optimization_threshold: u16,
+    /// Payloads are kept this long to answer grafts.
+    pub cache_ttl: Duration,
+    /// Ids are remembered this long to suppress duplicates (>= cache_ttl).
+    pub seen_ttl: Duration,
+    /// Most payloads kept in the cache (oldest dropped first).
+    pub cache_entries_max: usize,
+    /// How often expired cache entries are swept.
+    pub sweep_interval: Duration,
+    /// Largest payload accepted for broadcast or from a peer.
+    pub payload_bytes_max: usize,
+    /// Graft rounds over all announcers before a missing message is given up.
+    pub graft_rounds_max: u32,
+}
+
+/// A full broadcast message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gossip {
+    pub id: MessageId,
+    pub author: NodeId,
+    pub seq: u64,
+    /// Hops from the author (0 when the author sends it).
+    pub round: u16,
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+/// One lazy announcement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IHave {
+    pub id: MessageId,
+    pub round: u16,
+}
+
+/// Plumtree messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    Gossip(Gossip),
+    IHave(Vec<IHave>),
+    /// "Make me your eager peer" and, with an id, "send me that message".
+    Graft {
+        id: Option<MessageId>,
+        round: u16,
+    },
+    /// "Stop pushing to me eagerly."
+    Prune,
+}
+
+/// What the driver feeds the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// Once, first: arms the periodic sweep.
+    Start,
+    Message {
+        from: NodeId,
+        msg: Message,
+    },
+    Timer(Timer),
+    NeighborUp(NodeId),
+    NeighborDown(NodeId),
+    Command(Command),
+}
+
+/// What the application asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Broadcast a payload to every node (not delivered back to this node).
+    Broadcast(Vec<u8>),
+}
+
+/// Timers the engine asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// The graft timer for a missing message; `attempt` counts grafts sent.
+    Graft { id: MessageId, attempt: u32 },
+    /// Flush queued `IHave`s.
+    DispatchIHave,
+    /// Expire cache entries.
+    Sweep,
+}
+
+/// What the engine asks the driver to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Send { to: NodeId, msg: Message },
+    SetTimer { after: Duration, timer: Timer },
+    Event(Event),
+}
+
+/// What the application hears.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A broadcast arrived for the first time; delivered exactly once.
+    Delivered {
+        id: MessageId,
+        author: NodeId,
+        seq: u64,
+        payload: Vec<u8>,
+        /// Hops it travelled.
+        round: u16,
+        /// The neighbour it came from.
+        from: NodeId,
+    },
+    /// A broadcast this node sent (with its id), for the driver's records.
+    Sent { id: MessageId, seq: u64 },
+}

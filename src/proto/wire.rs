@@ -1,0 +1,32 @@
+//! The one message type nodes exchange: [`Wire`], with a variant per engine.
+//!
+//! Encoding lives in [`crate::codec`]; this module only names the types and
+//! their limits.
+
+use serde::{Deserialize, Serialize};
+
+use super::{membership, plumtree, topology};
+
+/// Protocol version, carried in the link handshake. Bump on any change to
+/// [`Wire`] or the types inside it.
+pub const WIRE_VERSION: u16 = 1;
+
+/// Largest encoded `Wire` value in one frame, in bytes. Noise transport
+/// messages are at most 65,535 bytes including a 16-byte tag; this leaves
+/// room for the frame header and keeps every frame a single Noise message.
+pub const FRAME_BYTES_MAX: usize = 60 * 1024;
+
+/// Every message between two linked nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Wire {
+    Membership(membership::Message),
+    Topology(topology::Message),
+    Plumtree(plumtree::Message),
+}
+
+impl Wire {
+    /// Whether this message carries a broadcast payload (for statistics).
+    pub fn is_payload(&self) -> bool {
+        matches!(self, Wire::Plumtree(plumtree::Message::Gossip(_)))
+    }
+}
