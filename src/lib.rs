@@ -16,6 +16,7 @@
 //! * [`sim`]: a deterministic simulator running many nodes' engines in one
 //!   thread over a faulty virtual network (`flashmesh sim`).
 
+pub mod cli;
 pub mod codec;
 pub mod id;
 pub mod proto;

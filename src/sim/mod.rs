@@ -1,1 +1,1158 @@
-//! Deterministic simulator (in progress).
+//! Deterministic simulator: many nodes' engines in one thread, virtual time,
+//! one seeded RNG, and a faulty network.
+//!
+//! Each simulated node runs the three engines of a real node — membership,
+//! topology, plumtree — glued together the way the node's actors glue them
+//! (topology's neighbour events feed membership and plumtree; membership's
+//! liveness events feed topology). Between nodes sits a network model:
+//!
+//! * per-message one-way latency drawn uniformly from `latency`;
+//!   per-direction FIFO (like TCP) unless a message is picked for reordering;
+//! * loss and duplication of messages (link setup and close are reliable);
+//! * partitions: nodes split into random groups; nothing crosses groups,
+//!   including messages in flight, until the partition heals;
+//! * silent crashes (no FIN: peers notice only through the failure
+//!   detector), restarts (same id, new generation; stale links get a reset),
+//!   and late joins.
+//!
+//! Links are modelled like TCP connections: `Dial` reaches the other side
+//! after one latency, which accepts and answers; the dialler sees the link up
+//! when the answer arrives. Simultaneous dials between a pair become one link.
+//!
+//! The same [`SimConfig`] (including the seed) gives the same [`Report`],
+//! every field except `wall_ms`, bit for bit: all iteration that reaches the
+//! output is over ordered maps, and all randomness comes from one seeded RNG
+//! (each node's engines get their own RNG seeded from it, in node order).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::time::Duration;
+
+use rand::seq::index::sample;
+use rand::{Rng as _, RngExt, SeedableRng};
+use sha2::{Digest as _, Sha256};
+
+use crate::codec;
+use crate::id::NodeId;
+use crate::proto::wire::Wire;
+use crate::proto::{EngineRng, Time, membership, plumtree, topology};
+
+mod report;
+pub mod spec;
+
+use report::Metrics;
+pub use report::Report;
+pub use spec::{CountAt, LatencyRange, PartitionSpec};
+
+/// Which engine defaults a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// 2–20 nodes on flaky Wi-Fi: fast detection, small degrees.
+    Small,
+    /// Hundreds to a thousand nodes.
+    Large,
+}
+
+impl Profile {
+    /// Rooms above this many nodes use the large profile by default.
+    pub const SMALL_ROOM_NODES_MAX: usize = 50;
+
+    /// The profile a room of `nodes` gets by default.
+    pub fn for_nodes(nodes: usize) -> Profile {
+        if nodes <= Self::SMALL_ROOM_NODES_MAX {
+            Profile::Small
+        } else {
+            Profile::Large
+        }
+    }
+}
+
+/// Everything a run depends on.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub nodes: usize,
+    pub broadcasts: usize,
+    pub seed: u64,
+    pub profile: Profile,
+    /// Chance that a message is lost.
+    pub loss: f64,
+    /// Chance that a message is delivered twice.
+    pub duplicate: f64,
+    /// Chance that a message ignores per-direction FIFO order.
+    pub reorder: f64,
+    pub latency: LatencyRange,
+    /// `count` random live nodes crash (silently) at `at`.
+    pub crashes: Vec<CountAt>,
+    /// `count` random crashed nodes restart (same id, new generation) at `at`.
+    pub restarts: Vec<CountAt>,
+    /// `count` of the `nodes` start late, at `at`, instead of at the start.
+    pub joins: Vec<CountAt>,
+    pub partitions: Vec<PartitionSpec>,
+    /// The initial nodes start at random times within this window.
+    pub join_window: Duration,
+    /// A starting node is told about this many random running nodes (what
+    /// discovery beacons or a seed give a real node).
+    pub bootstrap_peers: usize,
+    /// Broadcasts are spread evenly over this window of virtual time; `None`
+    /// picks one after the joins and covering the faults.
+    pub broadcast_window: Option<(Duration, Duration)>,
+    /// Virtual length of the run; `None` picks one long enough for the faults.
+    pub duration: Option<Duration>,
+    pub payload_bytes: usize,
+    pub membership: membership::Config,
+    pub topology: topology::Config,
+    pub plumtree: plumtree::Config,
+}
+
+/// Virtual time between convergence checks.
+const CHECK_INTERVAL: Duration = Duration::from_millis(100);
+/// Time after the joins before broadcasts start, by default.
+const WARMUP_AFTER_JOINS: Duration = Duration::from_secs(4);
+/// Time left after the last broadcast (and after the last fault) for
+/// deliveries and detection, by default.
+const SETTLE: Duration = Duration::from_secs(15);
+/// Broadcasts by default keep going this long after the last fault.
+const BROADCAST_AFTER_FAULTS: Duration = Duration::from_secs(10);
+
+impl SimConfig {
+    /// A fault-free run with the profile's engine defaults.
+    pub fn new(nodes: usize, broadcasts: usize, seed: u64) -> SimConfig {
+        let profile = Profile::for_nodes(nodes);
+        let mut cfg = SimConfig {
+            nodes,
+            broadcasts,
+            seed,
+            profile,
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            latency: LatencyRange {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(10),
+            },
+            crashes: Vec::new(),
+            restarts: Vec::new(),
+            joins: Vec::new(),
+            partitions: Vec::new(),
+            join_window: Duration::from_secs(1),
+            bootstrap_peers: 3,
+            broadcast_window: None,
+            duration: None,
+            payload_bytes: 64,
+            membership: membership::Config::default(),
+            topology: topology::Config::default(),
+            plumtree: plumtree::Config::default(),
+        };
+        cfg.set_profile(profile);
+        cfg
+    }
+
+    /// Switches every engine to the profile's defaults.
+    pub fn set_profile(&mut self, profile: Profile) {
+        self.profile = profile;
+        match profile {
+            Profile::Small => {
+                self.membership = membership::Config::small_room();
+                self.topology = topology::Config::small_room();
+                self.plumtree = plumtree::Config::small_room();
+            }
+            Profile::Large => {
+                self.membership = membership::Config::large_room();
+                self.topology = topology::Config::large_room();
+                self.plumtree = plumtree::Config::large_room();
+            }
+        }
+    }
+
+    /// Checks the configuration; the error says which value is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes < 2 {
+            return Err("--nodes must be at least 2".into());
+        }
+        for (name, p) in [
+            ("--loss", self.loss),
+            ("--duplicate", self.duplicate),
+            ("--reorder", self.reorder),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{name} must be in [0, 1), got {p}"));
+            }
+        }
+        let late: usize = self.joins.iter().map(|j| j.count).sum();
+        if late >= self.nodes {
+            return Err(format!(
+                "--join starts {late} nodes late, but there are only {} nodes",
+                self.nodes
+            ));
+        }
+        if self.payload_bytes > self.plumtree.payload_bytes_max {
+            return Err(format!(
+                "--payload-bytes {} exceeds the broadcast limit of {}",
+                self.payload_bytes, self.plumtree.payload_bytes_max
+            ));
+        }
+        if let Some((a, b)) = self.broadcast_window
+            && b < a
+        {
+            return Err("the broadcast window must end after it starts".into());
+        }
+        self.membership
+            .validate()
+            .map_err(|e| format!("membership: {e}"))?;
+        self.topology
+            .validate()
+            .map_err(|e| format!("topology: {e}"))?;
+        self.plumtree
+            .validate()
+            .map_err(|e| format!("plumtree: {e}"))?;
+        Ok(())
+    }
+
+    fn last_fault(&self) -> Duration {
+        let at = |v: &[CountAt]| v.iter().map(|c| c.at).max().unwrap_or_default();
+        at(&self.crashes)
+            .max(at(&self.restarts))
+            .max(at(&self.joins))
+            .max(
+                self.partitions
+                    .iter()
+                    .map(|p| p.until)
+                    .max()
+                    .unwrap_or_default(),
+            )
+    }
+
+    /// The window broadcasts are spread over.
+    pub fn effective_broadcast_window(&self) -> (Duration, Duration) {
+        if let Some(w) = self.broadcast_window {
+            return w;
+        }
+        let start = self.join_window + WARMUP_AFTER_JOINS;
+        let end = (start + Duration::from_secs(10)).max(self.last_fault() + BROADCAST_AFTER_FAULTS);
+        (start, end)
+    }
+
+    /// The virtual length of the run.
+    pub fn effective_duration(&self) -> Duration {
+        if let Some(d) = self.duration {
+            return d;
+        }
+        let (_, end) = self.effective_broadcast_window();
+        end.max(self.last_fault()) + SETTLE
+    }
+}
+
+/// The timer of one of a node's engines.
+#[derive(Clone, Copy, Debug)]
+enum AnyTimer {
+    M(membership::Timer),
+    T(topology::Timer),
+    P(plumtree::Timer),
+}
+
+/// An input for one of a node's engines.
+enum Task {
+    M(membership::Input),
+    T(topology::Input),
+    P(plumtree::Input),
+}
+
+enum Ev {
+    Start(usize),
+    Crash,
+    Restart,
+    PartitionStart(usize),
+    PartitionEnd,
+    Broadcast(usize),
+    Check,
+    Timer {
+        node: usize,
+        incarnation: u32,
+        timer: AnyTimer,
+    },
+    Msg {
+        from: usize,
+        to: usize,
+        epoch: u64,
+        wire: Wire,
+    },
+    DialArrive {
+        from: usize,
+        to: usize,
+    },
+    DialAck {
+        acceptor: usize,
+        dialer: usize,
+        epoch: u64,
+    },
+    Close {
+        from: usize,
+        to: usize,
+        epoch: u64,
+    },
+}
+
+struct Scheduled {
+    at: Time,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// One link between a pair of nodes, as each end sees it.
+struct Pair {
+    epoch: u64,
+    /// Whether the lower-indexed and the higher-indexed end consider it up.
+    up: [bool; 2],
+}
+
+struct SimNode {
+    id: NodeId,
+    up: bool,
+    incarnation: u32,
+    /// When this node last started (joined or restarted).
+    up_since: Option<Time>,
+    m: membership::Membership,
+    t: topology::Topology,
+    p: plumtree::Plumtree,
+}
+
+/// A simulation in progress. Most callers want [`run`].
+pub struct Sim {
+    cfg: SimConfig,
+    now: Time,
+    end: Time,
+    rng: EngineRng,
+    queue: BinaryHeap<Scheduled>,
+    seq: u64,
+    nodes: Vec<SimNode>,
+    index: HashMap<NodeId, usize>,
+    pairs: BTreeMap<(usize, usize), Pair>,
+    next_epoch: u64,
+    /// Latest arrival time per direction, for FIFO.
+    fifo: HashMap<(usize, usize), Time>,
+    /// Partition group of each node while a partition is active.
+    groups: Option<Vec<usize>>,
+    initial_joins_done: bool,
+    pending_starts: usize,
+    metrics: Metrics,
+}
+
+/// Runs a whole simulation and returns its report.
+pub fn run(cfg: SimConfig) -> Result<Report, String> {
+    cfg.validate()?;
+    let wall = std::time::Instant::now();
+    let mut sim = Sim::new(cfg);
+    sim.run_to_end();
+    let mut report = sim.report();
+    report.wall_ms = wall.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn node_id(seed: u64, index: usize) -> NodeId {
+    let mut h = Sha256::new();
+    h.update(b"flashmesh/sim/node-id");
+    h.update(seed.to_le_bytes());
+    h.update((index as u64).to_le_bytes());
+    NodeId(h.finalize().into())
+}
+
+impl Sim {
+    /// Builds the nodes and schedules every planned event.
+    pub fn new(cfg: SimConfig) -> Sim {
+        let mut rng = EngineRng::seed_from_u64(cfg.seed);
+        let end = Time::ZERO + cfg.effective_duration();
+        let mut nodes = Vec::with_capacity(cfg.nodes);
+        let mut index = HashMap::with_capacity(cfg.nodes);
+        for i in 0..cfg.nodes {
+            let id = node_id(cfg.seed, i);
+            index.insert(id, i);
+            nodes.push(Self::fresh_node(&cfg, &mut rng, id, 0, 1));
+        }
+        let mut sim = Sim {
+            metrics: Metrics::new(&cfg),
+            cfg,
+            now: Time::ZERO,
+            end,
+            rng,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            nodes,
+            index,
+            pairs: BTreeMap::new(),
+            next_epoch: 1,
+            fifo: HashMap::new(),
+            groups: None,
+            initial_joins_done: false,
+            pending_starts: 0,
+        };
+        sim.schedule_plan();
+        sim
+    }
+
+    fn fresh_node(
+        cfg: &SimConfig,
+        rng: &mut EngineRng,
+        id: NodeId,
+        incarnation: u32,
+        generation: u64,
+    ) -> SimNode {
+        let m_rng = EngineRng::seed_from_u64(rng.next_u64());
+        let t_rng = EngineRng::seed_from_u64(rng.next_u64());
+        SimNode {
+            id,
+            up: false,
+            incarnation,
+            up_since: None,
+            m: membership::Membership::new(id, generation, cfg.membership.clone(), m_rng),
+            t: topology::Topology::new(id, cfg.topology.clone(), t_rng),
+            // A restarted node numbers its broadcasts from its generation,
+            // so its new messages never reuse an old id.
+            p: plumtree::Plumtree::new(id, cfg.plumtree.clone(), generation << 32),
+        }
+    }
+
+    fn at(&mut self, at: Time, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn schedule_plan(&mut self) {
+        let n = self.cfg.nodes;
+        let late: usize = self.cfg.joins.iter().map(|j| j.count).sum();
+        let initial = n - late;
+        let window = self.cfg.join_window.as_micros() as u64;
+        // Node 0 starts at 0 so there is always someone to join.
+        for i in 0..initial {
+            let t = if i == 0 || window == 0 {
+                0
+            } else {
+                self.rng.random_range(0..window)
+            };
+            self.at(Time(t), Ev::Start(i));
+        }
+        self.pending_starts = initial;
+        let mut next = initial;
+        for j in self.cfg.joins.clone() {
+            for _ in 0..j.count {
+                self.at(Time::ZERO + j.at, Ev::Start(next));
+                next += 1;
+            }
+        }
+        for c in self.cfg.crashes.clone() {
+            for _ in 0..c.count {
+                self.at(Time::ZERO + c.at, Ev::Crash);
+            }
+        }
+        for r in self.cfg.restarts.clone() {
+            for _ in 0..r.count {
+                self.at(Time::ZERO + r.at, Ev::Restart);
+            }
+        }
+        for (i, p) in self.cfg.partitions.clone().into_iter().enumerate() {
+            self.at(Time::ZERO + p.from, Ev::PartitionStart(i));
+            self.at(Time::ZERO + p.until, Ev::PartitionEnd);
+        }
+        let (b0, b1) = self.cfg.effective_broadcast_window();
+        let b = self.cfg.broadcasts;
+        for k in 0..b {
+            let frac = if b <= 1 {
+                0.0
+            } else {
+                k as f64 / (b - 1) as f64
+            };
+            let t = b0.as_secs_f64() + (b1.as_secs_f64() - b0.as_secs_f64()) * frac;
+            self.at(Time::ZERO + Duration::from_secs_f64(t), Ev::Broadcast(k));
+        }
+        self.at(Time::ZERO + CHECK_INTERVAL, Ev::Check);
+    }
+
+    /// Processes events until the end of virtual time.
+    pub fn run_to_end(&mut self) {
+        while let Some(top) = self.queue.peek() {
+            if top.at > self.end {
+                break;
+            }
+            let Some(s) = self.queue.pop() else { break };
+            debug_assert!(s.at >= self.now, "time went backwards");
+            self.now = s.at;
+            self.step(s.ev);
+        }
+        self.now = self.end;
+    }
+
+    fn step(&mut self, ev: Ev) {
+        match ev {
+            Ev::Start(i) => self.start_node(i, false),
+            Ev::Crash => self.crash_random(),
+            Ev::Restart => self.restart_random(),
+            Ev::PartitionStart(i) => self.partition(i),
+            Ev::PartitionEnd => {
+                self.groups = None;
+                self.metrics.disrupted(self.now);
+            }
+            Ev::Broadcast(k) => self.broadcast(k),
+            Ev::Check => {
+                self.check_convergence();
+                let next = self.now + CHECK_INTERVAL;
+                self.at(next, Ev::Check);
+            }
+            Ev::Timer {
+                node,
+                incarnation,
+                timer,
+            } => {
+                let n = &self.nodes[node];
+                if !n.up || n.incarnation != incarnation {
+                    return;
+                }
+                let task = match timer {
+                    AnyTimer::M(t) => Task::M(membership::Input::Timer(t)),
+                    AnyTimer::T(t) => Task::T(topology::Input::Timer(t)),
+                    AnyTimer::P(t) => Task::P(plumtree::Input::Timer(t)),
+                };
+                self.feed(node, task);
+            }
+            Ev::Msg {
+                from,
+                to,
+                epoch,
+                wire,
+            } => self.deliver(from, to, epoch, wire),
+            Ev::DialArrive { from, to } => self.dial_arrive(from, to),
+            Ev::DialAck {
+                acceptor,
+                dialer,
+                epoch,
+            } => {
+                if !self.nodes[dialer].up || !self.reachable(acceptor, dialer) {
+                    return;
+                }
+                let key = pair_key(acceptor, dialer);
+                let side = side_of(key, dialer);
+                let Some(pair) = self.pairs.get_mut(&key) else {
+                    return;
+                };
+                if pair.epoch != epoch || pair.up[side] {
+                    return;
+                }
+                pair.up[side] = true;
+                let peer = self.nodes[acceptor].id;
+                self.feed(
+                    dialer,
+                    Task::T(topology::Input::LinkUp {
+                        peer,
+                        outbound: true,
+                    }),
+                );
+            }
+            Ev::Close { from, to, epoch } => {
+                if !self.nodes[to].up {
+                    return;
+                }
+                self.close_side(to, from, Some(epoch));
+            }
+        }
+    }
+
+    fn reachable(&self, a: usize, b: usize) -> bool {
+        match &self.groups {
+            Some(g) => g[a] == g[b],
+            None => true,
+        }
+    }
+
+    fn latency(&mut self) -> Duration {
+        let (min, max) = (self.cfg.latency.min, self.cfg.latency.max);
+        if max <= min {
+            return min;
+        }
+        let us = self
+            .rng
+            .random_range(min.as_micros() as u64..=max.as_micros() as u64);
+        Duration::from_micros(us)
+    }
+
+    /// Arrival time of the next item on `from -> to`, FIFO unless `reorder`.
+    fn arrival(&mut self, from: usize, to: usize, may_reorder: bool) -> Time {
+        let t = self.now + self.latency();
+        if may_reorder && self.cfg.reorder > 0.0 && self.rng.random_bool(self.cfg.reorder) {
+            return t;
+        }
+        let last = self.fifo.entry((from, to)).or_insert(Time::ZERO);
+        let t = t.max(*last);
+        *last = t;
+        t
+    }
+
+    fn start_node(&mut self, i: usize, restart: bool) {
+        if self.nodes[i].up {
+            return;
+        }
+        if !restart && self.pending_starts > 0 && !self.initial_joins_done {
+            self.pending_starts -= 1;
+            if self.pending_starts == 0 {
+                self.initial_joins_done = true;
+                self.metrics.initial_joins_done(self.now);
+            }
+        } else if self.initial_joins_done {
+            // A late join or restart: membership must converge again.
+            self.metrics.disrupted(self.now);
+        }
+        let n = &mut self.nodes[i];
+        n.up = true;
+        n.up_since = Some(self.now);
+        self.metrics.node_started(i, self.now);
+        self.feed(i, Task::M(membership::Input::Start));
+        self.feed(i, Task::T(topology::Input::Start));
+        self.feed(i, Task::P(plumtree::Input::Start));
+        // What discovery would tell it: a few running nodes.
+        let running: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| j != i && self.nodes[j].up)
+            .collect();
+        let k = self.cfg.bootstrap_peers.min(running.len());
+        let picks: Vec<usize> = sample(&mut self.rng, running.len(), k)
+            .into_iter()
+            .map(|x| running[x])
+            .collect();
+        for j in picks {
+            let peer = self.nodes[j].id;
+            self.feed(
+                i,
+                Task::T(topology::Input::Command(topology::Command::Connect(peer))),
+            );
+        }
+    }
+
+    fn crash_random(&mut self) {
+        let up: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| self.nodes[j].up)
+            .collect();
+        if up.len() <= 1 {
+            return;
+        }
+        let victim = up[self.rng.random_range(0..up.len())];
+        self.crash(victim);
+    }
+
+    /// A silent crash: the node stops; its peers are not told.
+    fn crash(&mut self, i: usize) {
+        self.nodes[i].up = false;
+        self.drop_sides_of(i);
+        let target = self.nodes[i].id;
+        let observers: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| {
+                j != i
+                    && self.nodes[j].up
+                    && matches!(
+                        self.nodes[j].m.status(&target),
+                        Some(membership::Status::Alive | membership::Status::Suspect)
+                    )
+            })
+            .collect();
+        self.metrics.crashed(i, self.now, observers);
+    }
+
+    fn restart_random(&mut self) {
+        let down: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| !self.nodes[j].up && self.nodes[j].up_since.is_some())
+            .collect();
+        if down.is_empty() {
+            return;
+        }
+        let i = down[self.rng.random_range(0..down.len())];
+        let id = self.nodes[i].id;
+        let incarnation = self.nodes[i].incarnation + 1;
+        // Generations only grow: derived from virtual time, like a real
+        // node's start time.
+        let generation = self.now.as_micros().max(1) + 1;
+        let fresh = Self::fresh_node(&self.cfg, &mut self.rng, id, incarnation, generation);
+        self.nodes[i] = fresh;
+        // Peers still holding a link to the old process get a reset.
+        let stale: Vec<(usize, u64)> = self
+            .pairs
+            .iter()
+            .filter(|((a, b), _)| *a == i || *b == i)
+            .map(|(&(a, b), p)| (if a == i { b } else { a }, p.epoch))
+            .collect();
+        for (peer, epoch) in stale {
+            if self.reachable(i, peer) {
+                let t = self.arrival(i, peer, false);
+                self.at(
+                    t,
+                    Ev::Close {
+                        from: i,
+                        to: peer,
+                        epoch,
+                    },
+                );
+            }
+        }
+        self.metrics.restarted(i);
+        self.start_node(i, true);
+    }
+
+    fn partition(&mut self, i: usize) {
+        let groups = self.cfg.partitions[i].groups;
+        let g: Vec<usize> = (0..self.nodes.len())
+            .map(|_| self.rng.random_range(0..groups))
+            .collect();
+        self.groups = Some(g);
+    }
+
+    fn broadcast(&mut self, k: usize) {
+        let up: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| self.nodes[j].up)
+            .collect();
+        if up.is_empty() {
+            return;
+        }
+        let origin = up[self.rng.random_range(0..up.len())];
+        let mut payload = format!("broadcast {k}").into_bytes();
+        payload.resize(self.cfg.payload_bytes.max(payload.len()), b'.');
+        let groups = self.groups.clone();
+        self.metrics.broadcast_begin(k, origin, self.now, groups);
+        self.feed(
+            origin,
+            Task::P(plumtree::Input::Command(plumtree::Command::Broadcast(
+                payload,
+            ))),
+        );
+    }
+
+    fn check_convergence(&mut self) {
+        if !self
+            .metrics
+            .wants_convergence_check(self.initial_joins_done)
+        {
+            return;
+        }
+        let live: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| self.nodes[j].up)
+            .collect();
+        let need = live.len().saturating_sub(1);
+        // Cheap test first; the exact one only when every count matches.
+        if live.iter().any(|&j| self.nodes[j].m.alive_count() < need) {
+            return;
+        }
+        let converged = live.iter().all(|&obs| {
+            live.iter().all(|&t| {
+                t == obs
+                    || self.nodes[obs].m.status(&self.nodes[t].id)
+                        == Some(membership::Status::Alive)
+            })
+        });
+        if converged {
+            self.metrics.converged(self.now);
+        }
+    }
+
+    // ----- links ---------------------------------------------------------
+
+    fn dial(&mut self, from: usize, peer: NodeId) {
+        let Some(&to) = self.index.get(&peer) else {
+            return;
+        };
+        if !self.reachable(from, to) {
+            return; // the dial times out in the engine
+        }
+        let t = self.arrival(from, to, false);
+        self.at(t, Ev::DialArrive { from, to });
+    }
+
+    fn dial_arrive(&mut self, from: usize, to: usize) {
+        if !self.nodes[to].up || !self.reachable(from, to) {
+            return;
+        }
+        let key = pair_key(from, to);
+        let side = side_of(key, to);
+        let epoch = match self.pairs.get_mut(&key) {
+            Some(pair) => {
+                if pair.up[side] {
+                    // Already linked (or a simultaneous dial): answer with it.
+                    let epoch = pair.epoch;
+                    let t = self.arrival(to, from, false);
+                    self.at(
+                        t,
+                        Ev::DialAck {
+                            acceptor: to,
+                            dialer: from,
+                            epoch,
+                        },
+                    );
+                    return;
+                }
+                pair.up[side] = true;
+                pair.epoch
+            }
+            None => {
+                let epoch = self.next_epoch;
+                self.next_epoch += 1;
+                let mut up = [false; 2];
+                up[side] = true;
+                self.pairs.insert(key, Pair { epoch, up });
+                epoch
+            }
+        };
+        let t = self.arrival(to, from, false);
+        self.at(
+            t,
+            Ev::DialAck {
+                acceptor: to,
+                dialer: from,
+                epoch,
+            },
+        );
+        let peer = self.nodes[from].id;
+        self.feed(
+            to,
+            Task::T(topology::Input::LinkUp {
+                peer,
+                outbound: false,
+            }),
+        );
+    }
+
+    /// `node`'s end of the link to `peer` closes; its topology hears
+    /// `LinkDown`. With `epoch`, only that incarnation of the link closes.
+    fn close_side(&mut self, node: usize, peer: usize, epoch: Option<u64>) {
+        let key = pair_key(node, peer);
+        let side = side_of(key, node);
+        let Some(pair) = self.pairs.get_mut(&key) else {
+            return;
+        };
+        if epoch.is_some_and(|e| e != pair.epoch) || !pair.up[side] {
+            return;
+        }
+        pair.up[side] = false;
+        if !pair.up[1 - side] {
+            self.pairs.remove(&key);
+        }
+        let peer_id = self.nodes[peer].id;
+        self.feed(node, Task::T(topology::Input::LinkDown(peer_id)));
+    }
+
+    fn disconnect(&mut self, from: usize, peer: NodeId) {
+        let Some(&to) = self.index.get(&peer) else {
+            return;
+        };
+        let key = pair_key(from, to);
+        let Some(epoch) = self.pairs.get(&key).map(|p| p.epoch) else {
+            // No link: still tell the engine, it may be waiting on one.
+            self.feed(from, Task::T(topology::Input::LinkDown(peer)));
+            return;
+        };
+        self.close_side(from, to, None);
+        if self.reachable(from, to) {
+            let t = self.arrival(from, to, false);
+            self.at(t, Ev::Close { from, to, epoch });
+        }
+    }
+
+    fn drop_sides_of(&mut self, i: usize) {
+        let keys: Vec<(usize, usize)> = self
+            .pairs
+            .keys()
+            .filter(|(a, b)| *a == i || *b == i)
+            .copied()
+            .collect();
+        for key in keys {
+            let side = side_of(key, i);
+            if let Some(pair) = self.pairs.get_mut(&key) {
+                pair.up[side] = false;
+                if !pair.up[1 - side] {
+                    self.pairs.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn link_epoch(&self, node: usize, peer: usize) -> Option<u64> {
+        let key = pair_key(node, peer);
+        self.pairs
+            .get(&key)
+            .filter(|p| p.up[side_of(key, node)])
+            .map(|p| p.epoch)
+    }
+
+    // ----- messages ------------------------------------------------------
+
+    fn send(&mut self, from: usize, to_id: NodeId, wire: Wire) {
+        let Some(&to) = self.index.get(&to_id) else {
+            return;
+        };
+        let Some(epoch) = self.link_epoch(from, to) else {
+            return; // no link: the transport would refuse
+        };
+        self.metrics
+            .message_sent(&wire, codec::encoded_len(&wire) as u64);
+        if !self.reachable(from, to) {
+            return;
+        }
+        if self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss) {
+            return;
+        }
+        if self.cfg.duplicate > 0.0 && self.rng.random_bool(self.cfg.duplicate) {
+            let t = self.arrival(from, to, true);
+            self.at(
+                t,
+                Ev::Msg {
+                    from,
+                    to,
+                    epoch,
+                    wire: wire.clone(),
+                },
+            );
+        }
+        let t = self.arrival(from, to, true);
+        self.at(
+            t,
+            Ev::Msg {
+                from,
+                to,
+                epoch,
+                wire,
+            },
+        );
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, epoch: u64, wire: Wire) {
+        if !self.nodes[to].up
+            || !self.reachable(from, to)
+            || self.link_epoch(to, from) != Some(epoch)
+        {
+            return;
+        }
+        let from_id = self.nodes[from].id;
+        let task = match wire {
+            Wire::Membership(msg) => Task::M(membership::Input::Message { from: from_id, msg }),
+            Wire::Topology(msg) => Task::T(topology::Input::Message { from: from_id, msg }),
+            Wire::Plumtree(msg) => Task::P(plumtree::Input::Message { from: from_id, msg }),
+        };
+        self.feed(to, task);
+    }
+
+    // ----- the glue between one node's engines ----------------------------
+
+    /// Runs `first` and everything it causes inside node `i`.
+    fn feed(&mut self, i: usize, first: Task) {
+        let mut tasks = std::collections::VecDeque::from([first]);
+        let now = self.now;
+        while let Some(task) = tasks.pop_front() {
+            match task {
+                Task::M(input) => {
+                    self.nodes[i].m.handle(now, input);
+                    while let Some(out) = self.nodes[i].m.poll_output() {
+                        match out {
+                            membership::Output::Send { to, msg } => {
+                                self.send(i, to, Wire::Membership(msg))
+                            }
+                            membership::Output::SetTimer { after, timer } => {
+                                self.timer(i, after, AnyTimer::M(timer))
+                            }
+                            membership::Output::Event(ev) => {
+                                if let Some(input) = self.on_membership_event(i, &ev) {
+                                    tasks.push_back(Task::T(input));
+                                }
+                            }
+                        }
+                    }
+                }
+                Task::T(input) => {
+                    self.nodes[i].t.handle(now, input);
+                    while let Some(out) = self.nodes[i].t.poll_output() {
+                        match out {
+                            topology::Output::Dial(peer) => self.dial(i, peer),
+                            topology::Output::Disconnect(peer) => self.disconnect(i, peer),
+                            topology::Output::Send { to, msg } => {
+                                self.send(i, to, Wire::Topology(msg))
+                            }
+                            topology::Output::SetTimer { after, timer } => {
+                                self.timer(i, after, AnyTimer::T(timer))
+                            }
+                            topology::Output::Event(topology::Event::NeighborUp(p)) => {
+                                tasks.push_back(Task::M(membership::Input::NeighborUp(p)));
+                                tasks.push_back(Task::P(plumtree::Input::NeighborUp(p)));
+                            }
+                            topology::Output::Event(topology::Event::NeighborDown(p)) => {
+                                tasks.push_back(Task::M(membership::Input::NeighborDown(p)));
+                                tasks.push_back(Task::P(plumtree::Input::NeighborDown(p)));
+                            }
+                        }
+                    }
+                }
+                Task::P(input) => {
+                    self.nodes[i].p.handle(now, input);
+                    while let Some(out) = self.nodes[i].p.poll_output() {
+                        match out {
+                            plumtree::Output::Send { to, msg } => {
+                                self.send(i, to, Wire::Plumtree(msg))
+                            }
+                            plumtree::Output::SetTimer { after, timer } => {
+                                self.timer(i, after, AnyTimer::P(timer))
+                            }
+                            plumtree::Output::Event(plumtree::Event::Delivered {
+                                id,
+                                round,
+                                ..
+                            }) => self.metrics.delivered(i, id, round, now),
+                            plumtree::Output::Event(plumtree::Event::Sent { id, .. }) => {
+                                self.metrics.broadcast_id(id)
+                            }
+                            #[allow(unreachable_patterns)]
+                            plumtree::Output::Event(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn timer(&mut self, node: usize, after: Duration, timer: AnyTimer) {
+        let incarnation = self.nodes[node].incarnation;
+        let at = self.now + after;
+        self.at(
+            at,
+            Ev::Timer {
+                node,
+                incarnation,
+                timer,
+            },
+        );
+    }
+
+    /// Records what a membership event means for the metrics and turns it
+    /// into the topology input a real node's actors would send.
+    fn on_membership_event(
+        &mut self,
+        observer: usize,
+        ev: &membership::Event,
+    ) -> Option<topology::Input> {
+        use membership::Event as E;
+        let target = match ev {
+            E::Alive { node }
+            | E::Suspect { node }
+            | E::Dead { node }
+            | E::Left { node }
+            | E::Forgotten { node } => *node,
+            E::Updated { .. } => return None,
+        };
+        let t = self.index.get(&target).copied();
+        let target_live = t.is_some_and(|t| self.nodes[t].up && self.reachable(observer, t));
+        match ev {
+            E::Alive { .. } => Some(topology::Input::MemberAlive(target)),
+            E::Suspect { .. } => {
+                self.metrics.suspected(target_live);
+                Some(topology::Input::MemberSuspect(target))
+            }
+            E::Dead { .. } => {
+                if let Some(t) = t {
+                    self.metrics.marked_dead(observer, t, target_live, self.now);
+                }
+                Some(topology::Input::MemberDead(target))
+            }
+            E::Left { .. } | E::Forgotten { .. } => {
+                if let Some(t) = t {
+                    self.metrics.marked_dead(observer, t, false, self.now);
+                }
+                Some(topology::Input::MemberGone(target))
+            }
+            E::Updated { .. } => None,
+        }
+    }
+
+    // ----- the end -------------------------------------------------------
+
+    /// The figures of the run so far.
+    pub fn report(&self) -> Report {
+        let live: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| self.nodes[j].up)
+            .collect();
+        // Overlay invariants among live nodes.
+        let mut asymmetric = 0u64;
+        let mut degrees = Vec::with_capacity(live.len());
+        let mut adj: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        for &a in &live {
+            let nbrs: BTreeSet<usize> = self.nodes[a]
+                .t
+                .neighbors()
+                .iter()
+                .filter_map(|p| self.index.get(p).copied())
+                .filter(|&b| self.nodes[b].up)
+                .collect();
+            degrees.push(nbrs.len());
+            adj.insert(a, nbrs);
+        }
+        for (&a, nbrs) in &adj {
+            for b in nbrs {
+                if !adj.get(b).is_some_and(|s| s.contains(&a)) {
+                    asymmetric += 1;
+                }
+            }
+        }
+        let connected = is_connected(&adj);
+        let mut report = self
+            .metrics
+            .report(&self.cfg, self.now, &live_flags(&self.nodes));
+        report.links_asymmetric = asymmetric;
+        report.overlay_connected = connected;
+        report.degree_min = degrees.iter().copied().min().unwrap_or(0);
+        report.degree_max = degrees.iter().copied().max().unwrap_or(0);
+        report.degree_mean = if degrees.is_empty() {
+            0.0
+        } else {
+            report::round3(degrees.iter().sum::<usize>() as f64 / degrees.len() as f64)
+        };
+        report
+    }
+}
+
+fn live_flags(nodes: &[SimNode]) -> Vec<bool> {
+    nodes.iter().map(|n| n.up).collect()
+}
+
+fn is_connected(adj: &BTreeMap<usize, BTreeSet<usize>>) -> bool {
+    let Some((&first, _)) = adj.iter().next() else {
+        return true;
+    };
+    let mut seen = BTreeSet::from([first]);
+    let mut stack = vec![first];
+    while let Some(a) = stack.pop() {
+        for &b in adj.get(&a).into_iter().flatten() {
+            if adj.contains_key(&b) && seen.insert(b) {
+                stack.push(b);
+            }
+        }
+    }
+    seen.len() == adj.len()
+}
+
+fn pair_key(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
+fn side_of(key: (usize, usize), node: usize) -> usize {
+    usize::from(node != key.0)
+}

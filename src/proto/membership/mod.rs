@@ -162,12 +162,22 @@ pub enum Status {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A node became known, or came back from suspect/dead (restarted or healed).
-    Alive { node: NodeId },
-    Suspect { node: NodeId },
-    Dead { node: NodeId },
-    Left { node: NodeId },
+    Alive {
+        node: NodeId,
+    },
+    Suspect {
+        node: NodeId,
+    },
+    Dead {
+        node: NodeId,
+    },
+    Left {
+        node: NodeId,
+    },
     /// A dead or left node was dropped from the table after `forget_after`.
-    Forgotten { node: NodeId },
+    Forgotten {
+        node: NodeId,
+    },
     /// A key in another node's namespace changed.
     Updated {
         node: NodeId,

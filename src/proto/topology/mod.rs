@@ -69,7 +69,10 @@ pub enum Input {
     /// Left or forgotten: drop the link and forget it.
     MemberGone(NodeId),
     /// A link finished its handshake (either direction).
-    LinkUp { peer: NodeId, outbound: bool },
+    LinkUp {
+        peer: NodeId,
+        outbound: bool,
+    },
     /// A link closed (either side closed it, or it broke).
     LinkDown(NodeId),
     /// An outbound dial failed (refused, unreachable, handshake failed).
@@ -93,7 +96,10 @@ pub enum Timer {
     Rebalance,
     Reconnect,
     /// Dial attempt number `attempt` to `peer` has had `dial_timeout`.
-    DialTimeout { peer: NodeId, attempt: u64 },
+    DialTimeout {
+        peer: NodeId,
+        attempt: u64,
+    },
 }
 
 /// What the engine asks the driver to do.

@@ -1,0 +1,4 @@
+//! Command-line front ends. The binaries are thin: they parse flags here and
+//! call into the library.
+
+pub mod sim;

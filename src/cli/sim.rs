@@ -1,0 +1,124 @@
+//! `flashmesh sim`: size an event before it happens.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::sim::{self, CountAt, LatencyRange, PartitionSpec, Profile, SimConfig, spec};
+
+/// Flags of `flashmesh sim`.
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Number of nodes.
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Number of broadcasts, from random nodes, spread over the run.
+    #[arg(long, default_value_t = 100)]
+    pub broadcasts: usize,
+    /// Seed of the run: the same seed and flags give the same figures.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Chance that a message is lost (0.0..1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// Chance that a message is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate: f64,
+    /// Chance that a message overtakes earlier ones on its link.
+    #[arg(long, default_value_t = 0.0)]
+    pub reorder: f64,
+    /// One-way latency in ms, drawn uniformly per message: MIN..MAX.
+    #[arg(long, default_value = "1..10", value_parser = parse_latency)]
+    pub latency_ms: LatencyRange,
+    /// Links per node, at least (default: from the profile).
+    #[arg(long)]
+    pub degree_min: Option<usize>,
+    /// Links per node, at most (default: from the profile).
+    #[arg(long)]
+    pub degree_max: Option<usize>,
+    /// Engine defaults: small (2–50 nodes), large, or auto by --nodes.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Auto)]
+    pub profile: ProfileArg,
+    /// N@T: N random nodes crash silently at virtual time T (repeatable).
+    #[arg(long, value_parser = parse_count_at)]
+    pub crash: Vec<CountAt>,
+    /// N@T: N crashed nodes restart at T with the same id (repeatable).
+    #[arg(long, value_parser = parse_count_at)]
+    pub restart: Vec<CountAt>,
+    /// N@T: N of the nodes join late, at T (repeatable).
+    #[arg(long, value_parser = parse_count_at)]
+    pub join: Vec<CountAt>,
+    /// G@T..T2: split into G random groups from T until T2 (repeatable).
+    #[arg(long, value_parser = parse_partition)]
+    pub partition: Vec<PartitionSpec>,
+    /// Virtual length of the run (default: long enough for the faults).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Size of each broadcast payload in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub payload_bytes: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_latency(s: &str) -> Result<LatencyRange, String> {
+    s.parse().map_err(|e: spec::SpecError| e.0)
+}
+fn parse_count_at(s: &str) -> Result<CountAt, String> {
+    s.parse().map_err(|e: spec::SpecError| e.0)
+}
+fn parse_partition(s: &str) -> Result<PartitionSpec, String> {
+    s.parse().map_err(|e: spec::SpecError| e.0)
+}
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    spec::parse_duration(s).map_err(|e| e.0)
+}
+/// `--profile` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileArg {
+    /// Small up to 50 nodes, large above.
+    Auto,
+    Small,
+    Large,
+}
+
+impl SimArgs {
+    /// The simulator configuration these flags describe.
+    pub fn to_config(&self) -> SimConfig {
+        let mut cfg = SimConfig::new(self.nodes, self.broadcasts, self.seed);
+        match self.profile {
+            ProfileArg::Auto => {}
+            ProfileArg::Small => cfg.set_profile(Profile::Small),
+            ProfileArg::Large => cfg.set_profile(Profile::Large),
+        }
+        cfg.loss = self.loss;
+        cfg.duplicate = self.duplicate;
+        cfg.reorder = self.reorder;
+        cfg.latency = self.latency_ms;
+        cfg.crashes = self.crash.clone();
+        cfg.restarts = self.restart.clone();
+        cfg.joins = self.join.clone();
+        cfg.partitions = self.partition.clone();
+        cfg.duration = self.duration;
+        cfg.payload_bytes = self.payload_bytes;
+        if let Some(d) = self.degree_min {
+            cfg.topology.degree_min = d;
+        }
+        if let Some(d) = self.degree_max {
+            cfg.topology.degree_max = d;
+            cfg.topology.degree_hard_max = cfg.topology.degree_hard_max.max(d + d / 2);
+        }
+        cfg
+    }
+
+    /// Runs the simulation and renders its report.
+    pub fn run(&self) -> Result<String, String> {
+        let report = sim::run(self.to_config())?;
+        Ok(if self.json {
+            report.to_json()
+        } else {
+            report.to_table()
+        })
+    }
+}

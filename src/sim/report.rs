@@ -1,0 +1,429 @@
+//! What a simulation measures, and the report it prints.
+//!
+//! Definitions (also in `docs/protocol.md`, "Simulator"):
+//!
+//! * A node is *eligible* for a broadcast if it is not the origin, it started
+//!   at least [`JOIN_GRACE`] before the broadcast, it is still up at the end of
+//!   the run (it did not crash in between), and it was in the origin's
+//!   partition group when the broadcast was sent.
+//! * `delivered_ratio` = deliveries to eligible nodes / eligible (node,
+//!   broadcast) pairs.
+//! * `rmr` (relative message redundancy) of one broadcast = m / (n − 1) − 1,
+//!   with m the payload-carrying messages sent for it and n the nodes that
+//!   hold it (the origin and every node that delivered it); reported as the
+//!   mean over broadcasts that reached at least one node.
+//! * `ldh` (last delivery hop) of one broadcast = hops on the path of its last
+//!   delivery; `ldh_mean` and `ldh_max` over broadcasts.
+//! * `latency_ms_*` = delivery time − send time, over eligible deliveries.
+//! * `payload_msgs` counts broadcast-carrying messages, `control_msgs` every
+//!   other message (membership, topology, IHave, Graft, Prune);
+//!   `bytes_per_node_per_s` = encoded bytes of all messages / nodes /
+//!   virtual seconds.
+//! * `membership_converged_ms` = virtual time from the start until, after all
+//!   initial nodes started, every live node lists every other live node as
+//!   alive; `reconverged_ms` the same from the last disruption (partition
+//!   heal, restart, late join) that was followed by convergence.
+//! * `detect_ms` of a crashed node = time from its crash until every live
+//!   node that knew it marks it dead; mean and max over crashed nodes.
+//! * `false_suspicions` = suspect verdicts about a node that was up and
+//!   reachable at the time; `false_deaths` likewise for dead verdicts.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Profile, SimConfig};
+use crate::id::MessageId;
+use crate::proto::Time;
+use crate::proto::plumtree;
+use crate::proto::wire::Wire;
+
+/// A node counts toward a broadcast only if it started this long before it:
+/// a node still dialling its first links cannot receive ephemeral messages.
+pub const JOIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The figures of one run. Every field but `wall_ms` is a function of the
+/// configuration alone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub nodes: usize,
+    pub seed: u64,
+    pub broadcasts: usize,
+    pub delivered_ratio: f64,
+    pub rmr: f64,
+    pub ldh_mean: f64,
+    pub ldh_max: u16,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub payload_msgs: u64,
+    pub control_msgs: u64,
+    pub bytes_per_node_per_s: f64,
+    pub membership_converged_ms: Option<f64>,
+    pub detect_ms_mean: Option<f64>,
+    pub detect_ms_max: Option<f64>,
+    pub false_suspicions: u64,
+    pub wall_ms: u64,
+    // Beyond the required figures:
+    pub profile: Profile,
+    pub duration_ms: f64,
+    pub deliveries: u64,
+    pub missed: u64,
+    pub duplicate_deliveries: u64,
+    pub crashed: usize,
+    pub undetected: usize,
+    pub false_deaths: u64,
+    pub reconverged_ms: Option<f64>,
+    pub degree_min: usize,
+    pub degree_max: usize,
+    pub degree_mean: f64,
+    pub links_asymmetric: u64,
+    pub overlay_connected: bool,
+}
+
+impl Report {
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The report as a readable table.
+    pub fn to_table(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v}"));
+        let rows: Vec<(&str, String)> = vec![
+            ("nodes", self.nodes.to_string()),
+            ("profile", format!("{:?}", self.profile).to_lowercase()),
+            ("seed", self.seed.to_string()),
+            ("virtual duration (ms)", self.duration_ms.to_string()),
+            ("broadcasts", self.broadcasts.to_string()),
+            ("delivered ratio", self.delivered_ratio.to_string()),
+            ("missed deliveries", self.missed.to_string()),
+            (
+                "duplicate deliveries",
+                self.duplicate_deliveries.to_string(),
+            ),
+            ("RMR (mean)", self.rmr.to_string()),
+            ("last delivery hop (mean)", self.ldh_mean.to_string()),
+            ("last delivery hop (max)", self.ldh_max.to_string()),
+            ("latency p50 (ms)", self.latency_ms_p50.to_string()),
+            ("latency p99 (ms)", self.latency_ms_p99.to_string()),
+            ("payload messages", self.payload_msgs.to_string()),
+            ("control messages", self.control_msgs.to_string()),
+            (
+                "bytes per node per s",
+                self.bytes_per_node_per_s.to_string(),
+            ),
+            (
+                "membership converged (ms)",
+                opt(self.membership_converged_ms),
+            ),
+            ("re-converged after (ms)", opt(self.reconverged_ms)),
+            ("crashed nodes", self.crashed.to_string()),
+            ("detection mean (ms)", opt(self.detect_ms_mean)),
+            ("detection max (ms)", opt(self.detect_ms_max)),
+            ("undetected crashes", self.undetected.to_string()),
+            ("false suspicions", self.false_suspicions.to_string()),
+            ("false deaths", self.false_deaths.to_string()),
+            (
+                "degree min/mean/max",
+                format!(
+                    "{}/{}/{}",
+                    self.degree_min, self.degree_mean, self.degree_max
+                ),
+            ),
+            ("asymmetric links", self.links_asymmetric.to_string()),
+            ("overlay connected", self.overlay_connected.to_string()),
+            ("wall time (ms)", self.wall_ms.to_string()),
+        ];
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        rows.iter()
+            .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+            .collect()
+    }
+}
+
+/// Rounds to three decimals, so reports read well and compare exactly.
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn ms(d: Duration) -> f64 {
+    round3(d.as_secs_f64() * 1000.0)
+}
+
+struct Bcast {
+    origin: usize,
+    at: Time,
+    groups: Option<Vec<usize>>,
+    payload_msgs: u64,
+    /// (node, time, hops) of each first delivery.
+    deliveries: Vec<(usize, Time, u16)>,
+    delivered: BTreeSet<usize>,
+}
+
+struct Crash {
+    node: usize,
+    at: Time,
+    waiting: BTreeSet<usize>,
+    detected_at: Option<Time>,
+}
+
+pub(crate) struct Metrics {
+    last_start: Vec<Option<Time>>,
+    bcasts: Vec<Bcast>,
+    by_id: HashMap<MessageId, usize>,
+    current: Option<usize>,
+    payload_msgs: u64,
+    control_msgs: u64,
+    bytes: u64,
+    duplicate_deliveries: u64,
+    false_suspicions: u64,
+    false_deaths: u64,
+    crashes: Vec<Crash>,
+    open_crash: HashMap<usize, usize>,
+    first_converged: Option<Time>,
+    disrupted_at: Option<Time>,
+    reconverged: Option<Duration>,
+    want_check: bool,
+}
+
+impl Metrics {
+    pub(crate) fn new(cfg: &SimConfig) -> Metrics {
+        Metrics {
+            last_start: vec![None; cfg.nodes],
+            bcasts: Vec::with_capacity(cfg.broadcasts),
+            by_id: HashMap::with_capacity(cfg.broadcasts),
+            current: None,
+            payload_msgs: 0,
+            control_msgs: 0,
+            bytes: 0,
+            duplicate_deliveries: 0,
+            false_suspicions: 0,
+            false_deaths: 0,
+            crashes: Vec::new(),
+            open_crash: HashMap::new(),
+            first_converged: None,
+            disrupted_at: None,
+            reconverged: None,
+            want_check: true,
+        }
+    }
+
+    pub(crate) fn node_started(&mut self, i: usize, now: Time) {
+        self.last_start[i] = Some(now);
+    }
+
+    pub(crate) fn initial_joins_done(&mut self, _now: Time) {
+        self.want_check = true;
+    }
+
+    pub(crate) fn disrupted(&mut self, now: Time) {
+        self.disrupted_at = Some(now);
+        self.want_check = true;
+    }
+
+    pub(crate) fn wants_convergence_check(&self, initial_joins_done: bool) -> bool {
+        initial_joins_done && self.want_check
+    }
+
+    pub(crate) fn converged(&mut self, now: Time) {
+        self.want_check = false;
+        if self.first_converged.is_none() {
+            self.first_converged = Some(now);
+        }
+        if let Some(d) = self.disrupted_at.take() {
+            self.reconverged = Some(now - d);
+        }
+    }
+
+    pub(crate) fn broadcast_begin(
+        &mut self,
+        _k: usize,
+        origin: usize,
+        now: Time,
+        groups: Option<Vec<usize>>,
+    ) {
+        self.current = Some(self.bcasts.len());
+        self.bcasts.push(Bcast {
+            origin,
+            at: now,
+            groups,
+            payload_msgs: 0,
+            deliveries: Vec::new(),
+            delivered: BTreeSet::new(),
+        });
+    }
+
+    /// The id the origin's engine gave the broadcast just begun.
+    pub(crate) fn broadcast_id(&mut self, id: MessageId) {
+        if let Some(k) = self.current.take() {
+            self.by_id.insert(id, k);
+        }
+    }
+
+    pub(crate) fn message_sent(&mut self, wire: &Wire, bytes: u64) {
+        self.bytes += bytes;
+        match wire {
+            Wire::Plumtree(plumtree::Message::Gossip(g)) => {
+                self.payload_msgs += 1;
+                if let Some(&k) = self.by_id.get(&g.id) {
+                    self.bcasts[k].payload_msgs += 1;
+                }
+            }
+            _ => self.control_msgs += 1,
+        }
+    }
+
+    pub(crate) fn delivered(&mut self, node: usize, id: MessageId, round: u16, now: Time) {
+        let Some(&k) = self.by_id.get(&id) else {
+            return;
+        };
+        let b = &mut self.bcasts[k];
+        if node == b.origin || !b.delivered.insert(node) {
+            self.duplicate_deliveries += 1;
+            return;
+        }
+        b.deliveries.push((node, now, round));
+    }
+
+    pub(crate) fn suspected(&mut self, target_live: bool) {
+        if target_live {
+            self.false_suspicions += 1;
+        }
+    }
+
+    pub(crate) fn crashed(&mut self, node: usize, now: Time, observers: Vec<usize>) {
+        // An observer that crashes later stops counting for earlier crashes.
+        for c in &mut self.crashes {
+            if c.detected_at.is_none() && c.waiting.remove(&node) && c.waiting.is_empty() {
+                c.detected_at = Some(now);
+            }
+        }
+        let waiting: BTreeSet<usize> = observers.into_iter().collect();
+        let detected_at = waiting.is_empty().then_some(now);
+        self.open_crash.insert(node, self.crashes.len());
+        self.crashes.push(Crash {
+            node,
+            at: now,
+            waiting,
+            detected_at,
+        });
+    }
+
+    pub(crate) fn restarted(&mut self, node: usize) {
+        if let Some(k) = self.open_crash.remove(&node) {
+            let c = &mut self.crashes[k];
+            debug_assert_eq!(c.node, node);
+            // Detection after the restart no longer means anything.
+            c.waiting.clear();
+        }
+    }
+
+    pub(crate) fn marked_dead(&mut self, observer: usize, target: usize, live: bool, now: Time) {
+        if live {
+            self.false_deaths += 1;
+        }
+        if let Some(&k) = self.open_crash.get(&target) {
+            let c = &mut self.crashes[k];
+            if c.detected_at.is_none() && c.waiting.remove(&observer) && c.waiting.is_empty() {
+                c.detected_at = Some(now);
+            }
+        }
+    }
+
+    pub(crate) fn report(&self, cfg: &SimConfig, now: Time, live: &[bool]) -> Report {
+        let mut eligible_total = 0u64;
+        let mut delivered_eligible = 0u64;
+        let mut deliveries = 0u64;
+        let mut latencies: Vec<u64> = Vec::new();
+        let mut rmrs = Vec::new();
+        let mut ldhs = Vec::new();
+        for b in &self.bcasts {
+            let eligible = |j: usize| {
+                j != b.origin
+                    && live[j]
+                    && self.last_start[j].is_some_and(|s| s + JOIN_GRACE <= b.at)
+                    && b.groups.as_ref().is_none_or(|g| g[j] == g[b.origin])
+            };
+            eligible_total += (0..live.len()).filter(|&j| eligible(j)).count() as u64;
+            for &(node, t, _) in &b.deliveries {
+                deliveries += 1;
+                if eligible(node) {
+                    delivered_eligible += 1;
+                    latencies.push((t - b.at).as_micros() as u64);
+                }
+            }
+            let n = b.deliveries.len() as f64 + 1.0;
+            if n > 1.0 {
+                rmrs.push(b.payload_msgs as f64 / (n - 1.0) - 1.0);
+            }
+            if let Some(max) = b.deliveries.iter().map(|d| d.2).max() {
+                ldhs.push(max);
+            }
+        }
+        latencies.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if latencies.is_empty() {
+                return 0.0;
+            }
+            let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+            round3(latencies[rank - 1] as f64 / 1000.0)
+        };
+        let mean = |v: &[f64]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                round3(v.iter().sum::<f64>() / v.len() as f64)
+            }
+        };
+        let detected: Vec<f64> = self
+            .crashes
+            .iter()
+            .filter_map(|c| c.detected_at.map(|t| ms(t - c.at)))
+            .collect();
+        let undetected = self
+            .crashes
+            .iter()
+            .filter(|c| c.detected_at.is_none() && !c.waiting.is_empty())
+            .count();
+        let secs = now.saturating_since(Time::ZERO).as_secs_f64().max(1e-9);
+        Report {
+            nodes: cfg.nodes,
+            seed: cfg.seed,
+            broadcasts: cfg.broadcasts,
+            delivered_ratio: if eligible_total == 0 {
+                1.0
+            } else {
+                // Floor, so that anything short of every delivery is < 1.
+                (delivered_eligible as f64 / eligible_total as f64 * 1e6).floor() / 1e6
+            },
+            rmr: mean(&rmrs),
+            ldh_mean: mean(&ldhs.iter().map(|&h| h as f64).collect::<Vec<_>>()),
+            ldh_max: ldhs.iter().copied().max().unwrap_or(0),
+            latency_ms_p50: pct(0.50),
+            latency_ms_p99: pct(0.99),
+            payload_msgs: self.payload_msgs,
+            control_msgs: self.control_msgs,
+            bytes_per_node_per_s: round3(self.bytes as f64 / cfg.nodes as f64 / secs),
+            membership_converged_ms: self.first_converged.map(|t| ms(t - Time::ZERO)),
+            detect_ms_mean: (!detected.is_empty()).then(|| mean(&detected)),
+            detect_ms_max: detected.iter().copied().reduce(f64::max),
+            false_suspicions: self.false_suspicions,
+            wall_ms: 0,
+            profile: cfg.profile,
+            duration_ms: ms(now - Time::ZERO),
+            deliveries,
+            missed: eligible_total - delivered_eligible,
+            duplicate_deliveries: self.duplicate_deliveries,
+            crashed: self.crashes.len(),
+            undetected,
+            false_deaths: self.false_deaths,
+            reconverged_ms: self.reconverged.map(ms),
+            degree_min: 0,
+            degree_max: 0,
+            degree_mean: 0.0,
+            links_asymmetric: 0,
+            overlay_connected: false,
+        }
+    }
+}
