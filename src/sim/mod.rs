@@ -347,6 +347,9 @@ pub struct Sim {
     index: HashMap<NodeId, usize>,
     pairs: BTreeMap<(usize, usize), Pair>,
     next_epoch: u64,
+    /// Link handshakes and closes in flight, per pair: a link whose two ends
+    /// disagree is settled only when this is zero.
+    transit: HashMap<(usize, usize), u32>,
     /// Latest arrival time per direction, for FIFO.
     fifo: HashMap<(usize, usize), Time>,
     /// Partition group of each node while a partition is active.
@@ -400,6 +403,7 @@ impl Sim {
             pairs: BTreeMap::new(),
             next_epoch: 1,
             fifo: HashMap::new(),
+            transit: HashMap::new(),
             groups: None,
             initial_joins_done: false,
             pending_starts: 0,
@@ -431,6 +435,17 @@ impl Sim {
     }
 
     fn at(&mut self, at: Time, ev: Ev) {
+        match ev {
+            Ev::DialAck {
+                acceptor: a,
+                dialer: b,
+                ..
+            }
+            | Ev::Close { from: a, to: b, .. } => {
+                *self.transit.entry(pair_key(a, b)).or_default() += 1;
+            }
+            _ => {}
+        }
         self.seq += 1;
         self.queue.push(Scheduled {
             at,
@@ -504,6 +519,21 @@ impl Sim {
     }
 
     fn step(&mut self, ev: Ev) {
+        if let Ev::DialAck {
+            acceptor: a,
+            dialer: b,
+            ..
+        }
+        | Ev::Close { from: a, to: b, .. } = ev
+        {
+            let key = pair_key(a, b);
+            if let Some(n) = self.transit.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.transit.remove(&key);
+                }
+            }
+        }
         match ev {
             Ev::Start(i) => self.start_node(i, false),
             Ev::Crash => self.crash_random(),
@@ -1106,8 +1136,9 @@ impl Sim {
             adj.insert(a, nbrs);
         }
         for (&a, nbrs) in &adj {
-            for b in nbrs {
-                if !adj.get(b).is_some_and(|s| s.contains(&a)) {
+            for &b in nbrs {
+                let settled = !self.transit.contains_key(&pair_key(a, b));
+                if settled && !adj.get(&b).is_some_and(|s| s.contains(&a)) {
                     asymmetric += 1;
                 }
             }

@@ -1,0 +1,214 @@
+//! The simulator across many seeds: the protocols' promises, end to end.
+//!
+//! Every test runs 20 seeds (spread over the machine's cores) and prints the
+//! failing seed, so `flashmesh sim --seed N ...` replays it.
+
+use std::time::Duration;
+
+use flashmesh::sim::{self, CountAt, PartitionSpec, Report, SimConfig};
+
+const SEEDS: u64 = 20;
+
+/// Runs `make(seed)` for every seed on all cores and hands each report to
+/// `check`, which panics with the seed on failure.
+fn across_seeds(make: impl Fn(u64) -> SimConfig + Sync, check: impl Fn(&Report) + Sync) {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicU64::new(1);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if seed > SEEDS {
+                        break;
+                    }
+                    let report = sim::run(make(seed)).expect("valid config");
+                    let result =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&report)));
+                    if let Err(e) = result {
+                        eprintln!("seed {seed} failed; report: {}", report.to_json());
+                        std::panic::resume_unwind(e);
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn assert_overlay_healthy(r: &Report, cfg_min: usize, cfg_hard_max: usize) {
+    assert!(r.overlay_connected, "overlay split");
+    assert_eq!(r.links_asymmetric, 0, "a link only one end lists");
+    assert!(r.degree_max <= cfg_hard_max, "degree above the hard maximum");
+    assert!(r.degree_min >= cfg_min, "a node below the minimum degree");
+}
+
+fn assert_all_delivered(r: &Report) {
+    assert_eq!(r.missed, 0, "missed deliveries");
+    assert_eq!(r.delivered_ratio, 1.0);
+    assert_eq!(r.duplicate_deliveries, 0, "a broadcast delivered twice");
+}
+
+#[test]
+fn a_thousand_nodes_without_faults_deliver_every_broadcast_to_every_node() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(1000, 10, seed);
+            cfg.broadcast_window = Some((Duration::from_secs(6), Duration::from_secs(10)));
+            cfg.duration = Some(Duration::from_secs(14));
+            cfg
+        },
+        |r| {
+            assert_all_delivered(r);
+            let t = SimConfig::new(1000, 0, 0).topology;
+            assert_overlay_healthy(r, t.degree_min, t.degree_hard_max);
+            assert!(r.ldh_max > 0);
+        },
+    );
+}
+
+#[test]
+fn five_percent_loss_still_reaches_every_live_node() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(100, 50, seed);
+            cfg.loss = 0.05;
+            cfg
+        },
+        |r| {
+            assert_all_delivered(r);
+            assert_eq!(r.false_deaths, 0, "loss alone killed a live node");
+        },
+    );
+}
+
+#[test]
+fn duplication_and_reordering_change_nothing_for_the_application() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(50, 30, seed);
+            cfg.duplicate = 0.05;
+            cfg.reorder = 0.1;
+            cfg
+        },
+        assert_all_delivered,
+    );
+}
+
+#[test]
+fn survivors_mark_a_crashed_tenth_dead_and_later_broadcasts_reach_them() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(200, 40, seed);
+            cfg.crashes = vec![CountAt {
+                count: 20,
+                at: Duration::from_secs(8),
+            }];
+            cfg
+        },
+        |r| {
+            assert_eq!(r.crashed, 20);
+            assert_eq!(r.undetected, 0, "a crash some survivor never noticed");
+            assert!(r.detect_ms_max.is_some());
+            assert_all_delivered(r);
+            let t = SimConfig::new(200, 0, 0).topology;
+            assert_overlay_healthy(r, t.degree_min, t.degree_hard_max);
+        },
+    );
+}
+
+#[test]
+fn a_healed_two_way_partition_reconverges_and_broadcasts_reach_all() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(60, 20, seed);
+            cfg.partitions = vec![PartitionSpec {
+                groups: 2,
+                from: Duration::from_secs(6),
+                until: Duration::from_secs(16),
+            }];
+            // Broadcast once the halves have found each other again.
+            cfg.broadcast_window = Some((Duration::from_secs(40), Duration::from_secs(45)));
+            cfg.duration = Some(Duration::from_secs(50));
+            cfg
+        },
+        |r| {
+            assert!(r.reconverged_ms.is_some(), "membership never re-converged");
+            assert_all_delivered(r);
+            let t = SimConfig::new(60, 0, 0).topology;
+            assert_overlay_healthy(r, t.degree_min, t.degree_hard_max);
+        },
+    );
+}
+
+#[test]
+fn restarted_nodes_come_back_and_late_joiners_catch_up() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(40, 20, seed);
+            cfg.crashes = vec![CountAt {
+                count: 4,
+                at: Duration::from_secs(6),
+            }];
+            cfg.restarts = vec![CountAt {
+                count: 4,
+                at: Duration::from_secs(12),
+            }];
+            cfg.joins = vec![CountAt {
+                count: 5,
+                at: Duration::from_secs(14),
+            }];
+            cfg.broadcast_window = Some((Duration::from_secs(20), Duration::from_secs(25)));
+            cfg.duration = Some(Duration::from_secs(30));
+            cfg
+        },
+        |r| {
+            assert!(r.reconverged_ms.is_some(), "membership never re-converged");
+            assert_all_delivered(r);
+        },
+    );
+}
+
+#[test]
+fn a_small_room_on_flaky_wifi_detects_fast_without_false_alarms() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(12, 30, seed);
+            cfg.loss = 0.05;
+            cfg.latency = "2..40".parse().expect("valid range");
+            cfg.crashes = vec![CountAt {
+                count: 1,
+                at: Duration::from_secs(10),
+            }];
+            cfg
+        },
+        |r| {
+            assert_eq!(r.false_deaths, 0);
+            assert_eq!(r.undetected, 0);
+            assert_all_delivered(r);
+        },
+    );
+}
+
+#[test]
+fn the_same_seed_gives_identical_json() {
+    let make = || {
+        let mut cfg = SimConfig::new(50, 20, 7);
+        cfg.loss = 0.02;
+        cfg.crashes = vec![CountAt {
+            count: 3,
+            at: Duration::from_secs(8),
+        }];
+        cfg
+    };
+    let strip = |mut r: Report| {
+        r.wall_ms = 0;
+        r.to_json()
+    };
+    let a = strip(sim::run(make()).expect("valid config"));
+    let b = strip(sim::run(make()).expect("valid config"));
+    assert_eq!(a, b);
+    let mut other = make();
+    other.seed = 8;
+    let c = strip(sim::run(other).expect("valid config"));
+    assert_ne!(a, c, "a different seed should give a different run");
+}
