@@ -183,3 +183,66 @@ mod tests {
         assert!(decode(&bytes).is_err());
     }
 }
+
+/// Test vectors printed in `docs/protocol.md` ("Encoding"); a change here is
+/// a protocol change.
+#[cfg(test)]
+mod vectors {
+    use super::*;
+    use crate::id::{MessageId, NodeId};
+    use crate::proto::{membership, plumtree, topology};
+
+    fn hex(w: &Wire) -> String {
+        crate::id::to_hex(&encode(w).expect("encodes"))
+    }
+
+    #[test]
+    fn documented_test_vectors_hold() {
+        assert_eq!(
+            hex(&Wire::Topology(topology::Message::Degree(5))),
+            "01000000000000000500"
+        );
+        assert_eq!(
+            hex(&Wire::Plumtree(plumtree::Message::Graft {
+                id: Some(MessageId([0xaa; 32])),
+                round: 3
+            })),
+            format!("020000000200000001{}0300", "aa".repeat(32))
+        );
+        assert_eq!(
+            hex(&Wire::Plumtree(plumtree::Message::Prune)),
+            "0200000003000000"
+        );
+        let author = NodeId([0x11; 32]);
+        let id = MessageId::for_broadcast(&author, 1, b"hi");
+        assert_eq!(
+            id.to_string(),
+            "1fe4ead83849b652775bf1c991e18106beefa98be0a2a7c35e56b21fa7186d89"
+        );
+        assert_eq!(
+            hex(&Wire::Membership(membership::Message::Syn {
+                digest: membership::Digest {
+                    start: NodeId([0; 32]),
+                    end: None,
+                    entries: vec![membership::DigestEntry {
+                        node: NodeId([0x22; 32]),
+                        generation: 1,
+                        heartbeat: 2,
+                        max_version: 3
+                    }]
+                }
+            })),
+            format!(
+                "00000000{}{}{}{}{}{}{}{}",
+                "00000000",           // Membership, Syn
+                "00".repeat(32),      // digest.start
+                "00",                 // digest.end: None
+                "0100000000000000",   // one entry
+                "22".repeat(32),      // node
+                "0100000000000000",   // generation
+                "0200000000000000",   // heartbeat
+                "0300000000000000"    // max_version
+            )
+        );
+    }
+}
