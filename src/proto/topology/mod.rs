@@ -4,7 +4,10 @@
 //!
 //! Ideas from HyParView (Leitão et al., DSN 2007: a small symmetric active
 //! view, random replacement) and from Serf's reconnect of failed members.
-//! See `docs/protocol.md` ("Topology") for the state machine and defaults.
+//! See `docs/protocol.md` ("Topology") for the state machine and defaults;
+//! the engine's module docs (`engine.rs`) give its driver contract,
+//! invariants and the choices made, and [`Config::small_room`] says where
+//! each default comes from.
 
 use std::time::Duration;
 
@@ -13,6 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::id::NodeId;
 
 mod engine;
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
+mod tests;
 
 pub use engine::Topology;
 
@@ -40,6 +47,128 @@ pub struct Config {
     pub reconnect_interval: Duration,
     /// Dead members stay reconnect candidates this long.
     pub reconnect_window: Duration,
+}
+
+impl Config {
+    /// For rooms of a handful to a few hundred nodes (the default).
+    pub fn small_room() -> Config {
+        Config {
+            // Random graphs with minimum degree 3 are connected and expanders
+            // with high probability (random 3-regular graphs already are), and
+            // a node is cut off only after 3 simultaneous link losses.
+            degree_min: 3,
+            // The active view size HyParView used in its 10,000-node
+            // experiments (5); the spare links above `degree_min` absorb
+            // joins and losses without dialling or shedding.
+            degree_max: 5,
+            // Room for joiners: a node joining a full room lands its
+            // `degree_min` links on full nodes, which shed the excess later.
+            degree_hard_max: 8,
+            // A node below `degree_min` (with no replacement dial pending,
+            // which only happens when candidates were missing) recovers
+            // within about one interval; cost is a scan of local state, plus
+            // one `Degree` per neighbour when our degree changed.
+            rebalance_interval: Duration::from_secs(1),
+            // At a rebalance with no spare link, the chance of adding one;
+            // about 10 s per node on average at the interval above.
+            swap_probability: 0.1,
+            // TCP retransmits a lost SYN after 1 s (RFC 6298) and again 2 s
+            // later; 3 s covers one retry plus the Noise handshake on a LAN.
+            dial_timeout: Duration::from_secs(3),
+            // Retry a failed peer after 1 s, doubling per failure up to
+            // Serf's reconnect interval of 30 s.
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+            // One dial to a dead member every 2 s per node: a healed
+            // partition of a small room reconnects in seconds, at the cost of
+            // one failed dial per node per interval while it lasts (Serf
+            // uses 30 s for long-lived clusters).
+            reconnect_interval: Duration::from_secs(2),
+            // Rooms are ephemeral: a member gone for 10 minutes is unlikely
+            // to come back (Serf keeps them 24 h).
+            reconnect_window: Duration::from_secs(10 * 60),
+        }
+    }
+
+    /// For rooms of hundreds to thousands of nodes: more links (diameter
+    /// grows as log(N)/log(degree)), and less timer traffic per node.
+    pub fn large_room() -> Config {
+        Config {
+            // One more link than small rooms: a lower diameter and one more
+            // loss to survive (HyParView sizes its active view by log N).
+            degree_min: 4,
+            // Twice the minimum: room for 4 spare links.
+            degree_max: 8,
+            // Room for 4 joiners above `degree_max`.
+            degree_hard_max: 12,
+            // Half the scans and `Degree` traffic of a small room; with more
+            // links a node is rarely below `degree_min` anyway.
+            rebalance_interval: Duration::from_secs(2),
+            // About one swap per 40 s at a node with no spare link.
+            swap_probability: 0.05,
+            // Each node dials a dead member every 5 s: with hundreds of
+            // nodes a healed partition is still found within a second or
+            // two, at 40 % of the failed dials of a small room.
+            reconnect_interval: Duration::from_secs(5),
+            // dial_timeout, backoff_base, backoff_max and reconnect_window:
+            // as in small rooms (they depend on the network, not the size).
+            ..Config::small_room()
+        }
+    }
+
+    /// Checks the bounds the engine relies on; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.degree_min < 1 {
+            return Err("topology.degree_min must be at least 1".into());
+        }
+        if self.degree_min > self.degree_max {
+            return Err(format!(
+                "topology.degree_min ({}) must not exceed degree_max ({})",
+                self.degree_min, self.degree_max
+            ));
+        }
+        if self.degree_max > self.degree_hard_max {
+            return Err(format!(
+                "topology.degree_max ({}) must not exceed degree_hard_max ({})",
+                self.degree_max, self.degree_hard_max
+            ));
+        }
+        if self.degree_hard_max > usize::from(u16::MAX) {
+            return Err(format!(
+                "topology.degree_hard_max ({}) must fit in 16 bits",
+                self.degree_hard_max
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.swap_probability) {
+            return Err(format!(
+                "topology.swap_probability ({}) must be within 0..=1",
+                self.swap_probability
+            ));
+        }
+        for (name, value) in [
+            ("rebalance_interval", self.rebalance_interval),
+            ("reconnect_interval", self.reconnect_interval),
+            ("dial_timeout", self.dial_timeout),
+            ("backoff_base", self.backoff_base),
+        ] {
+            if value.is_zero() {
+                return Err(format!("topology.{name} must be positive"));
+            }
+        }
+        if self.backoff_base > self.backoff_max {
+            return Err(format!(
+                "topology.backoff_base ({:?}) must not exceed backoff_max ({:?})",
+                self.backoff_base, self.backoff_max
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::small_room()
+    }
 }
 
 /// Topology messages between linked peers.
