@@ -7,7 +7,52 @@
 //! optimisation of section 3.8 when a lazy path is shorter by
 //! `optimization_threshold` hops. Shape after iroh-gossip's `proto::plumtree`.
 //!
-//! See `docs/protocol.md` ("Broadcast") for the state machine and defaults.
+//! # Rounds
+//!
+//! A node *holds* a message at a round: 0 for its author, and `g.round + 1`
+//! when it first receives `Gossip` `g`, i.e. the hops the message travelled.
+//! Everything a node sends about a message carries the round it holds it at:
+//! forwarded and grafted `Gossip`, and `IHave`. [`Event::Delivered`]'s `round`
+//! is the held round (`g.round + 1`).
+//!
+//! # Invariants
+//!
+//! * Exactly-once delivery: a message is delivered (or, for its author,
+//!   sent) at most once while its id is remembered (`seen_ttl`, see
+//!   `Plumtree::SEEN_ENTRIES_MAX`), whatever the order of `Gossip`,
+//!   `IHave` and `Graft`. An engine never delivers its own broadcasts; a
+//!   message from an earlier run of the same node (other `seq`, so another
+//!   id) is delivered like any other.
+//! * Only content that hashes to its id (`MessageId::for_broadcast`) and fits
+//!   `payload_bytes_max` is delivered, cached or forwarded; anything else is
+//!   dropped without a state change.
+//! * Every neighbour is in exactly one of the eager and lazy sets.
+//! * Every table is bounded: the cache by `cache_entries_max` and
+//!   `Plumtree::CACHE_BYTES_MAX`, seen ids, missing messages, announcers and
+//!   IHave queues by `Plumtree`'s associated constants.
+//! * Each missing message has one live graft timer (`attempt` matches);
+//!   late, repeated or stale timers do nothing.
+//!
+//! # Choices
+//!
+//! * Extension: with `announce_to_eager` (the default) a message is
+//!   announced to every neighbour except the one it came from, eager ones
+//!   included, so a lost eager push is repaired by a graft like a lost lazy
+//!   one. The paper's links never lose messages; ours may (see the driver
+//!   contract in [`crate::proto`]).
+//! * An oversized `Command::Broadcast` is dropped with no output (counted in
+//!   [`Stats::broadcasts_rejected`]); callers check `payload_bytes_max`.
+//! * The tree optimisation runs both on first receipt (best earlier
+//!   announcement vs. the delivering neighbour) and on an `IHave` for a
+//!   message already received (announcement vs. our current parent for it).
+//!   It fires when the lazy path is at least `optimization_threshold` hops
+//!   shorter.
+//! * A missing message is given up after `graft_rounds_max` passes over its
+//!   announcers, when its last announcer goes down, or after `cache_ttl`.
+//!
+//! Defaults and where they come from: [`Config::small_room`],
+//! [`Config::large_room`] (iroh-gossip's values adapted to a LAN room).
+//! See `docs/protocol.md` ("Broadcast") for the state machine.
 
 use std::time::Duration;
 
@@ -16,9 +61,12 @@ use sha2::{Digest as _, Sha256};
 
 use crate::id::{MessageId, NodeId};
 
+mod config;
 mod engine;
+#[cfg(test)]
+mod tests;
 
-pub use engine::Plumtree;
+pub use engine::{Plumtree, Stats};
 
 /// Domain tag hashed in front of every message id.
 pub const MESSAGE_ID_DOMAIN: &[u8] = b"flashmesh/plumtree/message-id/v1";
@@ -63,6 +111,10 @@ pub struct Config {
     pub payload_bytes_max: usize,
     /// Graft rounds over all announcers before a missing message is given up.
     pub graft_rounds_max: u32,
+    /// Also announce (`IHave`) every message to the eager peers it was pushed
+    /// to, so that a lost eager push is repaired by a graft (an extension of
+    /// the paper, whose links never lose messages).
+    pub announce_to_eager: bool,
 }
 
 /// A full broadcast message.
@@ -117,6 +169,7 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Broadcast a payload to every node (not delivered back to this node).
+    /// A payload over `payload_bytes_max` is dropped with no output.
     Broadcast(Vec<u8>),
 }
 
