@@ -234,14 +234,14 @@ mod vectors {
             })),
             format!(
                 "00000000{}{}{}{}{}{}{}{}",
-                "00000000",           // Membership, Syn
-                "00".repeat(32),      // digest.start
-                "00",                 // digest.end: None
-                "0100000000000000",   // one entry
-                "22".repeat(32),      // node
-                "0100000000000000",   // generation
-                "0200000000000000",   // heartbeat
-                "0300000000000000"    // max_version
+                "00000000",         // Membership, Syn
+                "00".repeat(32),    // digest.start
+                "00",               // digest.end: None
+                "0100000000000000", // one entry
+                "22".repeat(32),    // node
+                "0100000000000000", // generation
+                "0200000000000000", // heartbeat
+                "0300000000000000"  // max_version
             )
         );
     }

@@ -38,7 +38,10 @@ fn across_seeds(make: impl Fn(u64) -> SimConfig + Sync, check: impl Fn(&Report) 
 fn assert_overlay_healthy(r: &Report, cfg_min: usize, cfg_hard_max: usize) {
     assert!(r.overlay_connected, "overlay split");
     assert_eq!(r.links_asymmetric, 0, "a link only one end lists");
-    assert!(r.degree_max <= cfg_hard_max, "degree above the hard maximum");
+    assert!(
+        r.degree_max <= cfg_hard_max,
+        "degree above the hard maximum"
+    );
     assert!(r.degree_min >= cfg_min, "a node below the minimum degree");
 }
 
