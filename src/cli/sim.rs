@@ -27,9 +27,13 @@ pub struct SimArgs {
     /// Chance that a message overtakes earlier ones on its link.
     #[arg(long, default_value_t = 0.0)]
     pub reorder: f64,
-    /// One-way latency in ms, drawn uniformly per message: MIN..MAX.
+    /// One-way latency in ms: each link's base latency is drawn uniformly
+    /// from MIN..MAX once per run.
     #[arg(long, default_value = "1..10", value_parser = parse_latency)]
     pub latency_ms: LatencyRange,
+    /// Each message adds up to this fraction of its link's base latency.
+    #[arg(long, default_value_t = 0.2)]
+    pub jitter: f64,
     /// Links per node, at least (default: from the profile).
     #[arg(long)]
     pub degree_min: Option<usize>,
@@ -96,6 +100,7 @@ impl SimArgs {
         cfg.duplicate = self.duplicate;
         cfg.reorder = self.reorder;
         cfg.latency = self.latency_ms;
+        cfg.jitter = self.jitter;
         cfg.crashes = self.crash.clone();
         cfg.restarts = self.restart.clone();
         cfg.joins = self.join.clone();

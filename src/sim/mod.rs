@@ -6,7 +6,8 @@
 //! (topology's neighbour events feed membership and plumtree; membership's
 //! liveness events feed topology). Between nodes sits a network model:
 //!
-//! * per-message one-way latency drawn uniformly from `latency`;
+//! * per-link one-way latency: each link's base latency is drawn uniformly
+//!   from `latency` once, and each message adds up to `jitter` of it;
 //!   per-direction FIFO (like TCP) unless a message is picked for reordering;
 //! * loss and duplication of messages (link setup and close are reliable);
 //! * partitions: nodes split into random groups; nothing crosses groups,
@@ -81,7 +82,12 @@ pub struct SimConfig {
     pub duplicate: f64,
     /// Chance that a message ignores per-direction FIFO order.
     pub reorder: f64,
+    /// Each link's base one-way latency is drawn uniformly from this range
+    /// once per run.
     pub latency: LatencyRange,
+    /// Each message on a link takes up to this fraction of the link's base
+    /// latency on top (queueing, retransmits).
+    pub jitter: f64,
     /// `count` random live nodes crash (silently) at `at`.
     pub crashes: Vec<CountAt>,
     /// `count` random crashed nodes restart (same id, new generation) at `at`.
@@ -131,6 +137,7 @@ impl SimConfig {
                 min: Duration::from_millis(1),
                 max: Duration::from_millis(10),
             },
+            jitter: 0.2,
             crashes: Vec::new(),
             restarts: Vec::new(),
             joins: Vec::new(),
@@ -174,6 +181,7 @@ impl SimConfig {
             ("--loss", self.loss),
             ("--duplicate", self.duplicate),
             ("--reorder", self.reorder),
+            ("--jitter", self.jitter),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(format!("{name} must be in [0, 1), got {p}"));
@@ -350,6 +358,8 @@ pub struct Sim {
     /// Link handshakes and closes in flight, per pair: a link whose two ends
     /// disagree is settled only when this is zero.
     transit: HashMap<(usize, usize), u32>,
+    /// Base one-way latency of each link that has carried anything.
+    link_latency: HashMap<(usize, usize), Duration>,
     /// Latest arrival time per direction, for FIFO.
     fifo: HashMap<(usize, usize), Time>,
     /// Partition group of each node while a partition is active.
@@ -404,6 +414,7 @@ impl Sim {
             next_epoch: 1,
             fifo: HashMap::new(),
             transit: HashMap::new(),
+            link_latency: HashMap::new(),
             groups: None,
             initial_joins_done: false,
             pending_starts: 0,
@@ -614,20 +625,41 @@ impl Sim {
         }
     }
 
-    fn latency(&mut self) -> Duration {
+    /// One-way latency of the next message on the link between `a` and `b`:
+    /// the link's own base latency (uniform in `latency`, fixed for the run)
+    /// plus up to `jitter` of it at random.
+    fn latency(&mut self, a: usize, b: usize) -> Duration {
         let (min, max) = (self.cfg.latency.min, self.cfg.latency.max);
-        if max <= min {
-            return min;
+        let base = if max <= min {
+            min
+        } else {
+            let key = pair_key(a, b);
+            let seed = self.cfg.seed;
+            *self.link_latency.entry(key).or_insert_with(|| {
+                // Derived from the seed and the pair, not drawn from the RNG,
+                // so a link's latency does not depend on event order.
+                let mut h = Sha256::new();
+                h.update(b"flashmesh/sim/link-latency");
+                h.update(seed.to_le_bytes());
+                h.update((key.0 as u64).to_le_bytes());
+                h.update((key.1 as u64).to_le_bytes());
+                let d: [u8; 32] = h.finalize().into();
+                let mut x = [0u8; 8];
+                x.copy_from_slice(&d[..8]);
+                let span = (max - min).as_micros() as u64;
+                min + Duration::from_micros(u64::from_le_bytes(x) % (span + 1))
+            })
+        };
+        if self.cfg.jitter <= 0.0 {
+            return base;
         }
-        let us = self
-            .rng
-            .random_range(min.as_micros() as u64..=max.as_micros() as u64);
-        Duration::from_micros(us)
+        let extra = base.as_secs_f64() * self.cfg.jitter * self.rng.random_range(0.0..1.0);
+        base + Duration::from_secs_f64(extra)
     }
 
     /// Arrival time of the next item on `from -> to`, FIFO unless `reorder`.
     fn arrival(&mut self, from: usize, to: usize, may_reorder: bool) -> Time {
-        let t = self.now + self.latency();
+        let t = self.now + self.latency(from, to);
         if may_reorder && self.cfg.reorder > 0.0 && self.rng.random_bool(self.cfg.reorder) {
             return t;
         }
