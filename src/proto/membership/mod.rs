@@ -15,10 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::NodeId;
 
+mod config;
 mod engine;
 pub mod phi;
+#[cfg(test)]
+mod tests;
 
-pub use engine::Membership;
+pub use config::{GOSSIP_BYTES_LIMIT, GOSSIP_BYTES_MIN, PHI_WINDOW_MIN};
+pub use engine::{GOSSIP_JITTER, Membership};
 
 /// The reserved key a node writes when it leaves gracefully.
 pub const LEFT_KEY: &str = "_left";
