@@ -205,6 +205,13 @@ impl SimConfig {
         {
             return Err("the broadcast window must end after it starts".into());
         }
+        let (_, last_broadcast) = self.effective_broadcast_window();
+        if self.broadcasts > 0 && last_broadcast > self.effective_duration() {
+            return Err(format!(
+                "broadcasts run until {last_broadcast:?}, after the end of the run ({:?})",
+                self.effective_duration()
+            ));
+        }
         self.membership
             .validate()
             .map_err(|e| format!("membership: {e}"))?;
@@ -238,7 +245,15 @@ impl SimConfig {
         }
         let start = self.join_window + WARMUP_AFTER_JOINS;
         let end = (start + Duration::from_secs(10)).max(self.last_fault() + BROADCAST_AFTER_FAULTS);
-        (start, end)
+        match self.duration {
+            // A given duration wins: broadcasts end with a fifth of it left
+            // for delivery.
+            Some(d) => {
+                let end = end.min(d.mul_f64(0.8));
+                (start.min(end), end)
+            }
+            None => (start, end),
+        }
     }
 
     /// The virtual length of the run.

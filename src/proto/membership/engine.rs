@@ -388,7 +388,10 @@ impl Membership {
             let held = now - peer.since;
             let event = match peer.status {
                 Status::Alive => {
-                    if peer.detector.phi(&self.phi_params, now) < self.config.phi_threshold {
+                    if !peer
+                        .detector
+                        .exceeds(&self.phi_params, now, self.config.phi_threshold)
+                    {
                         continue;
                     }
                     peer.status = Status::Suspect;

@@ -76,7 +76,7 @@ impl PhiDetector {
     /// Records a heartbeat arrival at `now`. The interval since the previous
     /// arrival joins the window unless the node was already unavailable.
     pub fn heartbeat(&mut self, params: &PhiParams, now: Time) {
-        if self.phi(params, now) < params.threshold {
+        if !self.exceeds(params, now, params.threshold) {
             let interval = duration_micros(now - self.last_arrival);
             self.push(params, interval);
         }
@@ -93,6 +93,22 @@ impl PhiDetector {
         // far below anything a real network produces.
         let std_ms = self.std_dev_ms().max(min_std_ms).max(0.001);
         phi(elapsed_ms, mean_ms, std_ms)
+    }
+
+    /// Whether phi at `now` is at or above `threshold`. Cheaper than
+    /// [`PhiDetector::phi`]: while the silence is no longer than the mean
+    /// plus the acceptable pause, phi is at most -log10(0.5) ≈ 0.30 and no
+    /// logarithm is needed.
+    pub fn exceeds(&self, params: &PhiParams, now: Time, threshold: f64) -> bool {
+        const PHI_AT_MEAN: f64 = 0.302;
+        if threshold > PHI_AT_MEAN {
+            let elapsed_us = duration_micros(now - self.last_arrival) as f64;
+            let mean_us = self.mean_ms() * 1000.0 + params.acceptable_pause.as_secs_f64() * 1e6;
+            if elapsed_us <= mean_us {
+                return false;
+            }
+        }
+        self.phi(params, now) >= threshold
     }
 
     /// When the last heartbeat arrived.
