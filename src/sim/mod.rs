@@ -608,14 +608,21 @@ impl Sim {
                 }
                 let key = pair_key(acceptor, dialer);
                 let side = side_of(key, dialer);
-                let Some(pair) = self.pairs.get_mut(&key) else {
-                    return;
-                };
-                if pair.epoch != epoch || pair.up[side] {
-                    return;
-                }
-                pair.up[side] = true;
                 let peer = self.nodes[acceptor].id;
+                match self.pairs.get_mut(&key) {
+                    Some(pair) if pair.epoch == epoch => {
+                        if pair.up[side] {
+                            return;
+                        }
+                        pair.up[side] = true;
+                    }
+                    _ => {
+                        // The acceptor closed the connection before this
+                        // end saw it open (it was full): the dial failed.
+                        self.feed(dialer, Task::T(topology::Input::DialFailed(peer)));
+                        return;
+                    }
+                }
                 self.feed(
                     dialer,
                     Task::T(topology::Input::LinkUp {
@@ -1016,10 +1023,22 @@ impl Sim {
     }
 
     fn deliver(&mut self, from: usize, to: usize, epoch: u64, wire: Wire) {
-        if !self.nodes[to].up
-            || !self.reachable(from, to)
-            || self.link_epoch(to, from) != Some(epoch)
-        {
+        if !self.nodes[to].up || !self.reachable(from, to) {
+            return;
+        }
+        if self.link_epoch(to, from) != Some(epoch) {
+            // Data for a connection this end no longer has: like TCP, answer
+            // with a reset, so the sender's end closes too (its close may
+            // have been lost in a partition).
+            let t = self.arrival(to, from, false);
+            self.at(
+                t,
+                Ev::Close {
+                    from: to,
+                    to: from,
+                    epoch,
+                },
+            );
             return;
         }
         let from_id = self.nodes[from].id;
