@@ -118,6 +118,9 @@ const WARMUP_AFTER_JOINS: Duration = Duration::from_secs(4);
 /// Time left after the last broadcast (and after the last fault) for
 /// deliveries and detection, by default.
 const SETTLE: Duration = Duration::from_secs(15);
+/// By default a run lasts at least this long after the last crash, so the
+/// large room's detector (about 20 s at 1000 nodes) has time to finish.
+const DETECTION_ALLOWANCE: Duration = Duration::from_secs(30);
 /// Broadcasts by default keep going this long after the last fault.
 const BROADCAST_AFTER_FAULTS: Duration = Duration::from_secs(10);
 
@@ -262,7 +265,9 @@ impl SimConfig {
             return d;
         }
         let (_, end) = self.effective_broadcast_window();
-        end.max(self.last_fault()) + SETTLE
+        let last_crash = self.crashes.iter().map(|c| c.at).max();
+        (end.max(self.last_fault()) + SETTLE)
+            .max(last_crash.map_or(Duration::ZERO, |t| t + DETECTION_ALLOWANCE))
     }
 }
 

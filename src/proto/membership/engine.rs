@@ -388,9 +388,11 @@ impl Membership {
             let held = now - peer.since;
             let event = match peer.status {
                 Status::Alive => {
-                    if !peer
-                        .detector
-                        .exceeds(&self.phi_params, now, self.config.phi_threshold)
+                    let silent = now - peer.detector.last_arrival() >= self.config.silence_max;
+                    if !silent
+                        && !peer
+                            .detector
+                            .exceeds(&self.phi_params, now, self.config.phi_threshold)
                     {
                         continue;
                     }

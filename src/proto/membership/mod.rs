@@ -55,6 +55,10 @@ pub struct Config {
     pub phi_min_std_dev: Duration,
     /// Extra pause tolerated on top of the mean inter-arrival time.
     pub phi_acceptable_pause: Duration,
+    /// A node not heard from for this long is suspect whatever its phi: an
+    /// upper bound on detection when gossip delivered its heartbeats so
+    /// irregularly that the detector learned to expect long gaps.
+    pub silence_max: Duration,
 }
 
 /// The messages of one gossip round. Initiator sends `Syn`, the neighbour

@@ -567,6 +567,26 @@ fn a_silent_node_goes_suspect_then_dead_then_forgotten() {
 }
 
 #[test]
+fn a_node_silent_for_silence_max_is_suspected_even_with_low_phi() {
+    let b = id(2);
+    let mut config = Config::small_room();
+    // A detector that never crosses its threshold on its own.
+    config.phi_threshold = 1e9;
+    config.silence_max = Duration::from_secs(2);
+    let mut m = engine_with(id(1), config);
+    m.handle(Time::ZERO, Input::Start);
+    drain(&mut m);
+    m.handle(ms(0), ack(b, vec![delta(b, 1, 1, vec![])]));
+    drain(&mut m);
+    assert_eq!(run_checks(&mut m, 0, 1900), vec![]);
+    assert!(m.phi(&b, ms(1900)).is_some_and(|p| p < 1e9));
+    assert_eq!(
+        run_checks(&mut m, 1900, 2000),
+        vec![Event::Suspect { node: b }]
+    );
+}
+
+#[test]
 fn a_higher_heartbeat_revives_a_dead_node() {
     let b = id(2);
     let mut m = started(id(1));
