@@ -213,8 +213,87 @@ mod vectors {
             hex(&Wire::Plumtree(plumtree::Message::Prune)),
             "0200000003000000"
         );
+        assert_eq!(
+            hex(&Wire::Membership(membership::Message::SynAck {
+                delta: vec![membership::NodeDelta {
+                    node: NodeId([0x22; 32]),
+                    generation: 1,
+                    heartbeat: 2,
+                    entries: vec![membership::KvEntry {
+                        key: "k".into(),
+                        value: b"v".to_vec(),
+                        version: 3,
+                    }],
+                }],
+                requests: vec![membership::DigestEntry {
+                    node: NodeId([0x33; 32]),
+                    generation: 1,
+                    heartbeat: 5,
+                    max_version: 0,
+                }],
+            })),
+            [
+                "00000000",
+                "01000000",
+                "0100000000000000",
+                &"22".repeat(32),
+                "0100000000000000",
+                "0200000000000000",
+                "0100000000000000",
+                "0100000000000000",
+                "6b",
+                "0100000000000000",
+                "76",
+                "0300000000000000",
+                "0100000000000000",
+                &"33".repeat(32),
+                "0100000000000000",
+                "0500000000000000",
+                "0000000000000000",
+            ]
+            .concat()
+        );
+        assert_eq!(
+            hex(&Wire::Membership(membership::Message::Ack {
+                delta: vec![]
+            })),
+            "00000000020000000000000000000000"
+        );
+        assert_eq!(
+            hex(&Wire::Plumtree(plumtree::Message::IHave(vec![
+                plumtree::IHave {
+                    id: MessageId([0xaa; 32]),
+                    round: 3
+                }
+            ]))),
+            format!("02000000010000000100000000000000{}0300", "aa".repeat(32))
+        );
+        assert_eq!(
+            hex(&Wire::Plumtree(plumtree::Message::Graft {
+                id: None,
+                round: 3
+            })),
+            "0200000002000000000300"
+        );
         let author = NodeId([0x11; 32]);
         let id = MessageId::for_broadcast(&author, 1, b"hi");
+        assert_eq!(
+            hex(&Wire::Plumtree(plumtree::Message::Gossip(
+                plumtree::Gossip {
+                    id,
+                    author,
+                    seq: 1,
+                    round: 2,
+                    payload: b"hi".to_vec(),
+                }
+            ))),
+            format!(
+                "0200000000000000{}{}010000000000000002000200000000000000{}",
+                id,
+                "11".repeat(32),
+                "6869"
+            )
+        );
         assert_eq!(
             id.to_string(),
             "1fe4ead83849b652775bf1c991e18106beefa98be0a2a7c35e56b21fa7186d89"
