@@ -501,15 +501,32 @@ impl Membership {
             .filter(|e| in_range(&e.node, &start, end.as_ref()))
             .map(|e| (e.node, e))
             .collect();
+        // A digest entry updates the heartbeat of a node we know. A node we
+        // do not know is not added from its digest entry alone (it may have
+        // left: only its entries say so); we ask for its whole state below.
         for e in theirs.values() {
-            self.learn(now, e.node, e.generation, e.heartbeat, false);
+            if self.peers.contains_key(&e.node) {
+                self.learn(now, e.node, e.generation, e.heartbeat, false);
+            }
         }
 
         // What they know better than we do.
         let mut requests: Vec<DigestEntry> = theirs
             .values()
             .filter_map(|e| {
-                let peer = self.peers.get(&e.node)?;
+                let Some(peer) = self.peers.get(&e.node) else {
+                    let stale = e.node == self.me
+                        || self.tombstones.get(&e.node).is_some_and(|t| {
+                            (t.generation, t.heartbeat) >= (e.generation, e.heartbeat)
+                        });
+                    // Generation 0 asks for everything.
+                    return (!stale).then_some(DigestEntry {
+                        node: e.node,
+                        generation: 0,
+                        heartbeat: 0,
+                        max_version: 0,
+                    });
+                };
                 let mine = &peer.state;
                 is_newer(
                     (e.generation, e.heartbeat, e.max_version),

@@ -273,22 +273,53 @@ fn syn_gets_the_exact_syn_ack() {
             },
         },
     );
+    // `a` is new to `b`: not announced from a bare digest entry (it might
+    // have left), but asked for in full (generation 0).
     assert_eq!(
         drain(&mut m),
-        vec![
-            Output::Event(Event::Alive { node: a }),
-            Output::Send {
-                to: a,
-                msg: Message::SynAck {
-                    delta: vec![
-                        delta(b, 1, 0, vec![kv("addr", b"b", 1)]),
-                        delta(c, 3, 7, vec![kv("x", b"xv", 2)]),
-                    ],
-                    requests: vec![entry(a, 1, 5, 0)],
-                }
-            },
-        ]
+        vec![Output::Send {
+            to: a,
+            msg: Message::SynAck {
+                delta: vec![
+                    delta(b, 1, 0, vec![kv("addr", b"b", 1)]),
+                    delta(c, 3, 7, vec![kv("x", b"xv", 2)]),
+                ],
+                requests: vec![entry(a, 0, 0, 0)],
+            }
+        },]
     );
+    assert_eq!(m.status(&a), None);
+}
+
+#[test]
+fn a_departed_node_first_heard_of_in_a_digest_is_only_ever_seen_left() {
+    let (a, b, c) = (id(1), id(2), id(3));
+    let mut m = engine(b);
+    let syn = Message::Syn {
+        digest: Digest {
+            start: NodeId([0; 32]),
+            end: None,
+            entries: vec![entry(c, 1, 9, 4)],
+        },
+    };
+    m.handle(ms(0), Input::Message { from: a, msg: syn });
+    assert_eq!(
+        drain(&mut m),
+        vec![Output::Send {
+            to: a,
+            msg: Message::SynAck {
+                // `a` did not list `b`: `b` tells it about itself.
+                delta: vec![delta(b, 1, 0, vec![])],
+                requests: vec![entry(c, 0, 0, 0)],
+            }
+        }]
+    );
+    m.handle(
+        ms(5),
+        ack(a, vec![delta(c, 1, 9, vec![kv(LEFT_KEY, b"", 4)])]),
+    );
+    assert_eq!(events(drain(&mut m)), vec![Event::Left { node: c }]);
+    assert_eq!(m.status(&c), Some(Status::Left));
 }
 
 #[test]
