@@ -25,7 +25,7 @@ pub(crate) const IHAVE_FRAME_OVERHEAD_BYTES: usize = 4 + 4 + 8;
 pub(crate) const IHAVE_ENTRY_BYTES: usize = 32 + 2;
 
 impl Config {
-    /// A room of up to a few dozen nodes on one LAN: fast repair, because
+    /// The small room (up to 50 nodes) on one LAN: fast repair, because
     /// the duplicates that fast repair may cause are cheap in a small room.
     pub fn small_room() -> Config {
         Config {
@@ -82,7 +82,7 @@ impl Config {
         }
     }
 
-    /// A room of hundreds of nodes: bigger batches, fewer redundant grafts
+    /// The large room (above 50 nodes, sized for 1000): bigger batches, fewer redundant grafts
     /// and a bigger cache.
     pub fn large_room() -> Config {
         Config {

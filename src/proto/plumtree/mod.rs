@@ -93,7 +93,9 @@ pub struct Config {
     /// Then wait this long for the grafted message before grafting the next
     /// announcer.
     pub graft_timeout_2: Duration,
-    /// Lazy `IHave`s are queued and sent in one batch per peer this often.
+    /// Lazy `IHave`s are queued; the first one queued after a flush arms a
+    /// timer this long, and the flush sends each peer its queue in messages
+    /// of at most `ihave_batch_max` entries.
     pub ihave_interval: Duration,
     /// Most announcements in one `IHave` message.
     pub ihave_batch_max: usize,
@@ -105,7 +107,8 @@ pub struct Config {
     pub seen_ttl: Duration,
     /// Most payloads kept in the cache (oldest dropped first).
     pub cache_entries_max: usize,
-    /// How often expired cache entries are swept.
+    /// How often expired payloads, remembered ids and missing-message
+    /// entries are swept.
     pub sweep_interval: Duration,
     /// Largest payload accepted for broadcast or from a peer.
     pub payload_bytes_max: usize,

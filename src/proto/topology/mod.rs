@@ -28,8 +28,9 @@ pub use engine::Topology;
 pub struct Config {
     pub degree_min: usize,
     pub degree_max: usize,
-    /// Inbound links beyond this are closed at once (room for joiners above
-    /// `degree_max`; the excess is shed on the next rebalance).
+    /// A new link (inbound, or the answer to our own dial) that would go
+    /// beyond this is closed at once: room for joiners above `degree_max`,
+    /// whose excess is shed on the next rebalance.
     pub degree_hard_max: usize,
     /// How often links are rebalanced (with jitter).
     pub rebalance_interval: Duration,
@@ -50,7 +51,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// For rooms of a handful to a few hundred nodes (the default).
+    /// For the small room: up to `sim::Profile::SMALL_ROOM_NODES_MAX` (50)
+    /// nodes (the default).
     pub fn small_room() -> Config {
         Config {
             // Random graphs with minimum degree 3 are connected and expanders
@@ -90,7 +92,7 @@ impl Config {
         }
     }
 
-    /// For rooms of hundreds to thousands of nodes: more links (diameter
+    /// For the large room: above 50 nodes, sized for 1000: more links (diameter
     /// grows as log(N)/log(degree)), and less timer traffic per node.
     pub fn large_room() -> Config {
         Config {
