@@ -385,15 +385,16 @@ pub struct Sim {
     /// Partition group of each node while a partition is active.
     groups: Option<Vec<usize>>,
     initial_joins_done: bool,
+    /// Nodes `0..initial` start in the join window; the rest join late.
+    initial: usize,
     pending_starts: usize,
     metrics: Metrics,
 }
 
 /// Runs a whole simulation and returns its report.
 pub fn run(cfg: SimConfig) -> Result<Report, String> {
-    cfg.validate()?;
     let wall = std::time::Instant::now();
-    let mut sim = Sim::new(cfg);
+    let mut sim = Sim::new(cfg)?;
     sim.run_to_end();
     let mut report = sim.report();
     report.wall_ms = wall.elapsed().as_millis() as u64;
@@ -409,8 +410,10 @@ fn node_id(seed: u64, index: usize) -> NodeId {
 }
 
 impl Sim {
-    /// Builds the nodes and schedules every planned event.
-    pub fn new(cfg: SimConfig) -> Sim {
+    /// Builds the nodes and schedules every planned event; refuses a
+    /// configuration [`SimConfig::validate`] refuses.
+    pub fn new(cfg: SimConfig) -> Result<Sim, String> {
+        cfg.validate()?;
         let mut rng = EngineRng::seed_from_u64(cfg.seed);
         let end = Time::ZERO + cfg.effective_duration();
         let mut nodes = Vec::with_capacity(cfg.nodes);
@@ -437,10 +440,11 @@ impl Sim {
             link_latency: HashMap::new(),
             groups: None,
             initial_joins_done: false,
+            initial: 0,
             pending_starts: 0,
         };
         sim.schedule_plan();
-        sim
+        Ok(sim)
     }
 
     fn fresh_node(
@@ -499,6 +503,7 @@ impl Sim {
             };
             self.at(Time(t), Ev::Start(i));
         }
+        self.initial = initial;
         self.pending_starts = initial;
         let mut next = initial;
         for j in self.cfg.joins.clone() {
@@ -700,7 +705,7 @@ impl Sim {
         if self.nodes[i].up {
             return;
         }
-        if !restart && self.pending_starts > 0 && !self.initial_joins_done {
+        if !restart && i < self.initial {
             self.pending_starts -= 1;
             if self.pending_starts == 0 {
                 self.initial_joins_done = true;
