@@ -642,10 +642,15 @@ impl Sim {
                 );
             }
             Ev::Close { from, to, epoch } => {
-                if !self.nodes[to].up {
+                // Like every message, a close does not cross a partition
+                // (the reset on the next data repairs that end later).
+                if !self.nodes[to].up || !self.reachable(from, to) {
                     return;
                 }
-                self.close_side(to, from, Some(epoch));
+                if self.close_side(to, from, Some(epoch)) {
+                    let peer = self.nodes[from].id;
+                    self.feed(to, Task::T(topology::Input::LinkDown(peer)));
+                }
             }
         }
     }
@@ -709,7 +714,7 @@ impl Sim {
             self.pending_starts -= 1;
             if self.pending_starts == 0 {
                 self.initial_joins_done = true;
-                self.metrics.initial_joins_done(self.now);
+                self.metrics.initial_joins_done();
             }
         } else if self.initial_joins_done {
             // A late join or restart: membership must converge again.
@@ -827,7 +832,7 @@ impl Sim {
         let mut payload = format!("broadcast {k}").into_bytes();
         payload.resize(self.cfg.payload_bytes.max(payload.len()), b'.');
         let groups = self.groups.clone();
-        self.metrics.broadcast_begin(k, origin, self.now, groups);
+        self.metrics.broadcast_begin(origin, self.now, groups);
         self.feed(
             origin,
             Task::P(plumtree::Input::Command(plumtree::Command::Broadcast(
@@ -882,10 +887,22 @@ impl Sim {
         }
         let key = pair_key(from, to);
         let side = side_of(key, to);
+        // The acceptor still holds a connection the dialler no longer has (a
+        // restart, or a close still in flight): that old connection resets
+        // first, and the dial opens a new one.
+        if self
+            .pairs
+            .get(&key)
+            .is_some_and(|p| p.up[side] && !p.up[1 - side])
+            && self.close_side(to, from, None)
+        {
+            let peer = self.nodes[from].id;
+            self.feed(to, Task::T(topology::Input::LinkDown(peer)));
+        }
         let epoch = match self.pairs.get_mut(&key) {
             Some(pair) => {
                 if pair.up[side] {
-                    // Already linked (or a simultaneous dial): answer with it.
+                    // Both ends hold it already: answer with it.
                     let epoch = pair.epoch;
                     let t = self.arrival(to, from, false);
                     self.at(
@@ -929,40 +946,42 @@ impl Sim {
         );
     }
 
-    /// `node`'s end of the link to `peer` closes; its topology hears
-    /// `LinkDown`. With `epoch`, only that incarnation of the link closes.
-    fn close_side(&mut self, node: usize, peer: usize, epoch: Option<u64>) {
+    /// `node`'s end of the link to `peer` closes. With `epoch`, only that
+    /// incarnation of the link. Returns whether it was open: the caller
+    /// then tells `node`'s topology `LinkDown`.
+    fn close_side(&mut self, node: usize, peer: usize, epoch: Option<u64>) -> bool {
         let key = pair_key(node, peer);
         let side = side_of(key, node);
         let Some(pair) = self.pairs.get_mut(&key) else {
-            return;
+            return false;
         };
         if epoch.is_some_and(|e| e != pair.epoch) || !pair.up[side] {
-            return;
+            return false;
         }
         pair.up[side] = false;
         if !pair.up[1 - side] {
             self.pairs.remove(&key);
         }
-        let peer_id = self.nodes[peer].id;
-        self.feed(node, Task::T(topology::Input::LinkDown(peer_id)));
+        true
     }
 
-    fn disconnect(&mut self, from: usize, peer: NodeId) {
-        let Some(&to) = self.index.get(&peer) else {
-            return;
-        };
+    /// Node `from` closes its link to `peer`; returns the `LinkDown` its own
+    /// topology hears, for the caller's task queue (the driver contract:
+    /// the engine's outbox is drained before it gets new input).
+    fn disconnect(&mut self, from: usize, peer: NodeId) -> Option<Task> {
+        let &to = self.index.get(&peer)?;
         let key = pair_key(from, to);
+        let link_down = Task::T(topology::Input::LinkDown(peer));
         let Some(epoch) = self.pairs.get(&key).map(|p| p.epoch) else {
             // No link: still tell the engine, it may be waiting on one.
-            self.feed(from, Task::T(topology::Input::LinkDown(peer)));
-            return;
+            return Some(link_down);
         };
         self.close_side(from, to, None);
         if self.reachable(from, to) {
             let t = self.arrival(from, to, false);
             self.at(t, Ev::Close { from, to, epoch });
         }
+        Some(link_down)
     }
 
     fn drop_sides_of(&mut self, i: usize) {
@@ -1091,7 +1110,11 @@ impl Sim {
                     while let Some(out) = self.nodes[i].t.poll_output() {
                         match out {
                             topology::Output::Dial(peer) => self.dial(i, peer),
-                            topology::Output::Disconnect(peer) => self.disconnect(i, peer),
+                            topology::Output::Disconnect(peer) => {
+                                if let Some(task) = self.disconnect(i, peer) {
+                                    tasks.push_back(task);
+                                }
+                            }
                             topology::Output::Send { to, msg } => {
                                 self.send(i, to, Wire::Topology(msg))
                             }
@@ -1180,8 +1203,10 @@ impl Sim {
                 Some(topology::Input::MemberDead(target))
             }
             E::Left { .. } | E::Forgotten { .. } => {
+                // No node leaves in the simulator: either verdict about a
+                // live, reachable node is a false death.
                 if let Some(t) = t {
-                    self.metrics.marked_dead(observer, t, false, self.now);
+                    self.metrics.marked_dead(observer, t, target_live, self.now);
                 }
                 Some(topology::Input::MemberGone(target))
             }

@@ -2,6 +2,8 @@
 //!
 //! Definitions (also in `docs/protocol.md`, "Simulator"):
 //!
+//! * Convergence is checked every 100 ms of virtual time, so
+//!   `membership_converged_ms` and `reconverged_ms` are multiples of 100.
 //! * A node is *eligible* for a broadcast if it is not the origin, it started
 //!   at least [`JOIN_GRACE`] before the broadcast, it is still up at the end of
 //!   the run (it did not crash in between), and it was in the origin's
@@ -71,6 +73,8 @@ pub struct Report {
     pub missed: u64,
     pub duplicate_deliveries: u64,
     pub crashed: usize,
+    pub restarted: usize,
+    pub live_at_end: usize,
     pub undetected: usize,
     pub false_deaths: u64,
     pub reconverged_ms: Option<f64>,
@@ -118,7 +122,11 @@ impl Report {
                 opt(self.membership_converged_ms),
             ),
             ("re-converged after (ms)", opt(self.reconverged_ms)),
-            ("crashed nodes", self.crashed.to_string()),
+            (
+                "crashed / restarted nodes",
+                format!("{} / {}", self.crashed, self.restarted),
+            ),
+            ("live nodes at the end", self.live_at_end.to_string()),
             ("detection mean (ms)", opt(self.detect_ms_mean)),
             ("detection max (ms)", opt(self.detect_ms_max)),
             ("undetected crashes", self.undetected.to_string()),
@@ -180,6 +188,7 @@ pub(crate) struct Metrics {
     false_suspicions: u64,
     false_deaths: u64,
     crashes: Vec<Crash>,
+    restarted: usize,
     open_crash: HashMap<usize, usize>,
     first_converged: Option<Time>,
     disrupted_at: Option<Time>,
@@ -201,6 +210,7 @@ impl Metrics {
             false_suspicions: 0,
             false_deaths: 0,
             crashes: Vec::new(),
+            restarted: 0,
             open_crash: HashMap::new(),
             first_converged: None,
             disrupted_at: None,
@@ -213,7 +223,7 @@ impl Metrics {
         self.last_start[i] = Some(now);
     }
 
-    pub(crate) fn initial_joins_done(&mut self, _now: Time) {
+    pub(crate) fn initial_joins_done(&mut self) {
         self.want_check = true;
     }
 
@@ -236,13 +246,7 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn broadcast_begin(
-        &mut self,
-        _k: usize,
-        origin: usize,
-        now: Time,
-        groups: Option<Vec<usize>>,
-    ) {
+    pub(crate) fn broadcast_begin(&mut self, origin: usize, now: Time, groups: Option<Vec<usize>>) {
         self.current = Some(self.bcasts.len());
         self.bcasts.push(Bcast {
             origin,
@@ -311,6 +315,7 @@ impl Metrics {
     }
 
     pub(crate) fn restarted(&mut self, node: usize) {
+        self.restarted += 1;
         if let Some(k) = self.open_crash.remove(&node) {
             let c = &mut self.crashes[k];
             debug_assert_eq!(c.node, node);
@@ -416,6 +421,8 @@ impl Metrics {
             missed: eligible_total - delivered_eligible,
             duplicate_deliveries: self.duplicate_deliveries,
             crashed: self.crashes.len(),
+            restarted: self.restarted,
+            live_at_end: live.iter().filter(|&&up| up).count(),
             undetected,
             false_deaths: self.false_deaths,
             reconverged_ms: self.reconverged.map(ms),
