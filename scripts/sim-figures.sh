@@ -5,6 +5,7 @@
 #   bash scripts/sim-figures.sh            # all of them (~3 minutes)
 #   bash scripts/sim-figures.sh quick      # skip the 1000-node runs
 set -euo pipefail
+mode=${1:-all}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin flashmesh
 bin=./target/release/flashmesh
@@ -18,14 +19,14 @@ run --nodes 12 --broadcasts 50 --seed 1 --loss 0.05 --latency-ms 2..40 --crash 1
 run --nodes 100 --broadcasts 100 --seed 5 --loss 0.05 --crash 10@10s --profile small
 # Degrees.
 for d in "2 3" "3 5" "4 8" "6 10"; do
-  set -- $d
-  run --nodes 200 --broadcasts 100 --seed 1 --degree-min "$1" --degree-max "$2"
+  read -r lo hi <<<"$d"
+  run --nodes 200 --broadcasts 100 --seed 1 --degree-min "$lo" --degree-max "$hi"
 done
 run --nodes 200 --broadcasts 100 --seed 1 --degree-min 2 --degree-max 3 --crash 20@10s
 # Large room.
 run --nodes 100 --broadcasts 100 --seed 2 --loss 0.05
 run --nodes 200 --broadcasts 50 --seed 3 --crash 20@10s
-if [ "${1:-}" != quick ]; then
+if [ "$mode" != quick ]; then
   run --nodes 1000 --broadcasts 200 --seed 1
   run --nodes 1000 --broadcasts 50 --seed 1 --crash 50@12s
 fi

@@ -49,7 +49,8 @@ pub use spec::{CountAt, LatencyRange, PartitionSpec};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// 2–20 nodes on flaky Wi-Fi: fast detection, small degrees.
+    /// Up to 50 nodes (built for 2–20 on flaky Wi-Fi): fast detection,
+    /// small degrees.
     Small,
     /// Hundreds to a thousand nodes.
     Large,

@@ -97,7 +97,8 @@ impl FromStr for PartitionSpec {
     }
 }
 
-/// `MIN..MAX` milliseconds of one-way latency, drawn uniformly per message.
+/// `MIN..MAX` milliseconds of one-way latency; each link's base latency is
+/// drawn uniformly from it once per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencyRange {
     pub min: Duration,
