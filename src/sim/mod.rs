@@ -209,6 +209,11 @@ impl SimConfig {
         {
             return Err("the broadcast window must end after it starts".into());
         }
+        let mut parts = self.partitions.clone();
+        parts.sort_by_key(|p| p.from);
+        if parts.windows(2).any(|w| w[1].from < w[0].until) {
+            return Err("--partition windows must not overlap".into());
+        }
         let (_, last_broadcast) = self.effective_broadcast_window();
         if self.broadcasts > 0 && last_broadcast > self.effective_duration() {
             return Err(format!(
