@@ -15,6 +15,18 @@
 //! * [`codec`]: the single encoder/decoder for everything on the wire.
 //! * [`sim`]: a deterministic simulator running many nodes' engines in one
 //!   thread over a faulty virtual network (`flashmesh sim`).
+//!
+//! ## Example: size a room before the event
+//!
+//! ```
+//! use flashmesh::sim::{self, SimConfig};
+//!
+//! let mut cfg = SimConfig::new(12, 5, 42); // 12 nodes, 5 broadcasts, seed 42
+//! cfg.loss = 0.05;
+//! let report = sim::run(cfg).expect("a valid configuration");
+//! assert_eq!(report.delivered_ratio, 1.0);
+//! println!("{}", report.to_table());
+//! ```
 
 pub mod cli;
 pub mod codec;
