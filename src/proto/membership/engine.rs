@@ -516,9 +516,7 @@ impl Membership {
             .filter_map(|e| {
                 let Some(peer) = self.peers.get(&e.node) else {
                     let stale = e.node == self.me
-                        || self.tombstones.get(&e.node).is_some_and(|t| {
-                            (t.generation, t.heartbeat) >= (e.generation, e.heartbeat)
-                        });
+                        || self.is_stale_for_tombstone(&e.node, e.generation, e.heartbeat);
                     // Generation 0 asks for everything.
                     return (!stale).then_some(DigestEntry {
                         node: e.node,
@@ -611,13 +609,13 @@ impl Membership {
         if node == self.me {
             return false;
         }
+        if !self.peers.contains_key(&node)
+            && self.is_stale_for_tombstone(&node, generation, heartbeat)
+        {
+            return false; // stale gossip about a forgotten node
+        }
         let params = &self.phi_params;
         let Some(peer) = self.peers.get_mut(&node) else {
-            if let Some(t) = self.tombstones.get(&node)
-                && (t.generation, t.heartbeat) >= (generation, heartbeat)
-            {
-                return false; // stale gossip about a forgotten node
-            }
             self.tombstones.remove(&node);
             self.peers.insert(
                 node,
@@ -661,6 +659,22 @@ impl Membership {
             }
         }
         true
+    }
+
+    /// Whether news of a forgotten node (generation `g`, heartbeat `h`) is
+    /// only stale gossip. A peer may have heard a few heartbeats more of a
+    /// crashed node before it died, so a slightly higher heartbeat is not a
+    /// sign of life: a node that really lived on would have beaten at least
+    /// `forget_after / heartbeat_interval` times since this node last heard
+    /// it. Half of that is required of the same generation.
+    fn is_stale_for_tombstone(&self, node: &NodeId, g: u64, h: u64) -> bool {
+        let margin = (self.config.forget_after.as_micros()
+            / self.config.heartbeat_interval.as_micros().max(1)
+            / 2)
+        .clamp(1, u128::from(u32::MAX)) as u64;
+        self.tombstones.get(node).is_some_and(|t| {
+            g < t.generation || (g == t.generation && h < t.heartbeat.saturating_add(margin))
+        })
     }
 
     fn apply_delta(&mut self, now: Time, delta: NodeDelta) {

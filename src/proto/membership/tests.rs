@@ -729,8 +729,15 @@ fn a_tombstone_blocks_stale_resurrection_after_forget() {
     );
     assert_eq!(drain(&mut m), vec![]);
     assert_eq!(m.status(&b), None);
-    // A real sign of life (a higher heartbeat) is accepted.
+    // A few heartbeats more (a peer heard them before `b` died) are stale
+    // too: a node alive all along would have beaten about 240 times more
+    // (60 s / 250 ms); half of that is the bar.
     m.handle(ms(65_100), ack(b, vec![delta(b, 1, 8, vec![])]));
+    m.handle(ms(65_100), ack(b, vec![delta(b, 1, 7 + 119, vec![])]));
+    assert_eq!(drain(&mut m), vec![]);
+    assert_eq!(m.status(&b), None);
+    // A real sign of life is accepted.
+    m.handle(ms(65_200), ack(b, vec![delta(b, 1, 7 + 120, vec![])]));
     assert_eq!(drain(&mut m), vec![Output::Event(Event::Alive { node: b })]);
 }
 
