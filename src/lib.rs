@@ -30,6 +30,7 @@
 
 pub mod cli;
 pub mod codec;
+pub mod crypto;
 pub mod id;
 pub mod proto;
 pub mod sim;
