@@ -1,9 +1,12 @@
-//! Cryptography: room codes and the keys they derive ([`room`]).
+//! Cryptography: room codes and the keys they derive ([`room`]), and a
+//! node's persisted identity ([`identity`]).
 //!
 //! Nothing here is hand-rolled: Argon2id (`argon2`), HKDF-SHA256 (`hkdf`,
-//! `sha2`). Key material is wiped on drop (`zeroize`) and never printed.
+//! `sha2`), Ed25519 (`ed25519-dalek`), X25519 (`x25519-dalek`). Key material is wiped on drop (`zeroize`) and never printed.
 
+pub mod identity;
 pub mod room;
 mod words;
 
+pub use identity::{Identity, IdentityError};
 pub use room::{RoomCode, RoomError, RoomKeys};
