@@ -34,3 +34,4 @@ pub mod crypto;
 pub mod id;
 pub mod proto;
 pub mod sim;
+pub mod transport;
