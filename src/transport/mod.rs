@@ -1,5 +1,6 @@
 //! What crosses the network: so far the sealed discovery beacon
-//! ([`beacon`]). TCP links with Noise and framing, and the UDP socket, come
-//! with the networked node.
+//! ([`beacon`]) and the sans-IO link handshake ([`handshake`]). Sockets,
+//! framing and per-link tasks come with the networked node.
 
 pub mod beacon;
+pub mod handshake;
