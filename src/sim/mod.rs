@@ -1156,8 +1156,6 @@ impl Sim {
                             plumtree::Output::Event(plumtree::Event::Sent { id, .. }) => {
                                 self.metrics.broadcast_id(id)
                             }
-                            #[allow(unreachable_patterns)]
-                            plumtree::Output::Event(_) => {}
                         }
                     }
                 }

@@ -143,6 +143,19 @@ struct Peer {
     detector: PhiDetector,
 }
 
+impl Peer {
+    /// A node just learnt, or restarted with a higher generation: alive,
+    /// no entries yet, a fresh detector.
+    fn fresh(generation: u64, heartbeat: u64, params: &PhiParams, now: Time) -> Peer {
+        Peer {
+            state: NodeState::new(generation, heartbeat),
+            status: Status::Alive,
+            since: now,
+            detector: PhiDetector::new(params, now),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Tombstone {
     generation: u64,
@@ -617,15 +630,8 @@ impl Membership {
         let params = &self.phi_params;
         let Some(peer) = self.peers.get_mut(&node) else {
             self.tombstones.remove(&node);
-            self.peers.insert(
-                node,
-                Peer {
-                    state: NodeState::new(generation, heartbeat),
-                    status: Status::Alive,
-                    since: now,
-                    detector: PhiDetector::new(params, now),
-                },
-            );
+            self.peers
+                .insert(node, Peer::fresh(generation, heartbeat, params, now));
             if !leaving {
                 self.emit(Event::Alive { node });
             }
@@ -636,12 +642,7 @@ impl Membership {
         }
         if generation > peer.state.generation {
             // A restart: the old namespace is gone.
-            *peer = Peer {
-                state: NodeState::new(generation, heartbeat),
-                status: Status::Alive,
-                since: now,
-                detector: PhiDetector::new(params, now),
-            };
+            *peer = Peer::fresh(generation, heartbeat, params, now);
             if !leaving {
                 self.emit(Event::Alive { node });
             }
