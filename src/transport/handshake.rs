@@ -14,7 +14,7 @@
 //! initiator's identity and all traffic are PSK-protected.
 
 use serde::{Deserialize, Serialize};
-use snow::{Builder, HandshakeState, TransportState};
+use snow::{Builder, HandshakeState, StatelessTransportState};
 
 use crate::codec;
 use crate::crypto::identity::{Identity, verify_noise_binding};
@@ -36,6 +36,21 @@ pub struct HandshakePayload {
     /// (see `crypto::identity::Identity::noise_binding`).
     #[serde(with = "serde_bytes")]
     pub binding: Vec<u8>,
+    /// The TCP port the sender accepts links on (0: it does not listen).
+    /// With the address the connection came from, it tells an accepting
+    /// node how to reach the dialler later.
+    pub listen_port: u16,
+}
+
+/// A finished handshake: who the peer is and the keys for the link.
+pub struct Finished {
+    pub peer: NodeId,
+    /// The peer's [`HandshakePayload::listen_port`].
+    pub peer_listen_port: u16,
+    /// Transport keys; nonces are counted by the caller (one counter per
+    /// direction, starting at 0), so reading and writing can run in
+    /// separate tasks.
+    pub transport: StatelessTransportState,
 }
 
 /// Why a handshake failed. The link is closed; nothing else changes.
@@ -61,7 +76,7 @@ pub enum HandshakeError {
 pub struct Handshake {
     state: HandshakeState,
     payload: Vec<u8>,
-    peer: Option<NodeId>,
+    peer: Option<(NodeId, u16)>,
 }
 
 impl Handshake {
@@ -69,21 +84,24 @@ impl Handshake {
     pub fn initiator(
         identity: &Identity,
         link_psk: &[u8; 32],
+        listen_port: u16,
     ) -> Result<Handshake, HandshakeError> {
-        Handshake::new(identity, link_psk, true)
+        Handshake::new(identity, link_psk, listen_port, true)
     }
 
     /// The accepting side.
     pub fn responder(
         identity: &Identity,
         link_psk: &[u8; 32],
+        listen_port: u16,
     ) -> Result<Handshake, HandshakeError> {
-        Handshake::new(identity, link_psk, false)
+        Handshake::new(identity, link_psk, listen_port, false)
     }
 
     fn new(
         identity: &Identity,
         psk: &[u8; 32],
+        listen_port: u16,
         initiator: bool,
     ) -> Result<Handshake, HandshakeError> {
         let noise = |e: snow::Error| HandshakeError::Noise(e.to_string());
@@ -106,6 +124,7 @@ impl Handshake {
             version: WIRE_VERSION,
             node: identity.node_id(),
             binding: identity.noise_binding().to_vec(),
+            listen_port,
         })
         .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
         Ok(Handshake {
@@ -161,14 +180,19 @@ impl Handshake {
         if n == 0 {
             return Ok(()); // message 1: only an ephemeral key
         }
-        let payload: HandshakePayload =
-            codec::decode_value(&buf[..n]).map_err(|e| HandshakeError::Malformed(e.to_string()))?;
-        if payload.version != WIRE_VERSION {
+        // The version comes first and is checked on its own, so a peer of
+        // another version whose payload has another shape is told apart
+        // from a malformed one.
+        if let Some(version) = buf.get(..2).map(|v| u16::from_le_bytes([v[0], v[1]]))
+            && version != WIRE_VERSION
+        {
             return Err(HandshakeError::Version {
-                theirs: payload.version,
+                theirs: version,
                 ours: WIRE_VERSION,
             });
         }
+        let payload: HandshakePayload =
+            codec::decode_value(&buf[..n]).map_err(|e| HandshakeError::Malformed(e.to_string()))?;
         let remote: [u8; 32] = self
             .state
             .get_remote_static()
@@ -181,13 +205,13 @@ impl Handshake {
             .map_err(|_| HandshakeError::Malformed("binding is not 64 bytes".into()))?;
         verify_noise_binding(&payload.node, &remote, &binding)
             .map_err(|e| HandshakeError::Identity(e.to_string()))?;
-        self.peer = Some(payload.node);
+        self.peer = Some((payload.node, payload.listen_port));
         Ok(())
     }
 
-    /// The verified peer id and the transport state, once finished.
-    pub fn finish(self) -> Result<(NodeId, TransportState), HandshakeError> {
-        let Some(peer) = self.peer else {
+    /// The verified peer and the transport state, once finished.
+    pub fn finish(self) -> Result<Finished, HandshakeError> {
+        let Some((peer, peer_listen_port)) = self.peer else {
             return Err(HandshakeError::OutOfTurn);
         };
         if !self.state.is_handshake_finished() {
@@ -195,9 +219,13 @@ impl Handshake {
         }
         let transport = self
             .state
-            .into_transport_mode()
+            .into_stateless_transport_mode()
             .map_err(|e| HandshakeError::Noise(e.to_string()))?;
-        Ok((peer, transport))
+        Ok(Finished {
+            peer,
+            peer_listen_port,
+            transport,
+        })
     }
 }
 
@@ -228,17 +256,25 @@ mod tests {
     #[test]
     fn same_room_peers_learn_each_others_verified_ids_and_talk() {
         let (alice, bob) = ids();
-        let mut a = Handshake::initiator(&alice, &[7; 32]).expect("builds");
-        let mut b = Handshake::responder(&bob, &[7; 32]).expect("builds");
+        let mut a = Handshake::initiator(&alice, &[7; 32], 9000).expect("builds");
+        let mut b = Handshake::responder(&bob, &[7; 32], 9001).expect("builds");
         run(&mut a, &mut b).expect("handshake completes");
-        let (a_peer, mut a_t) = a.finish().expect("finished");
-        let (b_peer, mut b_t) = b.finish().expect("finished");
-        assert_eq!(a_peer, bob.node_id());
-        assert_eq!(b_peer, alice.node_id());
+        let a_done = a.finish().expect("finished");
+        let b_done = b.finish().expect("finished");
+        assert_eq!(a_done.peer, bob.node_id());
+        assert_eq!(a_done.peer_listen_port, 9001);
+        assert_eq!(b_done.peer, alice.node_id());
+        assert_eq!(b_done.peer_listen_port, 9000);
         let mut ct = vec![0u8; 128];
-        let n = a_t.write_message(b"hello", &mut ct).expect("encrypts");
+        let n = a_done
+            .transport
+            .write_message(0, b"hello", &mut ct)
+            .expect("encrypts");
         let mut pt = vec![0u8; 128];
-        let m = b_t.read_message(&ct[..n], &mut pt).expect("decrypts");
+        let m = b_done
+            .transport
+            .read_message(0, &ct[..n], &mut pt)
+            .expect("decrypts");
         assert_eq!(&pt[..m], b"hello");
         assert!(
             !ct[..n].windows(5).any(|w| w == b"hello"),
@@ -249,8 +285,8 @@ mod tests {
     #[test]
     fn another_rooms_initiator_is_refused_and_its_identity_never_read() {
         let (alice, bob) = ids();
-        let mut a = Handshake::initiator(&alice, &[1; 32]).expect("builds");
-        let mut b = Handshake::responder(&bob, &[2; 32]).expect("builds");
+        let mut a = Handshake::initiator(&alice, &[1; 32], 0).expect("builds");
+        let mut b = Handshake::responder(&bob, &[2; 32], 0).expect("builds");
         let err = run(&mut a, &mut b).expect_err("refused");
         assert!(matches!(err, HandshakeError::WrongRoom(_)), "{err}");
         assert!(b.finish().is_err());
@@ -261,16 +297,17 @@ mod tests {
         let (alice, bob) = ids();
         let mut rng = crate::proto::EngineRng::seed_from_u64(9);
         let mallory = Identity::generate_with(&mut rng);
-        let mut a = Handshake::initiator(&mallory, &[7; 32]).expect("builds");
+        let mut a = Handshake::initiator(&mallory, &[7; 32], 0).expect("builds");
         // Mallory's Noise key, Alice's id and Alice's binding (for Alice's
         // Noise key): the signature does not cover Mallory's key.
         a.payload = codec::encode_value(&HandshakePayload {
             version: WIRE_VERSION,
             node: alice.node_id(),
             binding: alice.noise_binding().to_vec(),
+            listen_port: 0,
         })
         .expect("encodes");
-        let mut b = Handshake::responder(&bob, &[7; 32]).expect("builds");
+        let mut b = Handshake::responder(&bob, &[7; 32], 9001).expect("builds");
         let err = run(&mut a, &mut b).expect_err("refused");
         assert!(matches!(err, HandshakeError::Identity(_)), "{err}");
     }
@@ -278,14 +315,15 @@ mod tests {
     #[test]
     fn another_protocol_version_is_refused_with_both_versions() {
         let (alice, bob) = ids();
-        let mut a = Handshake::initiator(&alice, &[7; 32]).expect("builds");
+        let mut a = Handshake::initiator(&alice, &[7; 32], 9000).expect("builds");
         a.payload = codec::encode_value(&HandshakePayload {
             version: WIRE_VERSION + 1,
             node: alice.node_id(),
             binding: alice.noise_binding().to_vec(),
+            listen_port: 0,
         })
         .expect("encodes");
-        let mut b = Handshake::responder(&bob, &[7; 32]).expect("builds");
+        let mut b = Handshake::responder(&bob, &[7; 32], 9001).expect("builds");
         let err = run(&mut a, &mut b).expect_err("refused");
         assert!(matches!(err, HandshakeError::Version { .. }), "{err}");
     }
@@ -293,10 +331,10 @@ mod tests {
     #[test]
     fn garbage_and_out_of_turn_calls_are_errors_not_panics() {
         let (alice, bob) = ids();
-        let mut b = Handshake::responder(&bob, &[7; 32]).expect("builds");
+        let mut b = Handshake::responder(&bob, &[7; 32], 9001).expect("builds");
         assert!(matches!(b.write(), Err(HandshakeError::OutOfTurn)));
         assert!(b.read(&[0xff; 3]).is_err());
-        let mut a = Handshake::initiator(&alice, &[7; 32]).expect("builds");
+        let mut a = Handshake::initiator(&alice, &[7; 32], 9000).expect("builds");
         assert!(matches!(a.read(&[0; 32]), Err(HandshakeError::OutOfTurn)));
         assert!(a.finish().is_err());
     }

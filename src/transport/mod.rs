@@ -4,3 +4,4 @@
 
 pub mod beacon;
 pub mod handshake;
+pub mod link;

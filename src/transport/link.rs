@@ -1,0 +1,306 @@
+//! One link over TCP: length-delimited frames, the Noise handshake, then one
+//! encrypted [`Wire`] value per frame.
+//!
+//! Framing: a 2-byte big-endian length, then that many bytes (the Noise
+//! framing convention). The length is checked against
+//! [`FRAME_CIPHERTEXT_MAX`] before a byte of the body is buffered, so a
+//! header cannot make the node allocate more than one maximal frame.
+//! During the handshake each frame is one Noise handshake message; after it,
+//! each frame is one Noise transport message whose plaintext is exactly one
+//! encoded `Wire` (decoded by [`codec::decode`]: byte limit, whole frame,
+//! canonical).
+//!
+//! Nonces are counted here, one counter per direction starting at 0, which
+//! lets the reading and the writing half of a link run in separate tasks
+//! (snow's stateless transport mode). TCP delivers in order, so a frame that
+//! does not decrypt under the next nonce is corrupt or forged: the link
+//! closes.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use snow::StatelessTransportState;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::codec::{self, WireError};
+use crate::crypto::identity::Identity;
+use crate::proto::wire::{FRAME_BYTES_MAX, Wire};
+use crate::transport::handshake::{Finished, Handshake, HandshakeError, NOISE_MESSAGE_MAX};
+
+/// Bytes the AEAD tag adds to every Noise transport message.
+pub const NOISE_TAG_BYTES: usize = 16;
+/// Largest frame body accepted or sent: a maximal encoded `Wire` plus its
+/// tag. Below Noise's 65,535-byte message limit.
+pub const FRAME_CIPHERTEXT_MAX: usize = FRAME_BYTES_MAX + NOISE_TAG_BYTES;
+/// Bytes of the frame length prefix.
+pub const FRAME_HEADER_BYTES: usize = 2;
+/// A handshake (three messages) must finish within this time, or the
+/// connection is closed: a peer that connects and stays silent costs one
+/// socket for at most this long.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const _: () = assert!(FRAME_CIPHERTEXT_MAX <= NOISE_MESSAGE_MAX);
+
+/// The frame codec of every link.
+pub fn frame_codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(FRAME_HEADER_BYTES)
+        .big_endian()
+        .max_frame_length(FRAME_CIPHERTEXT_MAX)
+        .new_codec()
+}
+
+/// Why a link failed or closed. The link is gone; nothing else changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    #[error("connection: {0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("handshake timed out after {0:?}")]
+    HandshakeTimeout(Duration),
+    /// The peer closed the connection in the middle of the handshake.
+    #[error("peer closed the connection during the handshake")]
+    HandshakeClosed,
+    /// A frame header announced more than [`FRAME_CIPHERTEXT_MAX`] bytes, or
+    /// the stream ended inside a frame.
+    #[error("bad frame: {0}")]
+    BadFrame(String),
+    /// A frame did not decrypt under the link's keys and next nonce.
+    #[error("frame failed to decrypt")]
+    Decrypt,
+    /// A frame decrypted but is not exactly one canonical `Wire` value.
+    #[error("frame does not decode: {0}")]
+    Decode(#[from] WireError),
+    /// A frame to send is larger than the limit (a local bug, not the peer's).
+    #[error("frame to send is too large ({0} bytes)")]
+    TooLarge(usize),
+}
+
+impl LinkError {
+    /// Whether the peer sent bytes that break the protocol (counted as bad
+    /// frames), as opposed to a connection that simply ended.
+    pub fn is_protocol_violation(&self) -> bool {
+        matches!(
+            self,
+            LinkError::BadFrame(_) | LinkError::Decrypt | LinkError::Decode(_)
+        )
+    }
+
+    fn from_frame_io(e: io::Error) -> LinkError {
+        // tokio-util reports an oversized length and a truncated final frame
+        // as these kinds; anything else is the connection itself.
+        match e.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::Other | io::ErrorKind::UnexpectedEof => {
+                LinkError::BadFrame(e.to_string())
+            }
+            _ => LinkError::Io(e),
+        }
+    }
+}
+
+/// Which side of the connection this node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Dialer,
+    Acceptor,
+}
+
+/// Runs the Noise handshake over a fresh connection, within
+/// [`HANDSHAKE_TIMEOUT`].
+pub async fn handshake<S>(
+    stream: S,
+    role: Role,
+    identity: &Identity,
+    link_psk: &[u8; 32],
+    listen_port: u16,
+) -> Result<(Framed<S, LengthDelimitedCodec>, Finished), LinkError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut framed = Framed::new(stream, frame_codec());
+    let mut hs = match role {
+        Role::Dialer => Handshake::initiator(identity, link_psk, listen_port)?,
+        Role::Acceptor => Handshake::responder(identity, link_psk, listen_port)?,
+    };
+    let exchange = async {
+        while !hs.is_finished() {
+            if hs.is_my_turn() {
+                let msg = hs.write()?;
+                framed.send(Bytes::from(msg)).await?;
+            } else {
+                match framed.next().await {
+                    Some(Ok(frame)) => hs.read(&frame)?,
+                    Some(Err(e)) => return Err(LinkError::from_frame_io(e)),
+                    None => return Err(LinkError::HandshakeClosed),
+                }
+            }
+        }
+        Ok::<(), LinkError>(())
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange).await {
+        Ok(result) => result?,
+        Err(_) => return Err(LinkError::HandshakeTimeout(HANDSHAKE_TIMEOUT)),
+    }
+    let finished = hs.finish()?;
+    Ok((framed, finished))
+}
+
+/// Encrypts outgoing `Wire` values of one link.
+pub struct Sealer {
+    transport: Arc<StatelessTransportState>,
+    nonce: u64,
+    buf: Vec<u8>,
+}
+
+impl Sealer {
+    pub fn new(transport: Arc<StatelessTransportState>) -> Sealer {
+        Sealer {
+            transport,
+            nonce: 0,
+            buf: vec![0; FRAME_CIPHERTEXT_MAX],
+        }
+    }
+
+    /// One frame body carrying `wire`.
+    pub fn seal(&mut self, wire: &Wire) -> Result<Bytes, LinkError> {
+        let plain = codec::encode(wire)?;
+        if plain.len() > FRAME_BYTES_MAX {
+            return Err(LinkError::TooLarge(plain.len()));
+        }
+        let n = self
+            .transport
+            .write_message(self.nonce, &plain, &mut self.buf)
+            .map_err(|_| LinkError::TooLarge(plain.len()))?;
+        self.nonce += 1;
+        Ok(Bytes::copy_from_slice(&self.buf[..n]))
+    }
+}
+
+/// Decrypts and decodes incoming frames of one link.
+pub struct Opener {
+    transport: Arc<StatelessTransportState>,
+    nonce: u64,
+    buf: Vec<u8>,
+}
+
+impl Opener {
+    pub fn new(transport: Arc<StatelessTransportState>) -> Opener {
+        Opener {
+            transport,
+            nonce: 0,
+            buf: vec![0; FRAME_CIPHERTEXT_MAX],
+        }
+    }
+
+    /// The `Wire` value in one frame body.
+    pub fn open(&mut self, frame: &[u8]) -> Result<Wire, LinkError> {
+        let n = self
+            .transport
+            .read_message(self.nonce, frame, &mut self.buf)
+            .map_err(|_| LinkError::Decrypt)?;
+        self.nonce += 1;
+        Ok(codec::decode(&self.buf[..n])?)
+    }
+}
+
+/// Maps a frame-level read error to a [`LinkError`].
+pub fn frame_error(e: io::Error) -> LinkError {
+    LinkError::from_frame_io(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::topology;
+    use rand::SeedableRng;
+    use tokio::io::AsyncWriteExt;
+
+    fn ids() -> (Identity, Identity) {
+        let mut rng = crate::proto::EngineRng::seed_from_u64(11);
+        (
+            Identity::generate_with(&mut rng),
+            Identity::generate_with(&mut rng),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_handshake_over_a_byte_pipe_yields_a_link_that_carries_wire_values() {
+        let (alice, bob) = ids();
+        let (x, y) = tokio::io::duplex(1 << 16);
+        let (a, b) = tokio::join!(
+            handshake(x, Role::Dialer, &alice, &[3; 32], 7000),
+            handshake(y, Role::Acceptor, &bob, &[3; 32], 7001)
+        );
+        let (mut fa, da) = a.expect("dialer finishes");
+        let (mut fb, db) = b.expect("acceptor finishes");
+        assert_eq!(da.peer, bob.node_id());
+        assert_eq!(db.peer, alice.node_id());
+        assert_eq!(db.peer_listen_port, 7000);
+        let mut sealer = Sealer::new(Arc::new(da.transport));
+        let mut opener = Opener::new(Arc::new(db.transport));
+        for n in 0..3u16 {
+            let wire = Wire::Topology(topology::Message::Degree(n));
+            fa.send(sealer.seal(&wire).expect("seals")).await.expect("sends");
+            let frame = fb.next().await.expect("a frame").expect("reads");
+            assert_eq!(opener.open(&frame).expect("opens"), wire);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_frame_header_is_refused_before_its_body_arrives() {
+        let (mut x, y) = tokio::io::duplex(1 << 16);
+        let mut framed = Framed::new(y, frame_codec());
+        // Announce 65,535 bytes and send none of them.
+        x.write_all(&[0xff, 0xff]).await.expect("writes");
+        let err = framed.next().await.expect("an item").expect_err("refused");
+        assert!(frame_error(err).is_protocol_violation());
+    }
+
+    #[tokio::test]
+    async fn a_frame_cut_short_by_the_end_of_the_stream_is_a_bad_frame() {
+        let (mut x, y) = tokio::io::duplex(1 << 16);
+        let mut framed = Framed::new(y, frame_codec());
+        x.write_all(&[0x00, 0x10, 1, 2, 3]).await.expect("writes");
+        drop(x);
+        let err = framed.next().await.expect("an item").expect_err("refused");
+        assert!(frame_error(err).is_protocol_violation(), "truncated");
+    }
+
+    #[tokio::test]
+    async fn a_replayed_or_garbage_frame_does_not_open() {
+        let (alice, bob) = ids();
+        let (x, y) = tokio::io::duplex(1 << 16);
+        let (a, b) = tokio::join!(
+            handshake(x, Role::Dialer, &alice, &[3; 32], 0),
+            handshake(y, Role::Acceptor, &bob, &[3; 32], 0)
+        );
+        let (_, da) = a.expect("dialer finishes");
+        let (_, db) = b.expect("acceptor finishes");
+        let mut sealer = Sealer::new(Arc::new(da.transport));
+        let mut opener = Opener::new(Arc::new(db.transport));
+        let frame = sealer
+            .seal(&Wire::Topology(topology::Message::Degree(1)))
+            .expect("seals");
+        opener.open(&frame).expect("first copy opens");
+        assert!(matches!(opener.open(&frame), Err(LinkError::Decrypt)));
+        assert!(matches!(opener.open(&[0u8; 40]), Err(LinkError::Decrypt)));
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_times_out_the_handshake() {
+        tokio::time::pause();
+        let (alice, _) = ids();
+        let (_x, y) = tokio::io::duplex(1 << 16);
+        let result = handshake(y, Role::Acceptor, &alice, &[3; 32], 0).await;
+        assert!(
+            matches!(result, Err(LinkError::HandshakeTimeout(_))),
+            "the handshake must time out"
+        );
+    }
+}
