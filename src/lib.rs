@@ -28,10 +28,23 @@
 //! println!("{}", report.to_table());
 //! ```
 
+pub mod actors;
 pub mod cli;
 pub mod codec;
+pub mod config;
 pub mod crypto;
+pub mod error;
+pub mod event;
 pub mod id;
+pub mod join;
+pub mod node;
 pub mod proto;
 pub mod sim;
 pub mod transport;
+
+pub use config::{Config, IdentitySource, Profile, Room};
+pub use crypto::room::RoomCode;
+pub use error::Error;
+pub use event::{Delivery, Event, Member, PeerInfo, Status};
+pub use id::{MessageId, NodeId};
+pub use node::{Node, NodeStats};

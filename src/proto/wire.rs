@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{membership, plumtree, topology};
+use crate::crypto::dm::SealedDm;
 
 /// Protocol version, carried in the link handshake. Bump on any change to
 /// [`Wire`] or the types inside it.
@@ -22,6 +23,18 @@ pub enum Wire {
     Membership(membership::Message),
     Topology(topology::Message),
     Plumtree(plumtree::Message),
+    /// A sealed message to the node at the other end of the link (see
+    /// [`crate::crypto::dm`]); relayed messages travel inside a broadcast
+    /// [`Envelope::Direct`] instead.
+    Direct(SealedDm),
+}
+
+/// What a broadcast payload carries: the application's bytes, or a sealed
+/// message to one node that every node relays and only that node can open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Envelope {
+    Broadcast(#[serde(with = "serde_bytes")] Vec<u8>),
+    Direct(SealedDm),
 }
 
 impl Wire {

@@ -1081,6 +1081,8 @@ impl Sim {
             Wire::Membership(msg) => Task::M(membership::Input::Message { from: from_id, msg }),
             Wire::Topology(msg) => Task::T(topology::Input::Message { from: from_id, msg }),
             Wire::Plumtree(msg) => Task::P(plumtree::Input::Message { from: from_id, msg }),
+            // The simulator's nodes send no direct messages.
+            Wire::Direct(_) => return,
         };
         self.feed(to, task);
     }

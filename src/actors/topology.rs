@@ -1,0 +1,212 @@
+//! The topology actor: owns the degree-constrained link engine, turns its
+//! dials and disconnects into transport commands and its neighbour events
+//! into inputs of the membership and broadcast actors.
+//!
+//! Kept outside the engine, for a restart after a panic: the current links
+//! (with direction) and what membership said of each member.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::broadcast_actor::BroadcastCtl;
+use super::membership::MembershipCtl;
+use super::transport::TransportCmd;
+use super::{Clock, Supervised, Timers, sleep_until};
+use crate::id::NodeId;
+use crate::proto::wire::Wire;
+use crate::proto::{EngineRng, membership, plumtree, topology};
+
+/// What the topology actor hears besides peers' messages.
+#[derive(Debug)]
+pub(crate) enum TopologyCtl {
+    Input(topology::Input),
+    /// Test hook: panic while handling this (see `Node::inject_panic`).
+    Panic,
+}
+
+/// Membership's view of a member, as topology last heard it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    Alive,
+    Suspect,
+    Dead,
+}
+
+pub(crate) struct TopologyActor {
+    pub(crate) me: NodeId,
+    pub(crate) config: topology::Config,
+    pub(crate) engine: topology::Topology,
+    pub(crate) clock: Clock,
+    pub(crate) timers: Timers<topology::Timer>,
+    pub(crate) net: mpsc::Receiver<(NodeId, topology::Message)>,
+    pub(crate) ctl: mpsc::UnboundedReceiver<TopologyCtl>,
+    pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
+    pub(crate) membership: mpsc::UnboundedSender<MembershipCtl>,
+    pub(crate) broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+    pub(crate) cancel: CancellationToken,
+    started: bool,
+    links: BTreeMap<NodeId, bool>,
+    members: BTreeMap<NodeId, Seen>,
+}
+
+impl TopologyActor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        me: NodeId,
+        config: topology::Config,
+        clock: Clock,
+        net: mpsc::Receiver<(NodeId, topology::Message)>,
+        ctl: mpsc::UnboundedReceiver<TopologyCtl>,
+        transport: mpsc::UnboundedSender<TransportCmd>,
+        membership: mpsc::UnboundedSender<MembershipCtl>,
+        broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+        cancel: CancellationToken,
+    ) -> TopologyActor {
+        let engine = topology::Topology::new(me, config.clone(), fresh_rng());
+        TopologyActor {
+            me,
+            config,
+            engine,
+            clock,
+            timers: Timers::new(),
+            net,
+            ctl,
+            transport,
+            membership,
+            broadcast,
+            cancel,
+            started: false,
+            links: BTreeMap::new(),
+            members: BTreeMap::new(),
+        }
+    }
+
+    fn feed(&mut self, input: topology::Input) {
+        match &input {
+            topology::Input::LinkUp { peer, outbound } => {
+                self.links.insert(*peer, *outbound);
+            }
+            topology::Input::LinkDown(peer) => {
+                self.links.remove(peer);
+            }
+            topology::Input::MemberAlive(n) => {
+                self.members.insert(*n, Seen::Alive);
+            }
+            topology::Input::MemberSuspect(n) => {
+                self.members.insert(*n, Seen::Suspect);
+            }
+            topology::Input::MemberDead(n) => {
+                self.members.insert(*n, Seen::Dead);
+            }
+            topology::Input::MemberGone(n) => {
+                self.members.remove(n);
+            }
+            _ => {}
+        }
+        let now = self.clock.now();
+        self.engine.handle(now, input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        let now = self.clock.now();
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                topology::Output::Dial(peer) => {
+                    let _ = self.transport.send(TransportCmd::Dial(peer));
+                }
+                topology::Output::Disconnect(peer) => {
+                    let _ = self.transport.send(TransportCmd::Disconnect(peer));
+                }
+                topology::Output::Send { to, msg } => {
+                    let _ = self
+                        .transport
+                        .send(TransportCmd::Send(to, Wire::Topology(msg)));
+                }
+                topology::Output::SetTimer { after, timer } => self.timers.set(now + after, timer),
+                topology::Output::Event(topology::Event::NeighborUp(p)) => {
+                    let _ = self.membership.send(MembershipCtl::Input(
+                        membership::Input::NeighborUp(p),
+                    ));
+                    let _ = self
+                        .broadcast
+                        .send(BroadcastCtl::Input(plumtree::Input::NeighborUp(p)));
+                }
+                topology::Output::Event(topology::Event::NeighborDown(p)) => {
+                    let _ = self.membership.send(MembershipCtl::Input(
+                        membership::Input::NeighborDown(p),
+                    ));
+                    let _ = self
+                        .broadcast
+                        .send(BroadcastCtl::Input(plumtree::Input::NeighborDown(p)));
+                }
+            }
+        }
+    }
+
+    fn boot(&mut self) {
+        self.started = true;
+        self.feed(topology::Input::Start);
+    }
+}
+
+impl Supervised for TopologyActor {
+    const NAME: &'static str = "topology";
+
+    async fn run(&mut self) {
+        if !self.started {
+            self.boot();
+        }
+        loop {
+            let deadline = self.timers.next();
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return,
+                ctl = self.ctl.recv() => match ctl {
+                    None => return,
+                    Some(TopologyCtl::Input(input)) => self.feed(input),
+                    Some(TopologyCtl::Panic) => panic!("injected panic (test hook)"),
+                },
+                msg = self.net.recv() => match msg {
+                    None => return,
+                    Some((from, msg)) => self.feed(topology::Input::Message { from, msg }),
+                },
+                _ = sleep_until(self.clock, deadline) => {
+                    let now = self.clock.now();
+                    while let Some(timer) = self.timers.pop_due(now) {
+                        self.feed(topology::Input::Timer(timer));
+                    }
+                }
+            }
+        }
+    }
+
+    fn restart(&mut self) {
+        self.engine = topology::Topology::new(self.me, self.config.clone(), fresh_rng());
+        self.timers.clear();
+        self.started = true;
+        let links = std::mem::take(&mut self.links);
+        let members = std::mem::take(&mut self.members);
+        self.feed(topology::Input::Start);
+        for (node, seen) in members {
+            self.feed(match seen {
+                Seen::Alive => topology::Input::MemberAlive(node),
+                Seen::Suspect => topology::Input::MemberSuspect(node),
+                Seen::Dead => topology::Input::MemberDead(node),
+            });
+        }
+        for (peer, outbound) in links {
+            self.feed(topology::Input::LinkUp { peer, outbound });
+        }
+    }
+}
+
+/// A fresh engine RNG seeded from the OS.
+pub(crate) fn fresh_rng() -> EngineRng {
+    use rand::SeedableRng;
+    let mut seed = <EngineRng as SeedableRng>::Seed::default();
+    rand::fill(&mut seed[..]);
+    EngineRng::from_seed(seed)
+}

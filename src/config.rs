@@ -1,0 +1,214 @@
+//! Node configuration: what [`crate::Node::start`] needs, with defaults a
+//! person on a LAN expects, and [`Config::validate`] with errors that name
+//! the field.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::crypto::identity::Identity;
+use crate::crypto::room::{RoomCode, RoomError, RoomKeys};
+use crate::proto::{membership, plumtree, topology};
+use crate::transport::discovery::DiscoveryConfig;
+
+/// The TCP port a node listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 9000;
+/// The UDP port beacons use unless told otherwise.
+pub const DEFAULT_DISCOVERY_PORT: u16 = 9999;
+/// Longest nick, in characters.
+pub const NICK_CHARS_MAX: usize = 32;
+/// Most seed peers.
+pub const SEEDS_MAX: usize = 32;
+
+/// A room: its code and the keys derived from it. Deriving is slow
+/// (Argon2id, 64 MiB): do it once, off any latency-sensitive path, and clone.
+#[derive(Clone, Debug)]
+pub struct Room {
+    code: RoomCode,
+    keys: RoomKeys,
+}
+
+impl Room {
+    /// Derives the room's keys from its code (blocking; about 0.2 s).
+    pub fn derive(code: RoomCode) -> Result<Room, RoomError> {
+        let keys = RoomKeys::derive(&code)?;
+        Ok(Room { code, keys })
+    }
+
+    pub fn code(&self) -> &RoomCode {
+        &self.code
+    }
+
+    pub fn keys(&self) -> &RoomKeys {
+        &self.keys
+    }
+}
+
+/// Where the node's identity comes from.
+#[derive(Clone)]
+pub enum IdentitySource {
+    /// A key file: loaded if it exists, created (0600) if not. A restarted
+    /// node keeps its id.
+    KeyFile(PathBuf),
+    /// A fresh identity for this run only.
+    Ephemeral,
+    /// One the caller already holds.
+    Given(Arc<Identity>),
+}
+
+impl std::fmt::Debug for IdentitySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentitySource::KeyFile(p) => write!(f, "KeyFile({})", p.display()),
+            IdentitySource::Ephemeral => f.write_str("Ephemeral"),
+            IdentitySource::Given(id) => write!(f, "Given({})", id.node_id().fmt_short()),
+        }
+    }
+}
+
+/// The engine profiles (see `docs/protocol.md`, "Defaults").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// 2–50 nodes, flaky Wi-Fi: fast detection, few links.
+    #[default]
+    SmallRoom,
+    /// Up to about 1000 nodes.
+    LargeRoom,
+}
+
+/// Everything a node needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub room: Room,
+    pub identity: IdentitySource,
+    /// Published to the room; `None` publishes no nick.
+    pub nick: Option<String>,
+    /// Where to accept links; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Beacon discovery; `None` turns it off (seeds only).
+    pub discovery: Option<DiscoveryConfig>,
+    /// Seed peers, `host:port`, dialled by address.
+    pub seeds: Vec<String>,
+    pub membership: membership::Config,
+    pub topology: topology::Config,
+    pub plumtree: plumtree::Config,
+}
+
+/// A configuration that cannot work; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// The defaults: listen on 0.0.0.0:9000, beacons on port 9999 to every
+    /// interface's broadcast address, no seeds, a fresh identity, the
+    /// small-room profile.
+    pub fn new(room: Room) -> Config {
+        Config {
+            room,
+            identity: IdentitySource::Ephemeral,
+            nick: None,
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
+            discovery: Some(DiscoveryConfig::default()),
+            seeds: Vec::new(),
+            membership: membership::Config::small_room(),
+            topology: topology::Config::small_room(),
+            plumtree: plumtree::Config::small_room(),
+        }
+    }
+
+    /// Switches the engines to a profile's defaults.
+    pub fn with_profile(mut self, profile: Profile) -> Config {
+        (self.membership, self.topology, self.plumtree) = match profile {
+            Profile::SmallRoom => (
+                membership::Config::small_room(),
+                topology::Config::small_room(),
+                plumtree::Config::small_room(),
+            ),
+            Profile::LargeRoom => (
+                membership::Config::large_room(),
+                topology::Config::large_room(),
+                plumtree::Config::large_room(),
+            ),
+        };
+        self
+    }
+
+    /// Checks everything [`crate::Node::start`] relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(nick) = &self.nick {
+            validate_nick(nick).map_err(ConfigError)?;
+        }
+        if self.seeds.len() > SEEDS_MAX {
+            return Err(ConfigError(format!(
+                "seeds: at most {SEEDS_MAX}, got {}",
+                self.seeds.len()
+            )));
+        }
+        for seed in &self.seeds {
+            validate_seed(seed).map_err(ConfigError)?;
+        }
+        self.membership.validate().map_err(ConfigError)?;
+        self.topology.validate().map_err(ConfigError)?;
+        self.plumtree.validate().map_err(ConfigError)?;
+        Ok(())
+    }
+}
+
+/// A nick: 1..=[`NICK_CHARS_MAX`] characters after trimming, no control
+/// characters. Returns the trimmed nick.
+pub fn validate_nick(nick: &str) -> Result<String, String> {
+    let nick = nick.trim();
+    let chars = nick.chars().count();
+    if chars == 0 {
+        return Err("nick: must not be empty".into());
+    }
+    if chars > NICK_CHARS_MAX {
+        return Err(format!(
+            "nick: at most {NICK_CHARS_MAX} characters, got {chars}"
+        ));
+    }
+    if nick.chars().any(char::is_control) {
+        return Err("nick: must not contain control characters".into());
+    }
+    Ok(nick.to_string())
+}
+
+/// A seed: `host:port` with a port in 1..=65535.
+pub fn validate_seed(seed: &str) -> Result<(), String> {
+    let Some((host, port)) = seed.rsplit_once(':') else {
+        return Err(format!("seed {seed:?}: expected host:port"));
+    };
+    if host.is_empty() {
+        return Err(format!("seed {seed:?}: the host is empty"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("seed {seed:?}: the port must be 1..=65535")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks_are_trimmed_and_bounded() {
+        assert_eq!(validate_nick("  ada ").as_deref(), Ok("ada"));
+        assert!(validate_nick("   ").is_err());
+        assert!(validate_nick(&"x".repeat(NICK_CHARS_MAX + 1)).is_err());
+        assert!(validate_nick(&"é".repeat(NICK_CHARS_MAX)).is_ok());
+        assert!(validate_nick("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn seeds_need_a_host_and_a_port() {
+        assert!(validate_seed("10.0.0.1:9000").is_ok());
+        assert!(validate_seed("example.org:9000").is_ok());
+        assert!(validate_seed("[::1]:9000").is_ok());
+        assert!(validate_seed("example.org").is_err());
+        assert!(validate_seed(":9000").is_err());
+        assert!(validate_seed("host:0").is_err());
+        assert!(validate_seed("host:99999").is_err());
+    }
+}

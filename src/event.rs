@@ -1,0 +1,95 @@
+//! Everything the event bus carries, and the records the node's queries
+//! return.
+
+use std::net::SocketAddr;
+
+use crate::id::{MessageId, NodeId};
+pub use crate::proto::membership::Status;
+
+/// What happened in the node. Subscribers get every event published after
+/// they subscribed (see [`crate::Node::subscribe`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A link finished its handshake and is part of the mesh.
+    LinkUp {
+        peer: NodeId,
+        /// Whether this node dialled it.
+        outbound: bool,
+        /// The other end of the TCP connection.
+        addr: SocketAddr,
+    },
+    /// A link closed; `reason` says why in words.
+    LinkDown { peer: NodeId, reason: String },
+    /// A connection was refused or closed before or outside a link: failed
+    /// handshake (another room, bad identity, another version), malformed
+    /// frames. The node goes on.
+    LinkRefused { addr: SocketAddr, reason: String },
+    /// A member's liveness changed, as this node sees it.
+    Member {
+        node: NodeId,
+        status: Status,
+        nick: Option<String>,
+    },
+    /// A member set or changed its nick.
+    Nick { node: NodeId, nick: String },
+    /// A room broadcast arrived (delivered once per message).
+    Message {
+        from: NodeId,
+        id: MessageId,
+        payload: Vec<u8>,
+    },
+    /// A sealed message to this node arrived and its sender's signature
+    /// checked out.
+    Direct {
+        from: NodeId,
+        payload: Vec<u8>,
+        /// True when it came over the direct link, false when relayed by the
+        /// mesh.
+        via_link: bool,
+    },
+    /// An actor panicked and was restarted with a fresh engine.
+    ActorRestarted {
+        actor: &'static str,
+        reason: String,
+        /// Restarts within the restart window, this one included.
+        restarts: u32,
+    },
+    /// An actor panicked too often and stays down; the node is degraded.
+    ActorFailed { actor: &'static str, reason: String },
+}
+
+/// One link, as [`crate::Node::peers`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub peer: NodeId,
+    pub outbound: bool,
+    pub addr: SocketAddr,
+    /// How long the link has been up, in milliseconds.
+    pub up_ms: u64,
+    pub frames_in: u64,
+    pub frames_out: u64,
+}
+
+/// One member of the room, as [`crate::Node::members`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub node: NodeId,
+    pub status: Status,
+    pub nick: Option<String>,
+    /// Addresses the member published (`ip:port`).
+    pub addrs: Vec<SocketAddr>,
+    /// Its incarnation: a restart starts a higher one.
+    pub generation: u64,
+    pub heartbeat: u64,
+}
+
+/// How [`crate::Node::send`] delivered a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Over the direct link to the recipient.
+    Link,
+    /// Sealed and broadcast through the mesh: every node relays it, only the
+    /// recipient can read it.
+    Mesh,
+}

@@ -1,0 +1,517 @@
+//! [`Node`]: the public handle of a running node.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), flashmesh::Error> {
+//! use flashmesh::{Config, Node, Room, RoomCode};
+//!
+//! let room = Room::derive(RoomCode::parse("amber-otter-lamp-mesa-quilt-river-4821")?)?;
+//! let node = Node::start(Config::new(room)).await?;
+//! let mut events = node.subscribe();
+//! node.broadcast(b"hello, room".to_vec()).await?;
+//! while let Ok(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Lifecycle
+//!
+//! [`Node::start`] binds the TCP port and the discovery port, then spawns
+//! the actors (see [`crate::actors`]). [`Node::shutdown`] is graceful: the
+//! node tells its neighbours it leaves (they mark it left at once), the
+//! links flush and close, then every task is stopped; each step is bounded
+//! in time, after which the next is forced. Dropping the last `Node` handle
+//! without `shutdown` stops every task at once, sending nothing: to the
+//! room the node has crashed, and failure detection will mark it dead.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::actors::broadcast_actor::{BroadcastActor, BroadcastCtl, BroadcastStats};
+use crate::actors::membership::{ADDR_KEY, MembershipActor, MembershipCtl, NICK_KEY, format_addrs};
+use crate::actors::router::Router;
+use crate::actors::topology::{TopologyActor, TopologyCtl};
+use crate::actors::transport::{
+    SHUTDOWN_FLUSH_TIMEOUT, TransportActor, TransportCmd, TransportStats, TransportStatsSnapshot,
+    listen,
+};
+use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, supervise};
+use crate::config::{Config, IdentitySource, validate_nick};
+use crate::crypto::dm;
+use crate::crypto::identity::Identity;
+use crate::error::Error;
+use crate::event::{Delivery, Event, Member, PeerInfo};
+use crate::id::{MessageId, NodeId};
+use crate::join::JoinUri;
+use crate::proto::wire::{Envelope, Wire};
+use crate::transport::discovery::{Discovery, DiscoveryStats};
+
+/// How long a graceful shutdown waits for the leave to be queued.
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a shutdown waits for tasks after cancelling them.
+pub const FORCE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A running node. Cheap to clone; every clone is the same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    identity: Arc<Identity>,
+    room_code: crate::crypto::room::RoomCode,
+    room_tag: String,
+    local_addr: SocketAddr,
+    published: Vec<SocketAddr>,
+    transport: mpsc::UnboundedSender<TransportCmd>,
+    membership: mpsc::UnboundedSender<MembershipCtl>,
+    topology: mpsc::UnboundedSender<TopologyCtl>,
+    broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+    bus: broadcast::Sender<Event>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    stopped: AtomicBool,
+    transport_stats: Arc<TransportStats>,
+    broadcast_stats: Arc<BroadcastStats>,
+    discovery: Option<Discovery>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: stop everything now (no Leave).
+        self.cancel.cancel();
+    }
+}
+
+/// Counters of a node, for operators and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub transport: TransportStatsSnapshot,
+    /// Broadcast payloads that were not envelopes.
+    pub bad_envelopes: u64,
+    /// Direct messages to this node that did not open.
+    pub bad_direct: u64,
+    pub beacons_sent: u64,
+    pub beacons_received: u64,
+    /// Datagrams on the discovery port that were not this room's beacons.
+    pub beacons_dropped: u64,
+}
+
+impl Node {
+    /// Starts a node: loads or creates its identity, binds its ports and
+    /// spawns its actors. Must be called inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<Node, Error> {
+        config.validate()?;
+        let identity = match config.identity.clone() {
+            IdentitySource::KeyFile(path) => Arc::new(
+                tokio::task::spawn_blocking(move || Identity::load_or_create(&path))
+                    .await
+                    .map_err(|e| Error::Rejected(format!("loading the key file: {e}")))??,
+            ),
+            IdentitySource::Ephemeral => Arc::new(Identity::generate()),
+            IdentitySource::Given(id) => id,
+        };
+        let me = identity.node_id();
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let published = published_addrs(local_addr);
+        let keys = config.room.keys().clone();
+
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let clock = Clock::new();
+        let (bus, _) = broadcast::channel(EVENT_BUS_CAPACITY);
+
+        let (found_tx, found_rx) = mpsc::unbounded_channel();
+        let discovery = match &config.discovery {
+            Some(dc) => Some(
+                Discovery::spawn(
+                    dc.clone(),
+                    keys.beacon_key,
+                    me,
+                    local_addr.port(),
+                    found_tx,
+                    cancel.child_token(),
+                )
+                .await
+                .map_err(|source| Error::Discovery {
+                    port: dc.port,
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+
+        let (transport_tx, transport_rx) = mpsc::unbounded_channel();
+        let (membership_tx, membership_ctl) = mpsc::unbounded_channel();
+        let (topology_tx, topology_ctl) = mpsc::unbounded_channel();
+        let (broadcast_tx, broadcast_ctl) = mpsc::unbounded_channel();
+        let (m_net_tx, m_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (t_net_tx, t_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (b_net_tx, b_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let router = Router {
+            membership: m_net_tx,
+            topology: t_net_tx,
+            broadcast: b_net_tx,
+        };
+        let transport_stats = Arc::new(TransportStats::default());
+        let broadcast_stats = Arc::new(BroadcastStats::default());
+        let (link_count, link_count_rx) = watch::channel(0usize);
+        let listener_stop = cancel.child_token();
+
+        let generation = unix_micros();
+        let membership = MembershipActor::new(
+            me,
+            config.membership.clone(),
+            generation,
+            clock,
+            m_net,
+            membership_ctl,
+            transport_tx.clone(),
+            topology_tx.clone(),
+            bus.clone(),
+            cancel.clone(),
+        );
+        let topology = TopologyActor::new(
+            me,
+            config.topology.clone(),
+            clock,
+            t_net,
+            topology_ctl,
+            transport_tx.clone(),
+            membership_tx.clone(),
+            broadcast_tx.clone(),
+            cancel.clone(),
+        );
+        let broadcaster = BroadcastActor::new(
+            identity.clone(),
+            config.plumtree.clone(),
+            generation,
+            clock,
+            b_net,
+            broadcast_ctl,
+            transport_tx.clone(),
+            bus.clone(),
+            broadcast_stats.clone(),
+            cancel.clone(),
+        );
+        let transport = TransportActor::new(
+            identity.clone(),
+            keys.link_psk,
+            local_addr.port(),
+            transport_rx,
+            transport_tx.clone(),
+            topology_tx.clone(),
+            router,
+            bus.clone(),
+            transport_stats.clone(),
+            link_count,
+            cancel.clone(),
+            tasks.clone(),
+            listener_stop.clone(),
+        );
+
+        tasks.spawn(supervise(membership, bus.clone()));
+        tasks.spawn(supervise(topology, bus.clone()));
+        tasks.spawn(supervise(broadcaster, bus.clone()));
+        tasks.spawn(transport.run());
+        tasks.spawn(listen(listener, transport_tx.clone(), listener_stop));
+        tasks.spawn(actors::discovery::forward_found(
+            found_rx,
+            transport_tx.clone(),
+            topology_tx.clone(),
+            cancel.clone(),
+        ));
+        for seed in &config.seeds {
+            tasks.spawn(actors::discovery::seed_loop(
+                seed.clone(),
+                transport_tx.clone(),
+                link_count_rx.clone(),
+                cancel.clone(),
+            ));
+        }
+
+        let node = Node {
+            inner: Arc::new(Inner {
+                identity,
+                room_code: config.room.code().clone(),
+                room_tag: keys.room_tag_hex(),
+                local_addr,
+                published: published.clone(),
+                transport: transport_tx,
+                membership: membership_tx,
+                topology: topology_tx,
+                broadcast: broadcast_tx,
+                bus,
+                cancel,
+                tasks,
+                stopped: AtomicBool::new(false),
+                transport_stats,
+                broadcast_stats,
+                discovery,
+            }),
+        };
+        node.set_key(ADDR_KEY, format_addrs(&published).into_bytes())
+            .await?;
+        if let Some(nick) = &config.nick {
+            node.set_nick(nick).await?;
+        }
+        tracing::info!(id = %me, addr = %local_addr, room = %node.inner.room_tag, "node started");
+        Ok(node)
+    }
+
+    /// This node's id (its Ed25519 public key).
+    pub fn id(&self) -> NodeId {
+        self.inner.identity.node_id()
+    }
+
+    /// The address the node accepts links on (with the real port when it
+    /// was started with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The addresses this node publishes to the room.
+    pub fn published_addrs(&self) -> &[SocketAddr] {
+        &self.inner.published
+    }
+
+    /// The room's public tag (hex), safe for logs and file names.
+    pub fn room_tag(&self) -> &str {
+        &self.inner.room_tag
+    }
+
+    /// Every event from now on. A subscriber more than
+    /// [`EVENT_BUS_CAPACITY`] events behind loses the oldest ones.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.bus.subscribe()
+    }
+
+    fn check_running(&self) -> Result<(), Error> {
+        if self.inner.stopped.load(Ordering::Acquire) || self.inner.cancel.is_cancelled() {
+            Err(Error::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends `payload` to every node of the room (ephemeral: not stored).
+    /// Delivered at most once per node; not delivered back to this node.
+    pub async fn broadcast(&self, payload: Vec<u8>) -> Result<MessageId, Error> {
+        self.publish(Envelope::Broadcast(payload)).await
+    }
+
+    async fn publish(&self, envelope: Envelope) -> Result<MessageId, Error> {
+        self.check_running()?;
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .broadcast
+            .send(BroadcastCtl::Publish { envelope, reply })
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::Rejected)
+    }
+
+    /// Sends `payload` to one node, sealed so that only it can read it and
+    /// it can verify it came from this node: over the direct link if there
+    /// is one, else through the mesh.
+    pub async fn send(&self, to: NodeId, payload: Vec<u8>) -> Result<Delivery, Error> {
+        self.check_running()?;
+        if to == self.id() {
+            return Err(Error::Rejected("cannot send a direct message to oneself".into()));
+        }
+        let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .transport
+            .send(TransportCmd::SendIfLinked {
+                to,
+                wire: Wire::Direct(sealed.clone()),
+                reply,
+            })
+            .map_err(|_| Error::Stopped)?;
+        if rx.await.map_err(|_| Error::Stopped)? {
+            return Ok(Delivery::Link);
+        }
+        self.publish(Envelope::Direct(sealed)).await?;
+        Ok(Delivery::Mesh)
+    }
+
+    /// The current links.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .transport
+            .send(TransportCmd::Peers(reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Every other node this node knows of, with liveness and nick.
+    pub async fn members(&self) -> Result<Vec<Member>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .membership
+            .send(MembershipCtl::Members(reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// The nick of `node` (this node included), if it published one.
+    pub async fn nick_of(&self, node: NodeId) -> Result<Option<String>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .membership
+            .send(MembershipCtl::Nick(node, reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Publishes this node's nick (trimmed, 1..=32 characters).
+    pub async fn set_nick(&self, nick: &str) -> Result<(), Error> {
+        let nick = validate_nick(nick).map_err(Error::Rejected)?;
+        self.set_key(NICK_KEY, nick.into_bytes()).await
+    }
+
+    async fn set_key(&self, key: &str, value: Vec<u8>) -> Result<(), Error> {
+        self.check_running()?;
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .membership
+            .send(MembershipCtl::Set {
+                key: key.to_string(),
+                value,
+                reply,
+            })
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::Rejected)
+    }
+
+    /// A `flashmesh://join?...` invitation: this node's addresses and id,
+    /// and the room code when `with_room` (anyone who sees the URI or its QR
+    /// code can then join).
+    pub fn join_uri(&self, with_room: bool) -> JoinUri {
+        JoinUri {
+            room: with_room.then(|| self.inner.room_code.clone()),
+            peers: self.inner.published.iter().map(|a| a.to_string()).collect(),
+            node: Some(self.id()),
+        }
+    }
+
+    /// Counters of the transport, broadcast and discovery layers.
+    pub fn stats(&self) -> NodeStats {
+        let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let b = &self.inner.broadcast_stats;
+        let mut stats = NodeStats {
+            transport: self.inner.transport_stats.snapshot(),
+            bad_envelopes: g(&b.bad_envelopes),
+            bad_direct: g(&b.bad_direct),
+            ..NodeStats::default()
+        };
+        if let Some(d) = &self.inner.discovery {
+            let d: Arc<DiscoveryStats> = d.stats();
+            stats.beacons_sent = g(&d.sent);
+            stats.beacons_received = g(&d.received);
+            stats.beacons_dropped = g(&d.dropped_bad) + g(&d.dropped_replay);
+        }
+        stats
+    }
+
+    /// Graceful shutdown: tells the room this node leaves, flushes and
+    /// closes the links, stops every task. Each step is bounded in time
+    /// ([`LEAVE_TIMEOUT`], [`SHUTDOWN_FLUSH_TIMEOUT`], [`FORCE_TIMEOUT`]).
+    /// Calling it again does nothing.
+    pub async fn shutdown(&self) {
+        if self.inner.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (reply, rx) = oneshot::channel();
+        if self.inner.membership.send(MembershipCtl::Leave(reply)).is_ok() {
+            let _ = tokio::time::timeout(LEAVE_TIMEOUT, rx).await;
+        }
+        let (reply, rx) = oneshot::channel();
+        if self.inner.transport.send(TransportCmd::Shutdown(reply)).is_ok() {
+            let _ = tokio::time::timeout(SHUTDOWN_FLUSH_TIMEOUT + LEAVE_TIMEOUT, rx).await;
+        }
+        self.inner.cancel.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(FORCE_TIMEOUT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some tasks did not stop in time");
+        }
+        tracing::info!(id = %self.id().fmt_short(), "node stopped");
+    }
+
+    /// Test hook: makes the named actor (`membership`, `topology` or
+    /// `broadcast`) panic, to exercise supervision.
+    #[doc(hidden)]
+    pub fn inject_panic(&self, actor: &str) -> Result<(), Error> {
+        let sent = match actor {
+            "membership" => self.inner.membership.send(MembershipCtl::Panic).is_ok(),
+            "topology" => self.inner.topology.send(TopologyCtl::Panic).is_ok(),
+            "broadcast" => self.inner.broadcast.send(BroadcastCtl::Panic).is_ok(),
+            other => return Err(Error::Rejected(format!("no actor named {other}"))),
+        };
+        if sent { Ok(()) } else { Err(Error::Stopped) }
+    }
+}
+
+/// Where other nodes can reach a node listening on `local`: that address,
+/// or, for an unspecified one, every up IPv4 interface address (others
+/// first, loopback last) with its port.
+fn published_addrs(local: SocketAddr) -> Vec<SocketAddr> {
+    if !local.ip().is_unspecified() {
+        return vec![local];
+    }
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|ifs| {
+            ifs.into_iter()
+                .map(|i| i.ip())
+                .filter(|ip| ip.is_ipv4())
+                .collect()
+        })
+        .unwrap_or_default();
+    ips.sort_by_key(|ip| (ip.is_loopback(), *ip));
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(IpAddr::from([127, 0, 0, 1]));
+    }
+    ips.into_iter()
+        .take(crate::actors::membership::ADDRS_PUBLISHED_MAX)
+        .map(|ip| SocketAddr::new(ip, local.port()))
+        .collect()
+}
+
+/// Microseconds since the Unix epoch (0 if the clock is before it): the
+/// generation of a fresh membership engine, so a restart starts a higher
+/// one, and the first broadcast sequence number, so a restart never reuses
+/// one.
+pub(crate) fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// `d` scaled by a random factor in [0.75, 1.25).
+pub(crate) fn jittered(d: Duration) -> Duration {
+    use rand::RngExt as _;
+    d.mul_f64(rand::rng().random_range(0.75..1.25))
+}

@@ -1,0 +1,540 @@
+//! Real nodes over real loopback sockets, in one process.
+//!
+//! Every node listens on port 0; discovery tests use a free UDP port of
+//! their own, so the tests run in parallel. Conditions are polled with a
+//! deadline; nothing sleeps in place of a condition.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use flashmesh::transport::discovery::DiscoveryConfig;
+use flashmesh::{
+    Config, Delivery, Event, IdentitySource, Node, NodeId, Room, RoomCode, Status,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+/// Generous: cross-task round trips on a loaded 2-core VM have long tails.
+const DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(50);
+
+fn room(code: &str) -> Room {
+    static ROOMS: OnceLock<std::sync::Mutex<HashMap<String, Room>>> = OnceLock::new();
+    let rooms = ROOMS.get_or_init(Default::default);
+    let mut rooms = rooms.lock().expect("room cache lock");
+    rooms
+        .entry(code.to_string())
+        .or_insert_with(|| {
+            Room::derive(RoomCode::parse(code).expect("a valid room code")).expect("derives")
+        })
+        .clone()
+}
+
+fn main_room() -> Room {
+    room("test-room-quartz-harbor-lantern-9043")
+}
+
+/// A node on 127.0.0.1:0 with discovery off.
+fn config(room: Room) -> Config {
+    let mut cfg = Config::new(room);
+    cfg.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    cfg.discovery = None;
+    cfg
+}
+
+/// Discovery on a free UDP port, broadcasting on loopback only.
+fn discovery_on(port: u16) -> DiscoveryConfig {
+    DiscoveryConfig {
+        port,
+        broadcast_addrs: vec![SocketAddr::from(([127, 255, 255, 255], port))],
+        ..DiscoveryConfig::default()
+    }
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
+/// Polls `check` until it returns true or [`DEADLINE`] passes.
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let until = Instant::now() + DEADLINE;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Members of `node` with `status`.
+async fn with_status(node: &Node, status: Status) -> BTreeSet<NodeId> {
+    node.members()
+        .await
+        .expect("running")
+        .into_iter()
+        .filter(|m| m.status == status)
+        .map(|m| m.node)
+        .collect()
+}
+
+async fn all_see_each_other_alive(nodes: &[Node]) -> bool {
+    for n in nodes {
+        let alive = with_status(n, Status::Alive).await;
+        let want: BTreeSet<NodeId> = nodes.iter().map(Node::id).filter(|id| *id != n.id()).collect();
+        if alive != want {
+            return false;
+        }
+    }
+    true
+}
+
+async fn start(cfg: Config) -> Node {
+    Node::start(cfg).await.expect("the node starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_find_each_other_by_a_seed_alone() {
+    let a = start(config(main_room())).await;
+    let mut nodes = vec![a.clone()];
+    for _ in 0..2 {
+        let mut cfg = config(main_room());
+        cfg.seeds = vec![a.local_addr().to_string()];
+        nodes.push(start(cfg).await);
+    }
+    wait_for("every node sees the two others alive", || {
+        all_see_each_other_alive(&nodes)
+    })
+    .await;
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_find_each_other_by_beacons_alone() {
+    let port = free_udp_port();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let mut cfg = config(main_room());
+        cfg.discovery = Some(discovery_on(port));
+        nodes.push(start(cfg).await);
+    }
+    wait_for("every node sees the two others alive", || {
+        all_see_each_other_alive(&nodes)
+    })
+    .await;
+    for n in &nodes {
+        assert!(n.stats().beacons_received > 0, "found by beacons");
+        assert!(!n.peers().await.expect("running").is_empty());
+        n.shutdown().await;
+    }
+}
+
+/// Drains `rx` into `seen` (payloads of room messages).
+fn collect_messages(rx: &mut broadcast::Receiver<Event>, seen: &mut BTreeSet<Vec<u8>>) {
+    while let Ok(ev) = rx.try_recv() {
+        if let Event::Message { payload, .. } = ev {
+            seen.insert(payload);
+        }
+    }
+}
+
+/// Whether the link graph is connected.
+async fn mesh_is_connected(nodes: &[Node]) -> bool {
+    let mut adj: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+    for n in nodes {
+        let peers = n.peers().await.expect("running");
+        adj.insert(n.id(), peers.into_iter().map(|p| p.peer).collect());
+    }
+    let mut seen = BTreeSet::from([nodes[0].id()]);
+    let mut queue = VecDeque::from([nodes[0].id()]);
+    while let Some(n) = queue.pop_front() {
+        for p in adj.get(&n).into_iter().flatten() {
+            if seen.insert(*p) {
+                queue.push_back(*p);
+            }
+        }
+    }
+    seen.len() == nodes.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_nodes_form_a_connected_mesh_within_the_degree_bounds_and_all_get_every_broadcast()
+{
+    const NODES: usize = 30;
+    let port = free_udp_port();
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        let mut cfg = config(main_room());
+        cfg.discovery = Some(discovery_on(port));
+        nodes.push(start(cfg).await);
+    }
+    let bounds = {
+        let t = config(main_room()).topology;
+        t.degree_min..=t.degree_max
+    };
+    wait_for("all members alive everywhere", || all_see_each_other_alive(&nodes)).await;
+    wait_for("a connected mesh with every degree within bounds", || async {
+        for n in &nodes {
+            let degree = n.peers().await.expect("running").len();
+            if !bounds.contains(&degree) {
+                return false;
+            }
+        }
+        mesh_is_connected(&nodes).await
+    })
+    .await;
+
+    let mut receivers: Vec<_> = nodes.iter().map(Node::subscribe).collect();
+    let mut sent = BTreeSet::new();
+    for (i, n) in nodes.iter().enumerate().take(5) {
+        let payload = format!("broadcast {i}").into_bytes();
+        n.broadcast(payload.clone()).await.expect("accepted");
+        sent.insert((i, payload));
+    }
+    let mut seen: Vec<BTreeSet<Vec<u8>>> = vec![BTreeSet::new(); NODES];
+    wait_for("every node received every broadcast but its own", || {
+        let mut done = true;
+        for (i, rx) in receivers.iter_mut().enumerate() {
+            collect_messages(rx, &mut seen[i]);
+            let want: BTreeSet<Vec<u8>> = sent
+                .iter()
+                .filter(|(from, _)| *from != i)
+                .map(|(_, p)| p.clone())
+                .collect();
+            done &= seen[i] == want;
+        }
+        std::future::ready(done)
+    })
+    .await;
+
+    // A direct message to a node with no link to the sender goes through
+    // the mesh, and only the recipient reads it.
+    let sender = &nodes[0];
+    let linked: BTreeSet<NodeId> = sender
+        .peers()
+        .await
+        .expect("running")
+        .into_iter()
+        .map(|p| p.peer)
+        .collect();
+    let target = nodes
+        .iter()
+        .position(|n| n.id() != sender.id() && !linked.contains(&n.id()))
+        .expect("with 30 nodes and at most 8 links, some node is not linked");
+    let mut target_rx = nodes[target].subscribe();
+    let how = sender
+        .send(nodes[target].id(), b"psst".to_vec())
+        .await
+        .expect("sent");
+    assert_eq!(how, Delivery::Mesh);
+    let neighbour = *linked.iter().next().expect("linked to someone");
+    let n_idx = nodes.iter().position(|n| n.id() == neighbour).expect("a node");
+    let mut neighbour_rx = nodes[n_idx].subscribe();
+    let how = sender
+        .send(neighbour, b"over the link".to_vec())
+        .await
+        .expect("sent");
+    assert_eq!(how, Delivery::Link);
+    let mut got_mesh = false;
+    let mut got_link = false;
+    wait_for("both direct messages arrive", || {
+        while let Ok(ev) = target_rx.try_recv() {
+            if let Event::Direct {
+                from,
+                payload,
+                via_link,
+            } = ev
+            {
+                got_mesh |= from == sender.id() && payload == b"psst" && !via_link;
+            }
+        }
+        while let Ok(ev) = neighbour_rx.try_recv() {
+            if let Event::Direct {
+                from,
+                payload,
+                via_link,
+            } = ev
+            {
+                got_link |= from == sender.id() && payload == b"over the link" && via_link;
+            }
+        }
+        std::future::ready(got_mesh && got_link)
+    })
+    .await;
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_node_is_marked_dead_and_a_graceful_one_left() {
+    let a = start(config(main_room())).await;
+    let mut nodes = vec![a.clone()];
+    for _ in 0..4 {
+        let mut cfg = config(main_room());
+        cfg.seeds = vec![a.local_addr().to_string()];
+        nodes.push(start(cfg).await);
+    }
+    wait_for("all alive", || all_see_each_other_alive(&nodes)).await;
+
+    // Graceful: the others hear the leave itself, not a failure verdict.
+    let leaver = nodes.pop().expect("a node");
+    let mut watchers: Vec<_> = nodes.iter().map(Node::subscribe).collect();
+    leaver.shutdown().await;
+    let mut verdicts: Vec<Option<Status>> = vec![None; nodes.len()];
+    wait_for("every other node marks the leaver left", || {
+        for (i, rx) in watchers.iter_mut().enumerate() {
+            while let Ok(ev) = rx.try_recv() {
+                if let Event::Member { node, status, .. } = ev
+                    && node == leaver.id()
+                    && verdicts[i].is_none()
+                {
+                    verdicts[i] = Some(status);
+                }
+            }
+        }
+        std::future::ready(verdicts.iter().all(Option::is_some))
+    })
+    .await;
+    assert!(
+        verdicts.iter().all(|v| *v == Some(Status::Left)),
+        "first verdicts: {verdicts:?}"
+    );
+
+    // Aborted: dropped without a shutdown, so nothing is said.
+    let crashed = nodes.pop().expect("a node");
+    let crashed_id = crashed.id();
+    drop(crashed);
+    wait_for("every other node marks the aborted node dead", || async {
+        for n in &nodes {
+            if !with_status(n, Status::Dead).await.contains(&crashed_id) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
+    let secret_nick = "nick-only-the-room-knows";
+    let secret_text = b"text only the room may read".to_vec();
+    let mut cfg = config(main_room());
+    cfg.nick = Some(secret_nick.into());
+    let a = start(cfg).await;
+    let mut bcfg = config(main_room());
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg).await;
+    wait_for("a and b linked", || async {
+        !a.peers().await.expect("running").is_empty()
+    })
+    .await;
+
+    let mut ocfg = config(room("another-room-velvet-comet-6620"));
+    ocfg.seeds = vec![a.local_addr().to_string()];
+    let other = start(ocfg).await;
+    let mut other_rx = other.subscribe();
+    wait_for("a refused the other room's handshake", || {
+        std::future::ready(a.stats().transport.handshakes_failed > 0)
+    })
+    .await;
+    let mut b_rx = b.subscribe();
+    a.broadcast(secret_text.clone()).await.expect("accepted");
+    let mut got = false;
+    wait_for("b, in the room, got the broadcast", || {
+        while let Ok(ev) = b_rx.try_recv() {
+            got |= matches!(ev, Event::Message { ref payload, .. } if *payload == secret_text);
+        }
+        std::future::ready(got)
+    })
+    .await;
+
+    // A raw client of another room sees only handshake bytes.
+    let mut raw = TcpStream::connect(a.local_addr()).await.expect("connects");
+    let wrong = flashmesh::crypto::identity::Identity::generate();
+    let hs = flashmesh::transport::link::handshake(
+        &mut raw,
+        flashmesh::transport::link::Role::Dialer,
+        &wrong,
+        &[0x55; 32],
+        0,
+    )
+    .await;
+    assert!(hs.is_err(), "the handshake must fail across rooms");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), raw.read_to_end(&mut rest)).await;
+    for needle in [secret_nick.as_bytes(), &secret_text[..]] {
+        assert!(!rest.windows(needle.len()).any(|w| w == needle));
+    }
+
+    assert!(other.peers().await.expect("running").is_empty(), "no link");
+    assert!(other.members().await.expect("running").is_empty(), "learnt nothing");
+    while let Ok(ev) = other_rx.try_recv() {
+        assert!(
+            !matches!(ev, Event::Message { .. } | Event::LinkUp { .. }),
+            "the other room's node saw {ev:?}"
+        );
+    }
+    for n in [a, b, other] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_keeps_its_id_and_is_alive_again() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let key = dir.path().join("node.key");
+    let a = start(config(main_room())).await;
+    let mut cfg = config(main_room());
+    cfg.identity = IdentitySource::KeyFile(key.clone());
+    cfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(cfg.clone()).await;
+    let id = b.id();
+    wait_for("a sees b", || async {
+        with_status(&a, Status::Alive).await.contains(&id)
+    })
+    .await;
+    b.shutdown().await;
+    wait_for("a marks b left", || async {
+        with_status(&a, Status::Left).await.contains(&id)
+    })
+    .await;
+    let b2 = start(cfg).await;
+    assert_eq!(b2.id(), id, "same key file, same id");
+    wait_for("a sees b alive again", || async {
+        with_status(&a, Status::Alive).await.contains(&id)
+    })
+    .await;
+    b2.shutdown().await;
+    a.shutdown().await;
+}
+
+/// Connects to `addr`, writes `bytes` (then half-closes when `eof`), and
+/// waits until the node closes the connection.
+async fn send_raw_and_expect_close(addr: SocketAddr, bytes: &[u8], eof: bool) {
+    let mut s = TcpStream::connect(addr).await.expect("connects");
+    s.write_all(bytes).await.expect("writes");
+    if eof {
+        s.shutdown().await.expect("half-closes");
+    }
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(DEADLINE, s.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "the node must close the connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
+    let a = start(config(main_room())).await;
+    let mut bcfg = config(main_room());
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg).await;
+    wait_for("a and b linked", || async {
+        a.peers().await.expect("running").len() == 1
+    })
+    .await;
+
+    // Before any handshake: garbage, an oversized header, a truncated frame.
+    send_raw_and_expect_close(a.local_addr(), &[0x00, 0x05, 1, 2, 3, 4, 5], false).await;
+    send_raw_and_expect_close(a.local_addr(), &[0xff, 0xff, 0, 0, 0], false).await;
+    send_raw_and_expect_close(a.local_addr(), &[0x00, 0x40, 1, 2, 3], true).await;
+    wait_for("three failed handshakes counted", || {
+        std::future::ready(a.stats().transport.handshakes_failed >= 3)
+    })
+    .await;
+
+    // After a proper handshake (same room): an undecryptable frame and an
+    // oversized header each close the link and count as bad frames.
+    for bad in [&[0x00u8, 0x20, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9][..], &[0xff, 0xff, 1][..]] {
+        let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
+        let me = flashmesh::crypto::identity::Identity::generate();
+        let (framed, _) = flashmesh::transport::link::handshake(
+            &mut s,
+            flashmesh::transport::link::Role::Dialer,
+            &me,
+            &main_room().keys().link_psk,
+            0,
+        )
+        .await
+        .expect("same room: the handshake completes");
+        drop(framed);
+        s.write_all(bad).await.expect("writes");
+        let mut sink = Vec::new();
+        let read = tokio::time::timeout(DEADLINE, s.read_to_end(&mut sink)).await;
+        assert!(read.is_ok(), "the node must close the link");
+    }
+    wait_for("two bad frames counted", || {
+        std::future::ready(a.stats().transport.bad_frames >= 2)
+    })
+    .await;
+
+    // The node goes on serving: b is still linked and hears a broadcast.
+    let mut rx = b.subscribe();
+    a.broadcast(b"still here".to_vec()).await.expect("accepted");
+    let mut got = false;
+    wait_for("b receives a's broadcast", || {
+        while let Ok(ev) = rx.try_recv() {
+            got |= matches!(ev, Event::Message { ref payload, .. } if payload == b"still here");
+        }
+        std::future::ready(got)
+    })
+    .await;
+    assert!(b.peers().await.expect("running").iter().any(|p| p.peer == a.id()));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
+    let a = start(config(main_room())).await;
+    let mut bcfg = config(main_room());
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg).await;
+    wait_for("linked", || async {
+        with_status(&a, Status::Alive).await.contains(&b.id())
+    })
+    .await;
+    let mut events = a.subscribe();
+    for actor in ["membership", "topology", "broadcast"] {
+        a.inject_panic(actor).expect("running");
+    }
+    let mut restarted = BTreeSet::new();
+    wait_for("three restarts reported", || {
+        while let Ok(ev) = events.try_recv() {
+            if let Event::ActorRestarted { actor, .. } = ev {
+                restarted.insert(actor);
+            }
+        }
+        std::future::ready(restarted.len() == 3)
+    })
+    .await;
+    let mut rx = b.subscribe();
+    a.broadcast(b"after the restart".to_vec()).await.expect("accepted");
+    let mut got = false;
+    wait_for("b receives a broadcast sent after the restarts", || {
+        while let Ok(ev) = rx.try_recv() {
+            got |= matches!(ev, Event::Message { ref payload, .. } if payload == b"after the restart");
+        }
+        std::future::ready(got)
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
