@@ -32,6 +32,7 @@ pub mod cli;
 pub mod codec;
 pub mod crypto;
 pub mod id;
+pub mod join;
 pub mod proto;
 pub mod sim;
 pub mod transport;
