@@ -92,16 +92,15 @@ impl JoinUri {
         let id = self.node.map(|n| format!("id={n}"));
         // The link is `prefix` then the parts joined by '&'.
         let length = |parts: usize, bytes: usize| prefix.len() + bytes + parts.saturating_sub(1);
-        let mut parts = usize::from(room.is_some()) + usize::from(id.is_some());
+        let fixed_parts = usize::from(room.is_some()) + usize::from(id.is_some());
         let mut bytes = room.as_ref().map_or(0, String::len) + id.as_ref().map_or(0, String::len);
         let mut peers = Vec::new();
         for peer in self.peers.iter().take(JOIN_PEERS_MAX) {
             // ':' may stay literal in a query (RFC 3986 `pchar`): easier to read.
             let part = format!("peer={}", encode(peer).replace("%3A", ":"));
-            if length(parts + 1, bytes + part.len()) > JOIN_URI_BYTES_MAX {
+            if length(fixed_parts + peers.len() + 1, bytes + part.len()) > JOIN_URI_BYTES_MAX {
                 break;
             }
-            parts += 1;
             bytes += part.len();
             peers.push(part);
         }
