@@ -1,4 +1,5 @@
 //! Command-line front ends. The binaries are thin: they parse flags here and
 //! call into the library.
 
+pub mod command;
 pub mod sim;

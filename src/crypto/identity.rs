@@ -188,6 +188,17 @@ impl Identity {
         self.noise.to_bytes()
     }
 
+    /// The X25519 secret matching the node id's Montgomery form
+    /// (`VerifyingKey::to_montgomery`): Ed25519's expanded secret scalar
+    /// bytes. Used only to open sealed direct messages
+    /// ([`crate::crypto::dm`]); wiped when dropped.
+    pub(crate) fn dm_secret(&self) -> StaticSecret {
+        let mut bytes = self.signing.to_scalar_bytes();
+        let secret = StaticSecret::from(bytes);
+        bytes.zeroize();
+        secret
+    }
+
     /// Signs `NOISE_BINDING_DOMAIN || noise_public`: carried in the
     /// handshake so a link is bound to the node id it claims.
     pub fn noise_binding(&self) -> [u8; 64] {

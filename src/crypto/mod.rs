@@ -4,6 +4,7 @@
 //! Nothing here is hand-rolled: Argon2id (`argon2`), HKDF-SHA256 (`hkdf`,
 //! `sha2`), Ed25519 (`ed25519-dalek`), X25519 (`x25519-dalek`). Key material is wiped on drop (`zeroize`) and never printed.
 
+pub mod dm;
 pub mod identity;
 pub mod room;
 mod words;
