@@ -102,6 +102,11 @@ async fn all_see_each_other_alive(nodes: &[Node]) -> bool {
 }
 
 async fn start(cfg: Config) -> Node {
+    // Logs, when RUST_LOG asks for them.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     Node::start(cfg).await.expect("the node starts")
 }
 
@@ -139,6 +144,8 @@ async fn three_nodes_find_each_other_by_beacons_alone() {
     for n in &nodes {
         assert!(n.stats().beacons_received > 0, "found by beacons");
         assert!(!n.peers().await.expect("running").is_empty());
+    }
+    for n in &nodes {
         n.shutdown().await;
     }
 }

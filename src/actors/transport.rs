@@ -52,8 +52,7 @@ use crate::event::{Event, PeerInfo};
 use crate::id::NodeId;
 use crate::proto::topology;
 use crate::proto::wire::Wire;
-use crate::transport::handshake::Finished;
-use crate::transport::link::{self, LinkError, Opener, Role, Sealer};
+use crate::transport::link::{self, LinkError, Opener, Role, Sealer, Secured};
 
 /// A TCP connect attempt to one address gives up after this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -191,7 +190,7 @@ pub(crate) struct Established {
     outbound: bool,
     addr: SocketAddr,
     framed: Framed<TcpStream, LengthDelimitedCodec>,
-    done: Finished,
+    done: Secured,
     dial_for: Option<NodeId>,
     reply: Option<oneshot::Sender<Result<NodeId, String>>>,
     stale: Vec<SocketAddr>,
@@ -707,16 +706,15 @@ impl TransportActor {
         conn: u64,
         peer: NodeId,
         framed: Framed<TcpStream, LengthDelimitedCodec>,
-        done: Finished,
+        done: Secured,
     ) -> Link {
-        let transport = Arc::new(done.transport);
         let (sink, stream) = framed.split();
         let (writer, queue) = mpsc::channel(LINK_SEND_QUEUE);
         let close = self.cancel.child_token();
         let counters = Arc::new(LinkCounters::default());
         let writer_task = self.tasks.spawn(write_loop(
             sink,
-            Sealer::new(transport.clone()),
+            done.sealer,
             queue,
             close.clone(),
             counters.clone(),
@@ -724,7 +722,7 @@ impl TransportActor {
         ));
         self.tasks.spawn(read_loop(
             stream,
-            Opener::new(transport),
+            done.opener,
             peer,
             conn,
             self.router.clone(),
@@ -790,7 +788,7 @@ async fn dial(
     (
         SocketAddr,
         Framed<TcpStream, LengthDelimitedCodec>,
-        Finished,
+        Secured,
     ),
     (SocketAddr, String),
 > {

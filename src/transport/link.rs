@@ -10,6 +10,14 @@
 //! encoded `Wire` (decoded by [`codec::decode`]: byte limit, whole frame,
 //! canonical).
 //!
+//! **Confirmation.** In `XXpsk3` the initiator finishes on writing message
+//! 3, before the responder has checked it (and so before the PSK is proven
+//! on the responder's side): a dialler of another room would believe it had
+//! a link. So the responder, once message 3 checks out, sends one transport
+//! message with an empty payload (nonce 0) and the initiator counts the link
+//! up only when that decrypts. Application frames then start at nonce 1 in
+//! the responder-to-initiator direction, and at 0 in the other.
+//!
 //! Nonces are counted here, one counter per direction starting at 0, which
 //! lets the reading and the writing half of a link run in separate tasks
 //! (snow's stateless transport mode). TCP delivers in order, so a frame that
@@ -28,6 +36,7 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::codec::{self, WireError};
 use crate::crypto::identity::Identity;
+use crate::id::NodeId;
 use crate::proto::wire::{FRAME_BYTES_MAX, Wire};
 use crate::transport::handshake::{Finished, Handshake, HandshakeError, NOISE_MESSAGE_MAX};
 
@@ -111,15 +120,25 @@ pub enum Role {
     Acceptor,
 }
 
-/// Runs the Noise handshake over a fresh connection, within
-/// [`HANDSHAKE_TIMEOUT`].
+/// A link whose handshake and confirmation are done.
+pub struct Secured {
+    /// The peer's verified node id.
+    pub peer: NodeId,
+    /// The port the peer says it accepts links on (0: none).
+    pub peer_listen_port: u16,
+    pub sealer: Sealer,
+    pub opener: Opener,
+}
+
+/// Runs the Noise handshake and the confirmation over a fresh connection,
+/// within [`HANDSHAKE_TIMEOUT`].
 pub async fn handshake<S>(
     stream: S,
     role: Role,
     identity: &Identity,
     link_psk: &[u8; 32],
     listen_port: u16,
-) -> Result<(Framed<S, LengthDelimitedCodec>, Finished), LinkError>
+) -> Result<(Framed<S, LengthDelimitedCodec>, Secured), LinkError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -134,21 +153,57 @@ where
                 let msg = hs.write()?;
                 framed.send(Bytes::from(msg)).await?;
             } else {
-                match framed.next().await {
-                    Some(Ok(frame)) => hs.read(&frame)?,
-                    Some(Err(e)) => return Err(LinkError::from_frame_io(e)),
-                    None => return Err(LinkError::HandshakeClosed),
+                let frame = next_frame(&mut framed).await?;
+                hs.read(&frame)?;
+            }
+        }
+        let Finished {
+            peer,
+            peer_listen_port,
+            transport,
+        } = hs.finish()?;
+        let transport = Arc::new(transport);
+        let mut sealer = Sealer::new(transport.clone());
+        let mut opener = Opener::new(transport);
+        match role {
+            Role::Acceptor => {
+                let confirm = sealer.seal_raw(&[])?;
+                framed.send(confirm).await?;
+            }
+            Role::Dialer => {
+                let frame = next_frame(&mut framed).await?;
+                if !opener.open_raw(&frame).is_ok_and(|p| p.is_empty()) {
+                    return Err(LinkError::Handshake(HandshakeError::WrongRoom(
+                        "the peer did not confirm the link".into(),
+                    )));
                 }
             }
         }
-        Ok::<(), LinkError>(())
+        Ok::<_, LinkError>(Secured {
+            peer,
+            peer_listen_port,
+            sealer,
+            opener,
+        })
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange).await {
+    let secured = match tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange).await {
         Ok(result) => result?,
         Err(_) => return Err(LinkError::HandshakeTimeout(HANDSHAKE_TIMEOUT)),
+    };
+    Ok((framed, secured))
+}
+
+async fn next_frame<S>(
+    framed: &mut Framed<S, LengthDelimitedCodec>,
+) -> Result<bytes::BytesMut, LinkError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match framed.next().await {
+        Some(Ok(frame)) => Ok(frame),
+        Some(Err(e)) => Err(LinkError::from_frame_io(e)),
+        None => Err(LinkError::HandshakeClosed),
     }
-    let finished = hs.finish()?;
-    Ok((framed, finished))
 }
 
 /// Encrypts outgoing `Wire` values of one link.
@@ -170,12 +225,16 @@ impl Sealer {
     /// One frame body carrying `wire`.
     pub fn seal(&mut self, wire: &Wire) -> Result<Bytes, LinkError> {
         let plain = codec::encode(wire)?;
+        self.seal_raw(&plain)
+    }
+
+    fn seal_raw(&mut self, plain: &[u8]) -> Result<Bytes, LinkError> {
         if plain.len() > FRAME_BYTES_MAX {
             return Err(LinkError::TooLarge(plain.len()));
         }
         let n = self
             .transport
-            .write_message(self.nonce, &plain, &mut self.buf)
+            .write_message(self.nonce, plain, &mut self.buf)
             .map_err(|_| LinkError::TooLarge(plain.len()))?;
         self.nonce += 1;
         Ok(Bytes::copy_from_slice(&self.buf[..n]))
@@ -200,12 +259,17 @@ impl Opener {
 
     /// The `Wire` value in one frame body.
     pub fn open(&mut self, frame: &[u8]) -> Result<Wire, LinkError> {
+        let plain = self.open_raw(frame)?;
+        Ok(codec::decode(plain)?)
+    }
+
+    fn open_raw(&mut self, frame: &[u8]) -> Result<&[u8], LinkError> {
         let n = self
             .transport
             .read_message(self.nonce, frame, &mut self.buf)
             .map_err(|_| LinkError::Decrypt)?;
         self.nonce += 1;
-        Ok(codec::decode(&self.buf[..n])?)
+        Ok(&self.buf[..n])
     }
 }
 
@@ -237,18 +301,23 @@ mod tests {
             handshake(x, Role::Dialer, &alice, &[3; 32], 7000),
             handshake(y, Role::Acceptor, &bob, &[3; 32], 7001)
         );
-        let (mut fa, da) = a.expect("dialer finishes");
-        let (mut fb, db) = b.expect("acceptor finishes");
+        let (mut fa, mut da) = a.expect("dialer finishes");
+        let (mut fb, mut db) = b.expect("acceptor finishes");
         assert_eq!(da.peer, bob.node_id());
         assert_eq!(db.peer, alice.node_id());
         assert_eq!(db.peer_listen_port, 7000);
-        let mut sealer = Sealer::new(Arc::new(da.transport));
-        let mut opener = Opener::new(Arc::new(db.transport));
         for n in 0..3u16 {
             let wire = Wire::Topology(topology::Message::Degree(n));
-            fa.send(sealer.seal(&wire).expect("seals")).await.expect("sends");
+            fa.send(da.sealer.seal(&wire).expect("seals"))
+                .await
+                .expect("sends");
             let frame = fb.next().await.expect("a frame").expect("reads");
-            assert_eq!(opener.open(&frame).expect("opens"), wire);
+            assert_eq!(db.opener.open(&frame).expect("opens"), wire);
+            fb.send(db.sealer.seal(&wire).expect("seals"))
+                .await
+                .expect("sends");
+            let frame = fa.next().await.expect("a frame").expect("reads");
+            assert_eq!(da.opener.open(&frame).expect("opens"), wire);
         }
     }
 
@@ -280,16 +349,27 @@ mod tests {
             handshake(x, Role::Dialer, &alice, &[3; 32], 0),
             handshake(y, Role::Acceptor, &bob, &[3; 32], 0)
         );
-        let (_, da) = a.expect("dialer finishes");
-        let (_, db) = b.expect("acceptor finishes");
-        let mut sealer = Sealer::new(Arc::new(da.transport));
-        let mut opener = Opener::new(Arc::new(db.transport));
-        let frame = sealer
+        let (_, mut da) = a.expect("dialer finishes");
+        let (_, mut db) = b.expect("acceptor finishes");
+        let frame = da
+            .sealer
             .seal(&Wire::Topology(topology::Message::Degree(1)))
             .expect("seals");
-        opener.open(&frame).expect("first copy opens");
-        assert!(matches!(opener.open(&frame), Err(LinkError::Decrypt)));
-        assert!(matches!(opener.open(&[0u8; 40]), Err(LinkError::Decrypt)));
+        db.opener.open(&frame).expect("first copy opens");
+        assert!(matches!(db.opener.open(&frame), Err(LinkError::Decrypt)));
+        assert!(matches!(db.opener.open(&[0u8; 40]), Err(LinkError::Decrypt)));
+    }
+
+    #[tokio::test]
+    async fn a_dialler_of_another_room_never_counts_the_link_up() {
+        let (alice, bob) = ids();
+        let (x, y) = tokio::io::duplex(1 << 16);
+        let (a, b) = tokio::join!(
+            handshake(x, Role::Dialer, &alice, &[1; 32], 0),
+            handshake(y, Role::Acceptor, &bob, &[2; 32], 0)
+        );
+        assert!(a.is_err(), "the dialler sees no confirmation");
+        assert!(b.is_err(), "the acceptor refuses message 3");
     }
 
     #[tokio::test]
