@@ -15,7 +15,7 @@ use crate::transport::discovery::DiscoveryConfig;
 pub const DEFAULT_PORT: u16 = 9000;
 /// The UDP port beacons use unless told otherwise.
 pub const DEFAULT_DISCOVERY_PORT: u16 = 9999;
-/// Longest nick, in characters.
+/// Longest nickname, in characters (after trimming).
 pub const NICK_CHARS_MAX: usize = 32;
 /// Most seed peers.
 pub const SEEDS_MAX: usize = 32;
@@ -137,7 +137,7 @@ impl Config {
     /// Checks everything [`crate::Node::start`] relies on.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(nick) = &self.nick {
-            validate_nick(nick).map_err(ConfigError)?;
+            check_nick(nick).map_err(|e| ConfigError(format!("nick: {e}")))?;
         }
         if self.seeds.len() > SEEDS_MAX {
             return Err(ConfigError(format!(
@@ -146,7 +146,7 @@ impl Config {
             )));
         }
         for seed in &self.seeds {
-            validate_seed(seed).map_err(ConfigError)?;
+            crate::join::parse_peer(seed).map_err(|e| ConfigError(format!("seeds: {e}")))?;
         }
         self.membership.validate().map_err(ConfigError)?;
         self.topology.validate().map_err(ConfigError)?;
@@ -155,60 +155,35 @@ impl Config {
     }
 }
 
-/// A nick: 1..=[`NICK_CHARS_MAX`] characters after trimming, no control
-/// characters. Returns the trimmed nick.
-pub fn validate_nick(nick: &str) -> Result<String, String> {
-    let nick = nick.trim();
-    let chars = nick.chars().count();
-    if chars == 0 {
-        return Err("nick: must not be empty".into());
+/// Why a nickname was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NickError {
+    #[error("the nickname is empty")]
+    Empty,
+    #[error("the nickname is {chars} characters long; at most {max} are allowed")]
+    TooLong { chars: usize, max: usize },
+    #[error("the nickname has a control character")]
+    ControlCharacter,
+}
+
+/// Checks a nickname: surrounding space trimmed, 1 to [`NICK_CHARS_MAX`]
+/// characters, no control characters. Returns the trimmed name.
+pub fn check_nick(name: &str) -> Result<String, NickError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(NickError::Empty);
     }
+    if name.chars().any(char::is_control) {
+        return Err(NickError::ControlCharacter);
+    }
+    let chars = name.chars().count();
     if chars > NICK_CHARS_MAX {
-        return Err(format!(
-            "nick: at most {NICK_CHARS_MAX} characters, got {chars}"
-        ));
+        return Err(NickError::TooLong {
+            chars,
+            max: NICK_CHARS_MAX,
+        });
     }
-    if nick.chars().any(char::is_control) {
-        return Err("nick: must not contain control characters".into());
-    }
-    Ok(nick.to_string())
+    Ok(name.to_string())
 }
 
-/// A seed: `host:port` with a port in 1..=65535.
-pub fn validate_seed(seed: &str) -> Result<(), String> {
-    let Some((host, port)) = seed.rsplit_once(':') else {
-        return Err(format!("seed {seed:?}: expected host:port"));
-    };
-    if host.is_empty() {
-        return Err(format!("seed {seed:?}: the host is empty"));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("seed {seed:?}: the port must be 1..=65535")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nicks_are_trimmed_and_bounded() {
-        assert_eq!(validate_nick("  ada ").as_deref(), Ok("ada"));
-        assert!(validate_nick("   ").is_err());
-        assert!(validate_nick(&"x".repeat(NICK_CHARS_MAX + 1)).is_err());
-        assert!(validate_nick(&"é".repeat(NICK_CHARS_MAX)).is_ok());
-        assert!(validate_nick("a\u{7}b").is_err());
-    }
-
-    #[test]
-    fn seeds_need_a_host_and_a_port() {
-        assert!(validate_seed("10.0.0.1:9000").is_ok());
-        assert!(validate_seed("example.org:9000").is_ok());
-        assert!(validate_seed("[::1]:9000").is_ok());
-        assert!(validate_seed("example.org").is_err());
-        assert!(validate_seed(":9000").is_err());
-        assert!(validate_seed("host:0").is_err());
-        assert!(validate_seed("host:99999").is_err());
-    }
-}

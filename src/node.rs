@@ -44,7 +44,7 @@ use crate::actors::transport::{
     listen,
 };
 use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, supervise};
-use crate::config::{Config, IdentitySource, validate_nick};
+use crate::config::{Config, IdentitySource, check_nick};
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
 use crate::error::Error;
@@ -384,7 +384,7 @@ impl Node {
 
     /// Publishes this node's nick (trimmed, 1..=32 characters).
     pub async fn set_nick(&self, nick: &str) -> Result<(), Error> {
-        let nick = validate_nick(nick).map_err(Error::Rejected)?;
+        let nick = check_nick(nick).map_err(|e| Error::Rejected(e.to_string()))?;
         self.set_key(NICK_KEY, nick.into_bytes()).await
     }
 

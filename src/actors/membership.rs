@@ -6,7 +6,7 @@
 //!
 //! ## The keys this node publishes
 //!
-//! * `nick`: UTF-8, 1..=32 characters ([`crate::config::validate_nick`]).
+//! * `nick`: UTF-8, 1..=32 characters ([`crate::config::check_nick`]).
 //! * `addr`: `ip:port` entries separated by single spaces, at most
 //!   [`ADDRS_PUBLISHED_MAX`]: where this node accepts links.
 //!

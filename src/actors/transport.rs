@@ -367,7 +367,7 @@ impl TransportActor {
             TransportCmd::Dial(peer) => self.on_dial(peer),
             TransportCmd::DialAddr { addr, reply } => self.spawn_dial(vec![addr], None, Some(reply)),
             TransportCmd::Disconnect(peer) => {
-                self.close_link(&peer, "closed by topology (rebalanced)", true);
+                self.close_link(&peer, "closed by this node (links rebalanced, or the peer left)", true);
                 self.to_topology(topology::Input::LinkDown(peer));
             }
             TransportCmd::Send(to, wire) => {

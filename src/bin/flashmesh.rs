@@ -3,18 +3,25 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use flashmesh::cli::run::RunArgs;
 use flashmesh::cli::sim::SimArgs;
 
 /// flashmesh: a pop-up mesh for events — no accounts, no servers.
+///
+/// With no subcommand, runs a node (`flashmesh run`).
 #[derive(Parser, Debug)]
-#[command(name = "flashmesh", version, about)]
+#[command(name = "flashmesh", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a node: plain lines are chat, /help lists the commands.
+    Run(RunArgs),
     /// Simulate a room of N nodes with faults and print what it would do.
     Sim(SimArgs),
 }
@@ -22,7 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Sim(args) => match args.run() {
+        Some(Command::Sim(args)) => match args.run() {
             Ok(out) => {
                 print!("{out}");
                 if !out.ends_with('\n') {
@@ -35,5 +42,34 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some(Command::Run(args)) => run(args),
+        None => run(cli.run),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flashmesh: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(flashmesh::cli::run::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flashmesh: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -17,8 +17,7 @@ pub const TEXT_BYTES_MAX: usize = 4096;
 /// Longest input line, in bytes, before any parsing (a JSON line escapes
 /// text up to 6 bytes per character, plus the object around it).
 pub const LINE_BYTES_MAX: usize = 6 * TEXT_BYTES_MAX + 1024;
-/// Longest nickname, in characters (after trimming).
-pub const NICK_CHARS_MAX: usize = 32;
+pub use crate::config::{NICK_CHARS_MAX, NickError, check_nick};
 
 /// The `/help` text: one line per command.
 pub const HELP: &str = "\
@@ -54,18 +53,6 @@ pub enum Command {
     Help,
     /// Leave and exit.
     Quit,
-}
-
-/// Why a nickname was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NickError {
-    #[error("the nickname is empty")]
-    Empty,
-    #[error("the nickname is {chars} characters long; at most {max} are allowed")]
-    TooLong { chars: usize, max: usize },
-    #[error("the nickname has a control character")]
-    ControlCharacter,
 }
 
 /// Why a line is not a command. Nothing was done; the client shows the
@@ -164,26 +151,6 @@ pub fn parse_line(line: &str, json: bool) -> Result<Option<Command>, CommandErro
         }
     };
     Ok(Some(command))
-}
-
-/// Checks a nickname: surrounding space trimmed, 1 to [`NICK_CHARS_MAX`]
-/// characters, no control characters. Returns the trimmed name.
-pub fn check_nick(name: &str) -> Result<String, NickError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(NickError::Empty);
-    }
-    if name.chars().any(char::is_control) {
-        return Err(NickError::ControlCharacter);
-    }
-    let chars = name.chars().count();
-    if chars > NICK_CHARS_MAX {
-        return Err(NickError::TooLong {
-            chars,
-            max: NICK_CHARS_MAX,
-        });
-    }
-    Ok(name.to_string())
 }
 
 /// Checks chat or direct-message text: not blank, at most

@@ -2,4 +2,5 @@
 //! call into the library.
 
 pub mod command;
+pub mod run;
 pub mod sim;
