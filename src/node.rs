@@ -427,7 +427,7 @@ impl Node {
             let d: Arc<DiscoveryStats> = d.stats();
             stats.beacons_sent = g(&d.sent);
             stats.beacons_received = g(&d.received);
-            stats.beacons_dropped = g(&d.dropped_bad) + g(&d.dropped_replay);
+            stats.beacons_dropped = g(&d.dropped_bad);
         }
         stats
     }
