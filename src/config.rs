@@ -186,4 +186,3 @@ pub fn check_nick(name: &str) -> Result<String, NickError> {
     }
     Ok(name.to_string())
 }
-

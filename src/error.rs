@@ -29,7 +29,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The discovery port could not be opened; nothing was started.
-    #[error("cannot open the discovery port {port}: {source} (pick another --discovery-port, or turn discovery off)")]
+    #[error(
+        "cannot open the discovery port {port}: {source} (pick another --discovery-port, or turn discovery off)"
+    )]
     Discovery { port: u16, source: std::io::Error },
     /// The node has shut down (or is shutting down); the call did nothing.
     #[error("the node has stopped")]

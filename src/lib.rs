@@ -15,6 +15,15 @@
 //! * [`codec`]: the single encoder/decoder for everything on the wire.
 //! * [`sim`]: a deterministic simulator running many nodes' engines in one
 //!   thread over a faulty virtual network (`flashmesh sim`).
+//! * [`crypto`]: room codes and keys, the persisted identity, sealed direct
+//!   messages.
+//! * [`transport`]: beacons and UDP discovery, the Noise link handshake,
+//!   framing.
+//! * [`actors`]: the thin tokio actors around the engines, the transport
+//!   task and the router; [`node`]: [`Node`], the public handle;
+//!   [`config`], [`event`], [`error`]: what it takes, says and returns.
+//! * [`join`]: `flashmesh://join` links and their QR codes; [`cli`]: the line
+//!   client (`flashmesh run`) and `flashmesh sim`.
 //!
 //! ## Example: size a room before the event
 //!

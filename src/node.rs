@@ -324,7 +324,9 @@ impl Node {
             .broadcast
             .send(BroadcastCtl::Publish { envelope, reply })
             .map_err(|_| Error::Stopped)?;
-        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::Rejected)
+        rx.await
+            .map_err(|_| Error::Stopped)?
+            .map_err(Error::Rejected)
     }
 
     /// Sends `payload` to one node, sealed so that only it can read it and
@@ -333,7 +335,9 @@ impl Node {
     pub async fn send(&self, to: NodeId, payload: Vec<u8>) -> Result<Delivery, Error> {
         self.check_running()?;
         if to == self.id() {
-            return Err(Error::Rejected("cannot send a direct message to oneself".into()));
+            return Err(Error::Rejected(
+                "cannot send a direct message to oneself".into(),
+            ));
         }
         let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
         let (reply, rx) = oneshot::channel();
@@ -399,7 +403,9 @@ impl Node {
                 reply,
             })
             .map_err(|_| Error::Stopped)?;
-        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::Rejected)
+        rx.await
+            .map_err(|_| Error::Stopped)?
+            .map_err(Error::Rejected)
     }
 
     /// A `flashmesh://join?...` invitation: this node's addresses and id,
@@ -441,11 +447,21 @@ impl Node {
             return;
         }
         let (reply, rx) = oneshot::channel();
-        if self.inner.membership.send(MembershipCtl::Leave(reply)).is_ok() {
+        if self
+            .inner
+            .membership
+            .send(MembershipCtl::Leave(reply))
+            .is_ok()
+        {
             let _ = tokio::time::timeout(LEAVE_TIMEOUT, rx).await;
         }
         let (reply, rx) = oneshot::channel();
-        if self.inner.transport.send(TransportCmd::Shutdown(reply)).is_ok() {
+        if self
+            .inner
+            .transport
+            .send(TransportCmd::Shutdown(reply))
+            .is_ok()
+        {
             let _ = tokio::time::timeout(SHUTDOWN_FLUSH_TIMEOUT + LEAVE_TIMEOUT, rx).await;
         }
         self.inner.cancel.cancel();

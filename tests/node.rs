@@ -11,9 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use flashmesh::transport::discovery::DiscoveryConfig;
-use flashmesh::{
-    Config, Delivery, Event, IdentitySource, Node, NodeId, Room, RoomCode, Status,
-};
+use flashmesh::{Config, Delivery, Event, IdentitySource, Node, NodeId, Room, RoomCode, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
@@ -93,7 +91,11 @@ async fn with_status(node: &Node, status: Status) -> BTreeSet<NodeId> {
 async fn all_see_each_other_alive(nodes: &[Node]) -> bool {
     for n in nodes {
         let alive = with_status(n, Status::Alive).await;
-        let want: BTreeSet<NodeId> = nodes.iter().map(Node::id).filter(|id| *id != n.id()).collect();
+        let want: BTreeSet<NodeId> = nodes
+            .iter()
+            .map(Node::id)
+            .filter(|id| *id != n.id())
+            .collect();
         if alive != want {
             return false;
         }
@@ -179,8 +181,7 @@ async fn mesh_is_connected(nodes: &[Node]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_nodes_form_a_connected_mesh_within_the_degree_bounds_and_all_get_every_broadcast()
-{
+async fn thirty_nodes_form_a_connected_mesh_within_the_degree_bounds_and_all_get_every_broadcast() {
     const NODES: usize = 30;
     let port = free_udp_port();
     let mut nodes = Vec::new();
@@ -193,16 +194,22 @@ async fn thirty_nodes_form_a_connected_mesh_within_the_degree_bounds_and_all_get
         let t = config(main_room()).topology;
         t.degree_min..=t.degree_max
     };
-    wait_for("all members alive everywhere", || all_see_each_other_alive(&nodes)).await;
-    wait_for("a connected mesh with every degree within bounds", || async {
-        for n in &nodes {
-            let degree = n.peers().await.expect("running").len();
-            if !bounds.contains(&degree) {
-                return false;
-            }
-        }
-        mesh_is_connected(&nodes).await
+    wait_for("all members alive everywhere", || {
+        all_see_each_other_alive(&nodes)
     })
+    .await;
+    wait_for(
+        "a connected mesh with every degree within bounds",
+        || async {
+            for n in &nodes {
+                let degree = n.peers().await.expect("running").len();
+                if !bounds.contains(&degree) {
+                    return false;
+                }
+            }
+            mesh_is_connected(&nodes).await
+        },
+    )
     .await;
 
     let mut receivers: Vec<_> = nodes.iter().map(Node::subscribe).collect();
@@ -249,7 +256,10 @@ async fn thirty_nodes_form_a_connected_mesh_within_the_degree_bounds_and_all_get
         .expect("sent");
     assert_eq!(how, Delivery::Mesh);
     let neighbour = *linked.iter().next().expect("linked to someone");
-    let n_idx = nodes.iter().position(|n| n.id() == neighbour).expect("a node");
+    let n_idx = nodes
+        .iter()
+        .position(|n| n.id() == neighbour)
+        .expect("a node");
     let mut neighbour_rx = nodes[n_idx].subscribe();
     let how = sender
         .send(neighbour, b"over the link".to_vec())
@@ -393,7 +403,10 @@ async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
     }
 
     assert!(other.peers().await.expect("running").is_empty(), "no link");
-    assert!(other.members().await.expect("running").is_empty(), "learnt nothing");
+    assert!(
+        other.members().await.expect("running").is_empty(),
+        "learnt nothing"
+    );
     while let Ok(ev) = other_rx.try_recv() {
         assert!(
             !matches!(ev, Event::Message { .. } | Event::LinkUp { .. }),
@@ -469,7 +482,13 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
 
     // After a proper handshake (same room): an undecryptable frame and an
     // oversized header each close the link and count as bad frames.
-    for bad in [&[0x00u8, 0x20, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9][..], &[0xff, 0xff, 1][..]] {
+    for bad in [
+        &[
+            0x00u8, 0x20, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+            9, 9, 9, 9, 9, 9, 9, 9,
+        ][..],
+        &[0xff, 0xff, 1][..],
+    ] {
         let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
         let me = flashmesh::crypto::identity::Identity::generate();
         let (framed, _) = flashmesh::transport::link::handshake(
@@ -503,7 +522,13 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
         std::future::ready(got)
     })
     .await;
-    assert!(b.peers().await.expect("running").iter().any(|p| p.peer == a.id()));
+    assert!(
+        b.peers()
+            .await
+            .expect("running")
+            .iter()
+            .any(|p| p.peer == a.id())
+    );
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -533,11 +558,14 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
     })
     .await;
     let mut rx = b.subscribe();
-    a.broadcast(b"after the restart".to_vec()).await.expect("accepted");
+    a.broadcast(b"after the restart".to_vec())
+        .await
+        .expect("accepted");
     let mut got = false;
     wait_for("b receives a broadcast sent after the restarts", || {
         while let Ok(ev) = rx.try_recv() {
-            got |= matches!(ev, Event::Message { ref payload, .. } if payload == b"after the restart");
+            got |=
+                matches!(ev, Event::Message { ref payload, .. } if payload == b"after the restart");
         }
         std::future::ready(got)
     })

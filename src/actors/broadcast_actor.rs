@@ -21,8 +21,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::router::BroadcastNet;
-use super::{Clock, Supervised, Timers, sleep_until};
 use super::transport::TransportCmd;
+use super::{Clock, Supervised, Timers, sleep_until};
 use crate::codec;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
@@ -210,7 +210,9 @@ impl BroadcastActor {
                         self.config.payload_bytes_max
                     )),
                     Ok(bytes) => self
-                        .feed(plumtree::Input::Command(plumtree::Command::Broadcast(bytes)))
+                        .feed(plumtree::Input::Command(plumtree::Command::Broadcast(
+                            bytes,
+                        )))
                         .ok_or_else(|| "the broadcast was not accepted".to_string()),
                 };
                 let _ = reply.send(result);

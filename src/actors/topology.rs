@@ -127,17 +127,17 @@ impl TopologyActor {
                 }
                 topology::Output::SetTimer { after, timer } => self.timers.set(now + after, timer),
                 topology::Output::Event(topology::Event::NeighborUp(p)) => {
-                    let _ = self.membership.send(MembershipCtl::Input(
-                        membership::Input::NeighborUp(p),
-                    ));
+                    let _ = self
+                        .membership
+                        .send(MembershipCtl::Input(membership::Input::NeighborUp(p)));
                     let _ = self
                         .broadcast
                         .send(BroadcastCtl::Input(plumtree::Input::NeighborUp(p)));
                 }
                 topology::Output::Event(topology::Event::NeighborDown(p)) => {
-                    let _ = self.membership.send(MembershipCtl::Input(
-                        membership::Input::NeighborDown(p),
-                    ));
+                    let _ = self
+                        .membership
+                        .send(MembershipCtl::Input(membership::Input::NeighborDown(p)));
                     let _ = self
                         .broadcast
                         .send(BroadcastCtl::Input(plumtree::Input::NeighborDown(p)));

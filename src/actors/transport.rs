@@ -365,9 +365,15 @@ impl TransportActor {
     fn handle(&mut self, cmd: TransportCmd) -> Option<oneshot::Sender<()>> {
         match cmd {
             TransportCmd::Dial(peer) => self.on_dial(peer),
-            TransportCmd::DialAddr { addr, reply } => self.spawn_dial(vec![addr], None, Some(reply)),
+            TransportCmd::DialAddr { addr, reply } => {
+                self.spawn_dial(vec![addr], None, Some(reply))
+            }
             TransportCmd::Disconnect(peer) => {
-                self.close_link(&peer, "closed by this node (links rebalanced, or the peer left)", true);
+                self.close_link(
+                    &peer,
+                    "closed by this node (links rebalanced, or the peer left)",
+                    true,
+                );
                 self.to_topology(topology::Input::LinkDown(peer));
             }
             TransportCmd::Send(to, wire) => {
@@ -784,15 +790,11 @@ async fn dial(
     psk: &[u8; 32],
     listen_port: u16,
     stale: &mut Vec<SocketAddr>,
-) -> Result<
-    (
-        SocketAddr,
-        Framed<TcpStream, LengthDelimitedCodec>,
-        Secured,
-    ),
-    (SocketAddr, String),
-> {
-    let mut last = (SocketAddr::from(([0, 0, 0, 0], 0)), "no address".to_string());
+) -> Result<(SocketAddr, Framed<TcpStream, LengthDelimitedCodec>, Secured), (SocketAddr, String)> {
+    let mut last = (
+        SocketAddr::from(([0, 0, 0, 0], 0)),
+        "no address".to_string(),
+    );
     for addr in addrs {
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -817,7 +819,10 @@ async fn dial(
                     stale.push(addr);
                     last = (
                         addr,
-                        format!("{addr} is node {}, not the one dialled", done.peer.fmt_short()),
+                        format!(
+                            "{addr} is node {}, not the one dialled",
+                            done.peer.fmt_short()
+                        ),
                     );
                     continue;
                 }

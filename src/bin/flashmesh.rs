@@ -10,7 +10,12 @@ use flashmesh::cli::sim::SimArgs;
 ///
 /// With no subcommand, runs a node (`flashmesh run`).
 #[derive(Parser, Debug)]
-#[command(name = "flashmesh", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "flashmesh",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -54,9 +54,10 @@ pub struct RunArgs {
     /// Your nickname in the room (1 to 32 characters).
     #[arg(long, value_name = "NAME")]
     pub nick: Option<String>,
-    /// TCP port for links (0 = any free port).
-    #[arg(long, default_value_t = DEFAULT_PORT, value_name = "N")]
-    pub port: u16,
+    /// TCP port for links (0 = any free port). Default 9000, or any free
+    /// port when 9000 is taken (a second node on the same machine).
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
     /// Address to accept links on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED), value_name = "IP")]
     pub bind: IpAddr,
@@ -96,7 +97,7 @@ impl Default for RunArgs {
             room: None,
             join: None,
             nick: None,
-            port: DEFAULT_PORT,
+            port: None,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             discovery_port: DEFAULT_DISCOVERY_PORT,
             broadcasts: Vec::new(),
@@ -234,7 +235,7 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         Some(n) => Some(command::check_nick(n).map_err(|e| format!("--nick: {e}"))?),
         None => None,
     };
-    config.listen = SocketAddr::new(args.bind, args.port);
+    config.listen = SocketAddr::new(args.bind, args.port.unwrap_or(DEFAULT_PORT));
     config.discovery = if args.no_discovery {
         None
     } else {
@@ -313,9 +314,18 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         eprintln!("{note}");
     }
     let room_code = plan.config.room.code().clone();
-    let node = Node::start(plan.config.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let node = match Node::start(plan.config.clone()).await {
+        Err(crate::error::Error::Listen { source, .. })
+            if args.port.is_none() && source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            eprintln!("note: port {DEFAULT_PORT} is taken; using any free port");
+            let mut config = plan.config.clone();
+            config.listen.set_port(0);
+            Node::start(config).await
+        }
+        other => other,
+    }
+    .map_err(|e| e.to_string())?;
     let mut events = node.subscribe();
     let mut client = Client {
         node: node.clone(),
@@ -361,9 +371,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         }
     }
     node.shutdown().await;
-    client
-        .out
-        .emit(json!({"event": "shutdown"}), || "* left the room".to_string());
+    client.out.emit(json!({"event": "shutdown"}), || {
+        "* left the room".to_string()
+    });
     Ok(())
 }
 
@@ -545,9 +555,10 @@ impl Client {
             Command::Nick(name) => {
                 node.set_nick(&name).await.map_err(|e| e.to_string())?;
                 self.nicks.insert(node.id(), name.clone());
-                self.out.emit(json!({"event": "nick_set", "nick": name}), || {
-                    format!("* you are now known as {name}")
-                });
+                self.out
+                    .emit(json!({"event": "nick_set", "nick": name}), || {
+                        format!("* you are now known as {name}")
+                    });
             }
             Command::Dm { to, text } => {
                 let target = self.resolve(&to).await?;
@@ -640,20 +651,25 @@ impl Client {
         let members = self.node.members().await.map_err(|e| e.to_string())?;
         let live = |m: &&Member| matches!(m.status, Status::Alive | Status::Suspect);
         let lower = to.to_ascii_lowercase();
-        let by_prefix: Vec<&Member> = if lower.len() >= 4 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
-            members
-                .iter()
-                .filter(|m| m.node.to_string().starts_with(&lower))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let by_prefix: Vec<&Member> =
+            if lower.len() >= 4 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+                members
+                    .iter()
+                    .filter(|m| m.node.to_string().starts_with(&lower))
+                    .collect()
+            } else {
+                Vec::new()
+            };
         let by_nick: Vec<&Member> = members
             .iter()
             .filter(live)
             .filter(|m| m.nick.as_deref() == Some(to))
             .collect();
-        let found: Vec<&Member> = if by_nick.is_empty() { by_prefix } else { by_nick };
+        let found: Vec<&Member> = if by_nick.is_empty() {
+            by_prefix
+        } else {
+            by_nick
+        };
         match found.as_slice() {
             [one] => Ok(one.node),
             [] => Err(format!("no member called {to}; /members lists them")),

@@ -357,7 +357,10 @@ mod tests {
             .expect("seals");
         db.opener.open(&frame).expect("first copy opens");
         assert!(matches!(db.opener.open(&frame), Err(LinkError::Decrypt)));
-        assert!(matches!(db.opener.open(&[0u8; 40]), Err(LinkError::Decrypt)));
+        assert!(matches!(
+            db.opener.open(&[0u8; 40]),
+            Err(LinkError::Decrypt)
+        ));
     }
 
     #[tokio::test]

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# A room bootstrapping with no configuration, with real `flashmesh`
+# processes on loopback:
+#   * n1..n4 share a room code and a discovery port and nothing else (no
+#     seeds): they find each other by UDP beacons to 127.255.255.255;
+#   * n5 has no discovery, only `--seed 127.0.0.1:<n1's port>`;
+#   * every node sees the other four alive (member events, then /members);
+#   * a chat from n3 reaches each of the four others exactly once (counted
+#     after a second chat, from n1, reached everyone);
+#   * n2 is killed with SIGKILL: every remaining node reports it dead;
+#   * n5 quits (end of its input): every remaining node reports it left.
+# Logs: target/demo-logs/demo-bootstrap-<node>.{jsonl,err}. Env: see
+# scripts/lib-demo.sh (FLASHMESH_BIN, LOG_DIR, DEADLINE_S, DEMO_JSON_TOOL).
+set -euo pipefail
+# shellcheck source=scripts/lib-demo.sh
+source "$(dirname "$0")/lib-demo.sh"
+demo_init demo-bootstrap
+
+ROOM=demo-bootstrap-$(random_digits 20) # unique per run, strong enough
+DISCOVERY_PORT=$(free_udp_port)
+BEACONS=(--discovery-port "$DISCOVERY_PORT" --broadcast 127.255.255.255)
+echo "room $ROOM, discovery port $DISCOVERY_PORT"
+
+declare -A ID=()
+ALL=(n1 n2 n3 n4 n5)
+for n in n1 n2 n3 n4; do
+  start_node "$n" --bind 127.0.0.1 --port 0 --room "$ROOM" --nick "$n" "${BEACONS[@]}"
+done
+for n in n1 n2 n3 n4; do wait_ready "$n" "ID[$n]"; done
+PORT_1=$(ev first n1 port ready)
+start_node n5 --bind 127.0.0.1 --port 0 --room "$ROOM" --nick n5 --no-discovery \
+  --seed "127.0.0.1:$PORT_1"
+wait_ready n5 "ID[n5]"
+
+# others NODE: every node of ALL but NODE.
+others() {
+  local n
+  for n in "${ALL[@]}"; do [ "$n" = "$1" ] || echo "$n"; done
+}
+
+# all_see STATUS OF: every node of ALL but OF has STATUS as its last member
+# event about OF.
+all_see() {
+  local n
+  for n in $(others "$2"); do status_is "$n" "${ID[$2]}" "$1" || return 1; done
+}
+
+# --- everyone sees everyone ------------------------------------------------------
+step "the beacon nodes link up" has n1 link_up
+for n in "${ALL[@]}"; do
+  for m in $(others "$n"); do
+    wait_for "$n sees $m alive" status_is "$n" "${ID[$m]}" alive
+  done
+  echo "ok: $n sees the other $((${#ALL[@]} - 1)) alive ($(elapsed) s since start)"
+done
+
+# /members agrees: every other node listed, alive.
+members_ok() {
+  local n=$1 m listed
+  listed=$(ev last "$n" 'members[]' members) || return 1
+  for m in $(others "$n"); do
+    grep -F "\"${ID[$m]}\"" <<<"$listed" | grep -qF '"status":"alive"' || return 1
+  done
+}
+for n in "${ALL[@]}"; do
+  send "$n" /members
+  step "$n's /members lists the other four alive" members_ok "$n"
+done
+
+# --- a chat from n3 reaches everyone once ----------------------------------------
+TEXT="hello from n3 $(random_digits 6)"
+send n3 "$TEXT"
+for n in $(others n3); do
+  step "$n gets n3's chat" has "$n" chat "from=${ID[n3]}" "text=$TEXT"
+done
+# A second chat, from n1, as a barrier: once it reached everyone, a
+# duplicate of the first one would have had time to arrive as well.
+BARRIER="barrier from n1 $(random_digits 6)"
+send n1 "$BARRIER"
+for n in $(others n1); do
+  wait_for "$n gets n1's chat" has "$n" chat "from=${ID[n1]}" "text=$BARRIER"
+done
+for n in $(others n3); do
+  got=$(count "$n" chat "text=$TEXT")
+  [ "$got" = 1 ] || fail "$n got n3's chat $got times, expected exactly 1"
+done
+[ "$(count n3 chat "text=$TEXT")" = 0 ] || fail "n3 got its own chat back"
+echo "ok: n3's chat reached each of the 4 others exactly once"
+
+# --- n2 crashes ------------------------------------------------------------------
+kill_node n2 KILL
+ALL=(n1 n3 n4 n5)
+declare -A DEAD_MS=()
+for n in $(others n2); do
+  # Dead may be followed by nothing else: look for any dead event, not the last.
+  wait_for "$n reports n2 dead" has "$n" member "node=${ID[n2]}" status=dead
+  DEAD_MS[$n]=$WAITED_MS
+done
+echo "ok: n2 (SIGKILL) reported dead by n1 n3 n4 n5 (after $(secs "${DEAD_MS[n1]}"), $(secs "${DEAD_MS[n3]}"), $(secs "${DEAD_MS[n4]}"), $(secs "${DEAD_MS[n5]}") s)"
+
+# --- n5 leaves -------------------------------------------------------------------
+close_input n5
+wait_exit n5 "n5 exits after the end of its input"
+has n5 shutdown || fail "n5 exited without a shutdown event"
+ALL=(n1 n3 n4)
+for n in "${ALL[@]}"; do
+  step "$n reports n5 left" status_is "$n" "${ID[n5]}" left
+done
+# Nobody calls the crashed node alive again, or the one that left.
+for n in "${ALL[@]}"; do
+  s=$(member_status "$n" "${ID[n2]}")
+  [ "$s" = dead ] || fail "$n's last word on n2 is $s, not dead"
+done
+for n in n1 n2 n3 n4 n5; do
+  if has "$n" error; then fail "$n logged an error: $(ev first "$n" message error)"; fi
+done
+
+for n in "${ALL[@]}"; do close_input "$n"; done
+for n in "${ALL[@]}"; do wait_exit "$n"; done
+pass "5 nodes met (4 by beacons, 1 by seed), one chat delivered once to each, SIGKILL seen dead, leave seen left"

@@ -1,0 +1,370 @@
+# shellcheck shell=bash
+# Shared helpers of the scripts/demo-*.sh scripts: real `flashmesh run
+# --json` processes on loopback, driven through one fifo per node and
+# checked on their JSON output. Source it, then call demo_init NAME.
+#
+#   demo_init NAME          cd to the repo, find or build the binary, make a
+#                           temp dir, install the EXIT trap, pick jq/python3
+#   start_node NODE ARGS..  runs `flashmesh run --json --key-file ... ARGS`
+#                           with stdin from a fifo held open in this shell,
+#                           stdout to $LOG_DIR/NAME-NODE.jsonl, stderr .err
+#   send NODE LINE          writes one line to the node's stdin
+#   close_input NODE        closes its stdin (EOF: graceful leave)
+#   kill_node NODE [SIG]    signals it (default KILL); it is then expected gone
+#   wait_exit NODE [DESC]   polls until the node exited (and checks its status)
+#   wait_for DESC CMD ARGS  polls CMD until it succeeds, or fails the run
+#   step DESC CMD ARGS      wait_for, then prints "ok: DESC (time)"
+#   ev MODE NODE FIELD EVENT [KEY=VALUE...]
+#                           query a node's log: MODE is count (matching
+#                           events), first or last (FIELD of that event),
+#                           all (FIELD of every match, one per line); FIELD
+#                           is a dotted path, `name[]` iterates an array
+#                           (e.g. peers[].peer), `.` is the whole event
+#   count NODE EVENT [KEY=VALUE...] / has NODE EVENT [KEY=VALUE...]
+#                           how many such events / whether any was logged
+#   wait_ready NODE VAR     waits for its ready event, sets VAR to its id
+#   fail MSG / pass         the one-line summary; fail also shows log tails
+#
+# Env: FLASHMESH_BIN (default ${CARGO_TARGET_DIR:-target}/debug/flashmesh,
+# built with `cargo build --quiet` if missing), LOG_DIR (default
+# target/demo-logs), DEADLINE_S (per condition, default 30), POLL_S (0.1),
+# DEMO_JSON_TOOL (jq or python3; default: jq if installed, else python3).
+#
+# Nodes only ever talk over 127.0.0.1: callers pass --bind 127.0.0.1 and
+# --broadcast 127.255.255.255 (or --no-discovery).
+
+DEADLINE_S=${DEADLINE_S:-30}
+POLL_S=${POLL_S:-0.1}
+LOG_DIR=${LOG_DIR:-target/demo-logs}
+
+declare -A NODE_PID=() NODE_FD=() NODE_GONE=()
+NODES=()
+DEMO_DONE=0
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# secs MS: milliseconds as seconds with one decimal.
+secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+demo_init() {
+  DEMO_NAME=$1
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+  DEMO_START_MS=$(now_ms)
+  BIN=${FLASHMESH_BIN:-${CARGO_TARGET_DIR:-target}/debug/flashmesh}
+  if [ ! -x "$BIN" ]; then
+    if [ -n "${FLASHMESH_BIN:-}" ]; then
+      echo "FAIL $DEMO_NAME: FLASHMESH_BIN=$BIN is not an executable" >&2
+      exit 1
+    fi
+    cargo build --quiet --bin flashmesh
+  fi
+  case "${DEMO_JSON_TOOL:-}" in
+    jq | python3) JSON_TOOL=$DEMO_JSON_TOOL ;;
+    "")
+      if command -v jq >/dev/null 2>&1; then
+        JSON_TOOL=jq
+      elif command -v python3 >/dev/null 2>&1; then
+        JSON_TOOL=python3
+      else
+        echo "FAIL $DEMO_NAME: needs jq or python3 to read the JSON events" >&2
+        exit 1
+      fi
+      ;;
+    *)
+      echo "FAIL $DEMO_NAME: DEMO_JSON_TOOL must be jq or python3" >&2
+      exit 1
+      ;;
+  esac
+  command -v "$JSON_TOOL" >/dev/null 2>&1 || {
+    echo "FAIL $DEMO_NAME: $JSON_TOOL is not installed" >&2
+    exit 1
+  }
+  mkdir -p "$LOG_DIR"
+  rm -f "$LOG_DIR/$DEMO_NAME"-*.jsonl "$LOG_DIR/$DEMO_NAME"-*.err
+  DEMO_TMP=$(mktemp -d "${TMPDIR:-/tmp}/flashmesh-$DEMO_NAME.XXXXXX")
+  trap demo_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  set -o errtrace
+  trap 'DEMO_ERR="line $LINENO: $BASH_COMMAND"' ERR
+}
+
+# --- logs and summary --------------------------------------------------------
+
+log_of() { echo "$LOG_DIR/$DEMO_NAME-$1.jsonl"; }
+
+show_logs() {
+  local node
+  for node in "${NODES[@]}"; do
+    echo "--- $(log_of "$node") (last 15 lines)"
+    tail -n 15 "$(log_of "$node")" 2>/dev/null || true
+    echo "--- $LOG_DIR/$DEMO_NAME-$node.err (last 5 lines)"
+    tail -n 5 "$LOG_DIR/$DEMO_NAME-$node.err" 2>/dev/null || true
+  done
+}
+
+elapsed() { secs $(($(now_ms) - DEMO_START_MS)); }
+
+fail() {
+  if [ "$BASHPID" != "$$" ]; then
+    # In a subshell ($(...)): the main shell reports, once.
+    echo "error: $*" >&2
+    exit 1
+  fi
+  DEMO_DONE=1
+  {
+    show_logs
+    echo "FAIL $DEMO_NAME: $* ($(elapsed) s; logs in $LOG_DIR/$DEMO_NAME-*)"
+  } >&2
+  exit 1
+}
+
+pass() {
+  DEMO_DONE=1
+  echo "PASS $DEMO_NAME: $* ($(elapsed) s)"
+}
+
+# Stops every node still running (by pid: only our own children), then
+# removes the temp dir. Any exit not announced by pass or fail is a failure.
+demo_exit() {
+  local rc=$? node pid
+  trap - ERR
+  set +e
+  if [ "$DEMO_DONE" -eq 0 ]; then
+    {
+      show_logs
+      echo "FAIL $DEMO_NAME: stopped by an error (exit $rc${DEMO_ERR:+, $DEMO_ERR}) ($(elapsed) s)"
+    } >&2
+    [ "$rc" -ne 0 ] || rc=1
+  fi
+  for node in "${NODES[@]}"; do
+    pid=${NODE_PID[$node]}
+    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+  done
+  local until=$(($(now_ms) + 3000))
+  for node in "${NODES[@]}"; do
+    pid=${NODE_PID[$node]}
+    while kill -0 "$pid" 2>/dev/null && (($(now_ms) < until)); do sleep 0.05; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  rm -rf "$DEMO_TMP"
+  exit "$rc"
+}
+
+# --- nodes -------------------------------------------------------------------
+
+# start_node NODE ARGS...: starts `flashmesh run --json` with a key file of
+# its own, stdin from a fifo this shell holds open (NODE_FD), stdout and
+# stderr to the logs.
+start_node() {
+  local node=$1 fd fifo=$DEMO_TMP/$1.in
+  shift
+  mkfifo "$fifo"
+  NODES+=("$node")
+  : >"$(log_of "$node")"
+  (
+    # Do not hold the other nodes' stdin open: closing one must be its EOF.
+    for fd in "${NODE_FD[@]}"; do exec {fd}>&-; done
+    exec "$BIN" run --json --key-file "$DEMO_TMP/$node.key" "$@" \
+      <"$fifo" >"$(log_of "$node")" 2>"$LOG_DIR/$DEMO_NAME-$node.err"
+  ) &
+  NODE_PID[$node]=$!
+  # Opening the write end waits until the node opened the read end.
+  exec {fd}>"$fifo"
+  NODE_FD[$node]=$fd
+}
+
+alive() { kill -0 "${NODE_PID[$1]}" 2>/dev/null; }
+gone() { ! alive "$1"; }
+
+send() {
+  local node=$1 line=$2
+  [ -n "${NODE_FD[$node]:-}" ] || fail "cannot write to $node: its input is closed"
+  alive "$node" || fail "cannot write to $node: it is not running"
+  # In a subshell: if the node just died, SIGPIPE ends the subshell only.
+  (printf '%s\n' "$line" >&"${NODE_FD[$node]}") 2>/dev/null ||
+    fail "cannot write to $node (it exited?)"
+}
+
+close_input() {
+  local node=$1 fd=${NODE_FD[$1]:-}
+  [ -n "$fd" ] || return 0
+  exec {fd}>&-
+  unset 'NODE_FD[$node]'
+  NODE_GONE[$node]=1
+}
+
+kill_node() {
+  local node=$1 sig=${2:-KILL}
+  NODE_GONE[$node]=1
+  kill "-$sig" "${NODE_PID[$node]}"
+  close_input "$node"
+}
+
+# check_running: fails the run if a node exited that should be running.
+check_running() {
+  local node
+  for node in "${NODES[@]}"; do
+    [ -z "${NODE_GONE[$node]:-}" ] || continue
+    alive "$node" || fail "node $node exited unexpectedly"
+  done
+}
+
+# wait_for DESC CMD ARGS...: polls CMD every POLL_S for up to DEADLINE_S
+# seconds; WAITED_MS is how long it took.
+wait_for() {
+  local desc=$1 start until
+  shift
+  start=$(now_ms)
+  until=$((start + DEADLINE_S * 1000))
+  until "$@"; do
+    check_running
+    (($(now_ms) < until)) || fail "timed out after ${DEADLINE_S} s waiting for: $desc"
+    sleep "$POLL_S"
+  done
+  WAITED_MS=$(($(now_ms) - start))
+}
+
+step() {
+  local desc=$1
+  wait_for "$@"
+  echo "ok: $desc ($(secs "$WAITED_MS") s)"
+}
+
+# wait_exit NODE [DESC]: polls until the node has exited, then checks it
+# exited with status 0.
+wait_exit() {
+  local node=$1 desc=${2:-$1 exits} rc=0
+  NODE_GONE[$node]=1
+  step "$desc" gone "$node"
+  wait "${NODE_PID[$node]}" || rc=$?
+  [ "$rc" -eq 0 ] || fail "$node exited with status $rc"
+}
+
+# --- JSON queries ------------------------------------------------------------
+
+# ev MODE NODE FIELD EVENT [KEY=VALUE...]: see the header. Values compare as
+# text (true, false and null as JSON spells them). Lines that are not
+# complete JSON objects (one being written) are skipped.
+ev() {
+  local mode=$1 node=$2 field=$3 event=$4
+  shift 4
+  local file
+  file=$(log_of "$node")
+  if [ "$JSON_TOOL" = jq ]; then
+    local args=(--arg ev "$event") cond='.event == $ev' i=0 kv path
+    for kv in "$@"; do
+      args+=(--arg "k$i" "${kv%%=*}" --arg "v$i" "${kv#*=}")
+      cond+=" and ((.[\$k$i] | if type == \"string\" then . else tojson end) == \$v$i)"
+      i=$((i + 1))
+    done
+    if [ "$field" = . ]; then path=.; else path=.$field; fi
+    local sel="fromjson? | objects | select($cond)"
+    local out="$path | if type == \"string\" then . else tojson end"
+    case "$mode" in
+      count) jq -R -n "${args[@]}" "[inputs | $sel] | length" "$file" ;;
+      first) jq -R -n -r "${args[@]}" "first(inputs | $sel) | $out" "$file" ;;
+      last) jq -R -n -r "${args[@]}" "[inputs | $sel] | last // empty | $out" "$file" ;;
+      all) jq -R -r "${args[@]}" "$sel | $out" "$file" ;;
+      *) echo "ev: unknown mode $mode" >&2; return 2 ;;
+    esac
+  else
+    python3 - "$mode" "$file" "$field" "$event" "$@" <<'PY'
+import json, sys
+mode, path, field, event, *conds = sys.argv[1:]
+conds = [c.split("=", 1) for c in conds]
+def text(v):
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+def get(v, parts):
+    if not parts:
+        yield v
+        return
+    head, rest = parts[0], parts[1:]
+    many = head.endswith("[]")
+    key = head[:-2] if many else head
+    if key:
+        if not isinstance(v, dict) or key not in v:
+            if not many:
+                yield None
+            return
+        v = v[key]
+    if many:
+        for item in v if isinstance(v, list) else []:
+            yield from get(item, rest)
+    else:
+        yield from get(v, rest)
+matches = []
+with open(path, encoding="utf-8", errors="replace") as f:
+    for line in f:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(e, dict) or e.get("event") != event:
+            continue
+        if all(k in e and text(e[k]) == v for k, v in conds):
+            matches.append(e)
+parts = [] if field == "." else field.split(".")
+if mode == "count":
+    print(len(matches))
+elif mode in ("first", "last"):
+    if matches:
+        for v in get(matches[0] if mode == "first" else matches[-1], parts):
+            print(text(v))
+elif mode == "all":
+    for m in matches:
+        for v in get(m, parts):
+            print(text(v))
+else:
+    sys.exit("ev: unknown mode " + mode)
+PY
+  fi
+}
+
+# count NODE EVENT [KEY=VALUE...]: how many such events the node logged.
+count() { ev count "$1" . "${@:2}"; }
+
+# has NODE EVENT [KEY=VALUE...]: whether the node logged such an event.
+has() {
+  local n
+  n=$(count "$@") || fail "cannot read $(log_of "$1")"
+  [ "$n" -gt 0 ]
+}
+
+# wait_ready NODE VAR: waits for the node's ready event; sets VAR to its id.
+wait_ready() {
+  step "$1 ready" has "$1" ready
+  printf -v "$2" '%s' "$(ev first "$1" id ready)"
+}
+
+# member_status NODE OF_ID: the status in NODE's last member event about OF_ID.
+member_status() { ev last "$1" status member "node=$2"; }
+
+# status_is NODE OF_ID STATUS
+status_is() { [ "$(member_status "$1" "$2")" = "$3" ]; }
+
+# --- ports -------------------------------------------------------------------
+
+# free_udp_port: a UDP port nothing on this host is bound to (read from
+# /proc/net/udp*), picked at random from 20000-59999.
+free_udp_port() {
+  local port hex tries=0
+  while ((tries < 100)); do
+    tries=$((tries + 1))
+    port=$((20000 + RANDOM % 40000))
+    hex=$(printf ':%04X ' "$port")
+    if ! cat /proc/net/udp /proc/net/udp6 2>/dev/null | awk '{print $2" "}' | grep -qF "$hex"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  fail "no free UDP port found"
+}
+
+# random_digits N: N random decimal digits (for room codes unique per run).
+random_digits() {
+  local s=""
+  while ((${#s} < $1)); do s+=$(printf '%04d' $((RANDOM % 10000))); done
+  echo "${s:0:$1}"
+}
