@@ -573,3 +573,66 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
+    let a = start(config(main_room())).await;
+    let mut bcfg = config(main_room());
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg).await;
+    wait_for("a and b linked", || async {
+        a.peers().await.expect("running").len() == 1
+    })
+    .await;
+    // A room member that completes the handshake, then never reads.
+    let mut stalled = TcpStream::connect(a.local_addr()).await.expect("connects");
+    let me = flashmesh::crypto::identity::Identity::generate();
+    let (framed, _) = flashmesh::transport::link::handshake(
+        &mut stalled,
+        flashmesh::transport::link::Role::Dialer,
+        &me,
+        &main_room().keys().link_psk,
+        0,
+    )
+    .await
+    .expect("same room: the handshake completes");
+    drop(framed);
+    wait_for("a linked to the stalled peer", || async {
+        a.peers()
+            .await
+            .expect("running")
+            .iter()
+            .any(|p| p.peer == me.node_id())
+    })
+    .await;
+    let payload = vec![7u8; 16 * 1024];
+    let until = Instant::now() + DEADLINE;
+    while a.stats().transport.slow_peer_drops == 0 {
+        assert!(Instant::now() < until, "the stalled peer was never dropped");
+        a.broadcast(payload.clone()).await.expect("accepted");
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !a.peers()
+            .await
+            .expect("running")
+            .iter()
+            .any(|p| p.peer == me.node_id()),
+        "the slow peer's link is gone"
+    );
+    let mut rx = b.subscribe();
+    a.broadcast(b"after the drop".to_vec())
+        .await
+        .expect("accepted");
+    let mut got = false;
+    wait_for("b still receives a's broadcasts", || {
+        while let Ok(ev) = rx.try_recv() {
+            got |= matches!(ev, Event::Message { ref payload, .. } if payload == b"after the drop");
+        }
+        std::future::ready(got)
+    })
+    .await;
+    drop(stalled);
+    a.shutdown().await;
+    b.shutdown().await;
+}
