@@ -4,7 +4,7 @@
 #   * n1..n4 share a room code and a discovery port and nothing else (no
 #     seeds): they find each other by UDP beacons to 127.255.255.255;
 #   * n5 has no discovery, only `--seed 127.0.0.1:<n1's port>`;
-#   * every node sees the other four alive (member events, then /members);
+#   * every node sees the other four alive (polling /members);
 #   * a chat from n3 reaches each of the four others exactly once (counted
 #     after a second chat, from n1, reached everyone);
 #   * n2 is killed with SIGKILL: every remaining node reports it dead;
@@ -46,25 +46,21 @@ all_see() {
 }
 
 # --- everyone sees everyone ------------------------------------------------------
-step "the beacon nodes link up" has n1 link_up
-for n in "${ALL[@]}"; do
+# Polled with /members: member events a node printed while it was still
+# starting can be missing (see the report on events lost before subscribe).
+# sees_all NODE STATUS: NODE's latest /members lists every other node of ALL
+# with STATUS (asks again each time).
+sees_all() {
+  local n=$1 m list
+  send "$n" /members
+  list=$(ev last "$n" 'members[]' members) || return 1
   for m in $(others "$n"); do
-    wait_for "$n sees $m alive" status_is "$n" "${ID[$m]}" alive
-  done
-  echo "ok: $n sees the other $((${#ALL[@]} - 1)) alive ($(elapsed) s since start)"
-done
-
-# /members agrees: every other node listed, alive.
-members_ok() {
-  local n=$1 m listed
-  listed=$(ev last "$n" 'members[]' members) || return 1
-  for m in $(others "$n"); do
-    grep -F "\"${ID[$m]}\"" <<<"$listed" | grep -qF '"status":"alive"' || return 1
+    grep -F "\"node\":\"${ID[$m]}\"" <<<"$list" | grep -qF "\"status\":\"$2\"" || return 1
   done
 }
 for n in "${ALL[@]}"; do
-  send "$n" /members
-  step "$n's /members lists the other four alive" members_ok "$n"
+  wait_for "$n's /members lists the other four alive" sees_all "$n" alive
+  echo "ok: $n's /members lists the other four alive ($(elapsed) s since start)"
 done
 
 # --- a chat from n3 reaches everyone once ----------------------------------------
@@ -88,15 +84,19 @@ done
 echo "ok: n3's chat reached each of the 4 others exactly once"
 
 # --- n2 crashes ------------------------------------------------------------------
+KILLED_MS=$(now_ms)
 kill_node n2 KILL
 ALL=(n1 n3 n4 n5)
-declare -A DEAD_MS=()
+AFTER=()
 for n in $(others n2); do
-  # Dead may be followed by nothing else: look for any dead event, not the last.
+  # Any dead event counts (a later one, left or alive, is checked below).
   wait_for "$n reports n2 dead" has "$n" member "node=${ID[n2]}" status=dead
-  DEAD_MS[$n]=$WAITED_MS
+  AFTER+=("$n $(secs $(($(now_ms) - KILLED_MS))) s")
 done
-echo "ok: n2 (SIGKILL) reported dead by n1 n3 n4 n5 (after $(secs "${DEAD_MS[n1]}"), $(secs "${DEAD_MS[n3]}"), $(secs "${DEAD_MS[n4]}"), $(secs "${DEAD_MS[n5]}") s)"
+echo "ok: n2 (SIGKILL) reported dead by every other node (after: $(IFS=,; echo "${AFTER[*]}" | sed 's/,/, /g'))"
+for n in "${ALL[@]}"; do
+  step "$n's /members lists n2 dead" listed "$n" "${ID[n2]}" dead
+done
 
 # --- n5 leaves -------------------------------------------------------------------
 close_input n5
@@ -105,6 +105,7 @@ has n5 shutdown || fail "n5 exited without a shutdown event"
 ALL=(n1 n3 n4)
 for n in "${ALL[@]}"; do
   step "$n reports n5 left" status_is "$n" "${ID[n5]}" left
+  step "$n's /members lists n5 left" listed "$n" "${ID[n5]}" left
 done
 # Nobody calls the crashed node alive again, or the one that left.
 for n in "${ALL[@]}"; do

@@ -8,11 +8,13 @@
 #   start_node NODE ARGS..  runs `flashmesh run --json --key-file ... ARGS`
 #                           with stdin from a fifo held open in this shell,
 #                           stdout to $LOG_DIR/NAME-NODE.jsonl, stderr .err
+#                           (prefixed by RUN_PREFIX, e.g. ip netns exec NS)
 #   send NODE LINE          writes one line to the node's stdin
 #   close_input NODE        closes its stdin (EOF: graceful leave)
 #   kill_node NODE [SIG]    signals it (default KILL); it is then expected gone
 #   wait_exit NODE [DESC]   polls until the node exited (and checks its status)
-#   wait_for DESC CMD ARGS  polls CMD until it succeeds, or fails the run
+#   poll_until CMD ARGS     polls CMD until it succeeds; 1 after DEADLINE_S
+#   wait_for DESC CMD ARGS  the same, but a timeout fails the run
 #   step DESC CMD ARGS      wait_for, then prints "ok: DESC (time)"
 #   ev MODE NODE FIELD EVENT [KEY=VALUE...]
 #                           query a node's log: MODE is count (matching
@@ -23,7 +25,12 @@
 #   count NODE EVENT [KEY=VALUE...] / has NODE EVENT [KEY=VALUE...]
 #                           how many such events / whether any was logged
 #   wait_ready NODE VAR     waits for its ready event, sets VAR to its id
-#   fail MSG / pass         the one-line summary; fail also shows log tails
+#   status_is NODE ID ST    NODE's last member event about ID says ST
+#   listed NODE ID ST [NICK]  NODE's /members lists ID as ST (sends /members)
+#   linked_to NODE ID [ADDR]  NODE's /peers lists ID (sends /peers)
+#   fail MSG / pass MSG     the one-line summary; fail also shows log tails
+#   demo_on_exit            if the script defines it, the EXIT trap calls it
+#                           after stopping the nodes
 #
 # Env: FLASHMESH_BIN (default ${CARGO_TARGET_DIR:-target}/debug/flashmesh,
 # built with `cargo build --quiet` if missing), LOG_DIR (default
@@ -40,6 +47,8 @@ LOG_DIR=${LOG_DIR:-target/demo-logs}
 declare -A NODE_PID=() NODE_FD=() NODE_GONE=()
 NODES=()
 DEMO_DONE=0
+# Prepended to the command of the next start_node (e.g. ip netns exec NS).
+RUN_PREFIX=()
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -80,6 +89,18 @@ demo_init() {
     exit 1
   }
   mkdir -p "$LOG_DIR"
+  # Two runs of one script would write the same logs: the second waits.
+  if command -v flock >/dev/null 2>&1; then
+    exec {DEMO_LOCK_FD}>"$LOG_DIR/$DEMO_NAME.lock"
+    if ! flock -n "$DEMO_LOCK_FD"; then
+      echo "waiting for another run of $DEMO_NAME to finish (it holds $LOG_DIR/$DEMO_NAME.lock)"
+      flock -w 120 "$DEMO_LOCK_FD" || {
+        echo "FAIL $DEMO_NAME: another run still holds $LOG_DIR/$DEMO_NAME.lock (set LOG_DIR to run both)" >&2
+        exit 1
+      }
+      DEMO_START_MS=$(now_ms)
+    fi
+  fi
   rm -f "$LOG_DIR/$DEMO_NAME"-*.jsonl "$LOG_DIR/$DEMO_NAME"-*.err
   DEMO_TMP=$(mktemp -d "${TMPDIR:-/tmp}/flashmesh-$DEMO_NAME.XXXXXX")
   trap demo_exit EXIT
@@ -148,6 +169,8 @@ demo_exit() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
+  # The script's own cleanup, if it has one (after its nodes stopped).
+  if declare -F demo_on_exit >/dev/null; then demo_on_exit; fi
   rm -rf "$DEMO_TMP"
   exit "$rc"
 }
@@ -165,8 +188,9 @@ start_node() {
   : >"$(log_of "$node")"
   (
     # Do not hold the other nodes' stdin open: closing one must be its EOF.
-    for fd in "${NODE_FD[@]}"; do exec {fd}>&-; done
-    exec "$BIN" run --json --key-file "$DEMO_TMP/$node.key" "$@" \
+    for fd in "${NODE_FD[@]}" ${DEMO_LOCK_FD:+"$DEMO_LOCK_FD"}; do exec {fd}>&-; done
+    export NO_COLOR=1 # plain text logs on stderr
+    exec "${RUN_PREFIX[@]}" "$BIN" run --json --key-file "$DEMO_TMP/$node.key" "$@" \
       <"$fifo" >"$(log_of "$node")" 2>"$LOG_DIR/$DEMO_NAME-$node.err"
   ) &
   NODE_PID[$node]=$!
@@ -200,6 +224,8 @@ kill_node() {
   NODE_GONE[$node]=1
   kill "-$sig" "${NODE_PID[$node]}"
   close_input "$node"
+  # Reap it here, quietly (no "Killed" job notice).
+  wait "${NODE_PID[$node]}" 2>/dev/null || true
 }
 
 # check_running: fails the run if a node exited that should be running.
@@ -211,19 +237,29 @@ check_running() {
   done
 }
 
-# wait_for DESC CMD ARGS...: polls CMD every POLL_S for up to DEADLINE_S
-# seconds; WAITED_MS is how long it took.
-wait_for() {
-  local desc=$1 start until
-  shift
+# poll_until CMD ARGS...: polls CMD every POLL_S for up to DEADLINE_S
+# seconds (fails the run if a node exits meanwhile); status 1 on timeout.
+# WAITED_MS is how long it took.
+poll_until() {
+  local start until
   start=$(now_ms)
   until=$((start + DEADLINE_S * 1000))
   until "$@"; do
     check_running
-    (($(now_ms) < until)) || fail "timed out after ${DEADLINE_S} s waiting for: $desc"
+    if (($(now_ms) >= until)); then
+      WAITED_MS=$(($(now_ms) - start))
+      return 1
+    fi
     sleep "$POLL_S"
   done
   WAITED_MS=$(($(now_ms) - start))
+}
+
+# wait_for DESC CMD ARGS...: poll_until, failing the run on timeout.
+wait_for() {
+  local desc=$1
+  shift
+  poll_until "$@" || fail "timed out after ${DEADLINE_S} s waiting for: $desc"
 }
 
 step() {
@@ -275,7 +311,7 @@ import json, sys
 mode, path, field, event, *conds = sys.argv[1:]
 conds = [c.split("=", 1) for c in conds]
 def text(v):
-    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
 def get(v, parts):
     if not parts:
         yield v
@@ -343,6 +379,28 @@ member_status() { ev last "$1" status member "node=$2"; }
 
 # status_is NODE OF_ID STATUS
 status_is() { [ "$(member_status "$1" "$2")" = "$3" ]; }
+
+# listed NODE OF_ID STATUS [NICK]: for polling: asks NODE for /members and
+# checks its latest members answer (this one or an earlier one) lists OF_ID
+# with STATUS (and NICK). Unlike member events, it does not depend on
+# events the node printed while it was starting.
+listed() {
+  local entry
+  send "$1" /members
+  entry=$(ev last "$1" 'members[]' members | grep -F "\"node\":\"$2\"") || return 1
+  grep -qF "\"status\":\"$3\"" <<<"$entry" || return 1
+  [ -z "${4:-}" ] || grep -qF "\"nick\":\"$4\"" <<<"$entry"
+}
+
+# linked_to NODE OF_ID [ADDR_PREFIX]: for polling: asks NODE for /peers and
+# checks its latest peers answer lists a link to OF_ID (whose address
+# starts with ADDR_PREFIX).
+linked_to() {
+  local entry
+  send "$1" /peers
+  entry=$(ev last "$1" 'peers[]' peers | grep -F "\"peer\":\"$2\"") || return 1
+  [ -z "${3:-}" ] || grep -qF "\"addr\":\"$3" <<<"$entry"
+}
 
 # --- ports -------------------------------------------------------------------
 

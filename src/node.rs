@@ -79,6 +79,9 @@ struct Inner {
     cancel: CancellationToken,
     tasks: TaskTracker,
     stopped: AtomicBool,
+    /// The bus's first receiver, created before any actor ran: handed to
+    /// the first [`Node::subscribe`], so it misses nothing from the start.
+    first_events: std::sync::Mutex<Option<broadcast::Receiver<Event>>>,
     transport_stats: Arc<TransportStats>,
     broadcast_stats: Arc<BroadcastStats>,
     discovery: Option<Discovery>,
@@ -136,7 +139,7 @@ impl Node {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let clock = Clock::new();
-        let (bus, _) = broadcast::channel(EVENT_BUS_CAPACITY);
+        let (bus, first_events) = broadcast::channel(EVENT_BUS_CAPACITY);
 
         let (found_tx, found_rx) = mpsc::unbounded_channel();
         let discovery = match &config.discovery {
@@ -262,6 +265,7 @@ impl Node {
                 cancel,
                 tasks,
                 stopped: AtomicBool::new(false),
+                first_events: std::sync::Mutex::new(Some(first_events)),
                 transport_stats,
                 broadcast_stats,
                 discovery,
@@ -297,10 +301,19 @@ impl Node {
         &self.inner.room_tag
     }
 
-    /// Every event from now on. A subscriber more than
-    /// [`EVENT_BUS_CAPACITY`] events behind loses the oldest ones.
+    /// Events. The first call returns a receiver holding every event since
+    /// the node started (so links and members found while `start` ran are
+    /// not missed); later calls get the events from the time of the call. A
+    /// subscriber more than [`EVENT_BUS_CAPACITY`] events behind loses the
+    /// oldest ones.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.bus.subscribe()
+        let first = self
+            .inner
+            .first_events
+            .lock()
+            .map(|mut f| f.take())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().take());
+        first.unwrap_or_else(|| self.inner.bus.subscribe())
     }
 
     fn check_running(&self) -> Result<(), Error> {

@@ -308,7 +308,8 @@ async fn an_aborted_node_is_marked_dead_and_a_graceful_one_left() {
     }
     wait_for("all alive", || all_see_each_other_alive(&nodes)).await;
 
-    // Graceful: the others hear the leave itself, not a failure verdict.
+    // Graceful: the others hear the leave itself, not a failure verdict
+    // (the first verdict other than alive is `Left`).
     let leaver = nodes.pop().expect("a node");
     let mut watchers: Vec<_> = nodes.iter().map(Node::subscribe).collect();
     leaver.shutdown().await;
@@ -318,6 +319,7 @@ async fn an_aborted_node_is_marked_dead_and_a_graceful_one_left() {
             while let Ok(ev) = rx.try_recv() {
                 if let Event::Member { node, status, .. } = ev
                     && node == leaver.id()
+                    && status != Status::Alive
                     && verdicts[i].is_none()
                 {
                     verdicts[i] = Some(status);
@@ -633,6 +635,30 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
     })
     .await;
     drop(stalled);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_subscriber_sees_the_events_from_the_start() {
+    let a = start(config(main_room())).await;
+    let mut bcfg = config(main_room());
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg).await;
+    wait_for("b linked to a", || async {
+        b.peers().await.expect("running").len() == 1
+    })
+    .await;
+    // Subscribed only now, after the link came up.
+    let mut rx = b.subscribe();
+    let mut linked = false;
+    while let Ok(ev) = rx.try_recv() {
+        linked |= matches!(ev, Event::LinkUp { peer, outbound: true, .. } if peer == a.id());
+    }
+    assert!(
+        linked,
+        "the link-up from before the first subscribe is kept"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }
