@@ -662,3 +662,32 @@ async fn the_first_subscriber_sees_the_events_from_the_start() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_connections_to_one_peer_settle_on_one_link_that_stays_up() {
+    let a = start(config(main_room())).await;
+    let port = a.local_addr().port();
+    let mut bcfg = config(main_room());
+    // Two addresses of the same node: both seeds link, concurrently.
+    bcfg.seeds = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    let b = start(bcfg).await;
+    let mut b_events = b.subscribe();
+    wait_for("both ends saw the second connection", || {
+        std::future::ready(
+            a.stats().transport.duplicate_links >= 1 && b.stats().transport.duplicate_links >= 1,
+        )
+    })
+    .await;
+    wait_for("one link, at both ends", || async {
+        a.peers().await.expect("running").len() == 1 && b.peers().await.expect("running").len() == 1
+    })
+    .await;
+    while let Ok(ev) = b_events.try_recv() {
+        assert!(
+            !matches!(ev, Event::LinkDown { .. }),
+            "the kept link must not drop: {ev:?}"
+        );
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}

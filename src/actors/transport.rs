@@ -6,14 +6,20 @@
 //! A connection becomes a link once its Noise handshake
 //! ([`crate::transport::link::handshake`]) proves the peer's node id. There
 //! is at most one link per peer. When a second connection to a peer
-//! completes while a link exists:
-//!
-//! * same direction as the existing link (a peer that redials us, a seed we
-//!   dial again): the new connection replaces the old one, which is presumed
-//!   stale (the peer restarted, or the old connection is half-open);
-//! * opposite direction (both sides dialled at once): both ends keep the
-//!   connection dialled by the lower node id and close the other. Both ends
-//!   see both connections and apply the same rule, so they agree.
+//! completes while a link exists (both sides dialled at once, a seed dialled
+//! at two of its addresses, a peer that dialled again), both ends keep the
+//! connection with the **lower handshake hash** and close the other. The
+//! hash is the same at both ends of a connection and differs between
+//! connections, so the two ends agree whatever order they saw the
+//! connections in. (A rule such as "the newer one wins" does not: the
+//! acceptor and the dialler can see two concurrent connections complete in
+//! opposite orders, and each would close the one the other kept.) A stale
+//! connection that wins (the peer restarted and its old connection is
+//! half-open) is gone at its next write, which the restarted host answers
+//! with a reset; the peer's next dial then links. A replaced connection is
+//! closed only after [`LINK_RETIRE_GRACE`], so the other end has finished
+//! the replacing handshake (and made the same choice) before it sees the old
+//! connection end.
 //!
 //! A replacement is invisible to the engines (the peer stays linked). A
 //! dial for a node id that reaches another node (a stale address) is closed
@@ -65,6 +71,10 @@ pub const ADDR_BOOK_NODES_MAX: usize = 4096;
 pub const ADDRS_PER_NODE_MAX: usize = 8;
 /// How long a graceful shutdown waits for link writers to flush.
 pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// A link replaced by a second connection to the same peer stays open this
+/// long (unused) before it is closed, so that the other end settles on the
+/// same connection first (see the module docs).
+pub const LINK_RETIRE_GRACE: Duration = Duration::from_secs(2);
 /// A failed `accept` (out of file descriptors, say) is retried after this.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -198,6 +208,7 @@ pub(crate) struct Established {
 
 struct Link {
     conn: u64,
+    handshake_hash: [u8; 32],
     outbound: bool,
     addr: SocketAddr,
     since: Instant,
@@ -500,6 +511,7 @@ impl TransportActor {
         let Some(link) = self.links.remove(peer) else {
             return;
         };
+        tracing::debug!(peer = %peer.fmt_short(), reason, "link closed");
         if !flush {
             link.close.cancel();
         }
@@ -659,24 +671,17 @@ impl TransportActor {
         }
         let replacing = match self.links.get(&peer) {
             None => false,
-            Some(old) if old.outbound == outbound => true,
-            Some(_) => {
-                // Crossed dials: keep the connection dialled by the lower id.
-                let new_dialer = if outbound { self.me } else { peer };
-                let old_dialer = if outbound { peer } else { self.me };
+            Some(old) => {
                 bump(&self.stats.duplicate_links);
-                if new_dialer > old_dialer {
-                    tracing::debug!(peer = %peer.fmt_short(), "crossed dial: keeping the other connection");
+                if old.handshake_hash < done.handshake_hash {
+                    tracing::debug!(peer = %peer.fmt_short(), "second connection: keeping the first");
                     return; // dropping `framed` closes the new connection
                 }
                 true
             }
         };
-        if replacing {
-            bump(&self.stats.duplicate_links);
-            if let Some(old) = self.links.remove(&peer) {
-                old.close.cancel();
-            }
+        if replacing && let Some(old) = self.links.remove(&peer) {
+            self.retire(old);
         }
         if outbound {
             bump(&self.stats.links_dialed);
@@ -685,9 +690,11 @@ impl TransportActor {
         }
         let conn = self.next_conn;
         self.next_conn += 1;
+        let handshake_hash = done.handshake_hash;
         let link = self.spawn_link(conn, peer, framed, done);
         let link = Link {
             conn,
+            handshake_hash,
             outbound,
             addr,
             since: Instant::now(),
@@ -739,6 +746,7 @@ impl TransportActor {
         ));
         Link {
             conn,
+            handshake_hash: [0; 32],
             outbound: false,
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             since: Instant::now(),
@@ -747,6 +755,24 @@ impl TransportActor {
             close,
             counters,
         }
+    }
+
+    /// Closes a replaced link after [`LINK_RETIRE_GRACE`]: closing it at
+    /// once could reach the other end before that end has finished the
+    /// replacing connection's handshake, and it would see its link drop.
+    fn retire(&self, old: Link) {
+        let cancel = self.cancel.clone();
+        // The writer's sender must live until the end of the grace: once
+        // every sender is gone the writer closes the connection.
+        let Link { close, writer, .. } = old;
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(LINK_RETIRE_GRACE) => {}
+            }
+            close.cancel();
+            drop(writer);
+        });
     }
 
     /// Graceful: stop accepting, let every writer flush (bounded by

@@ -47,6 +47,10 @@ pub struct Finished {
     pub peer: NodeId,
     /// The peer's [`HandshakePayload::listen_port`].
     pub peer_listen_port: u16,
+    /// The Noise handshake hash: the same at both ends of this connection
+    /// and different for every connection, so both ends can agree on which
+    /// of two connections to keep.
+    pub handshake_hash: [u8; 32],
     /// Transport keys; nonces are counted by the caller (one counter per
     /// direction, starting at 0), so reading and writing can run in
     /// separate tasks.
@@ -217,6 +221,11 @@ impl Handshake {
         if !self.state.is_handshake_finished() {
             return Err(HandshakeError::OutOfTurn);
         }
+        let handshake_hash: [u8; 32] = self
+            .state
+            .get_handshake_hash()
+            .try_into()
+            .map_err(|_| HandshakeError::Noise("handshake hash is not 32 bytes".into()))?;
         let transport = self
             .state
             .into_stateless_transport_mode()
@@ -224,6 +233,7 @@ impl Handshake {
         Ok(Finished {
             peer,
             peer_listen_port,
+            handshake_hash,
             transport,
         })
     }
@@ -265,6 +275,7 @@ mod tests {
         assert_eq!(a_done.peer_listen_port, 9001);
         assert_eq!(b_done.peer, alice.node_id());
         assert_eq!(b_done.peer_listen_port, 9000);
+        assert_eq!(a_done.handshake_hash, b_done.handshake_hash);
         let mut ct = vec![0u8; 128];
         let n = a_done
             .transport

@@ -126,6 +126,9 @@ pub struct Secured {
     pub peer: NodeId,
     /// The port the peer says it accepts links on (0: none).
     pub peer_listen_port: u16,
+    /// Equal at both ends, unique per connection (see
+    /// [`Finished::handshake_hash`]).
+    pub handshake_hash: [u8; 32],
     pub sealer: Sealer,
     pub opener: Opener,
 }
@@ -160,6 +163,7 @@ where
         let Finished {
             peer,
             peer_listen_port,
+            handshake_hash,
             transport,
         } = hs.finish()?;
         let transport = Arc::new(transport);
@@ -182,6 +186,7 @@ where
         Ok::<_, LinkError>(Secured {
             peer,
             peer_listen_port,
+            handshake_hash,
             sealer,
             opener,
         })
@@ -306,6 +311,7 @@ mod tests {
         assert_eq!(da.peer, bob.node_id());
         assert_eq!(db.peer, alice.node_id());
         assert_eq!(db.peer_listen_port, 7000);
+        assert_eq!(da.handshake_hash, db.handshake_hash);
         for n in 0..3u16 {
             let wire = Wire::Topology(topology::Message::Degree(n));
             fa.send(da.sealer.seal(&wire).expect("seals"))
