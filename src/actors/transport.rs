@@ -690,16 +690,7 @@ impl TransportActor {
         }
         let conn = self.next_conn;
         self.next_conn += 1;
-        let handshake_hash = done.handshake_hash;
-        let link = self.spawn_link(conn, peer, framed, done);
-        let link = Link {
-            conn,
-            handshake_hash,
-            outbound,
-            addr,
-            since: Instant::now(),
-            ..link
-        };
+        let link = self.spawn_link(conn, peer, outbound, addr, framed, done);
         self.links.insert(peer, link);
         self.publish_count();
         if !replacing {
@@ -718,9 +709,12 @@ impl TransportActor {
         &self,
         conn: u64,
         peer: NodeId,
+        outbound: bool,
+        addr: SocketAddr,
         framed: Framed<TcpStream, LengthDelimitedCodec>,
         done: Secured,
     ) -> Link {
+        let handshake_hash = done.handshake_hash;
         let (sink, stream) = framed.split();
         let (writer, queue) = mpsc::channel(LINK_SEND_QUEUE);
         let close = self.cancel.child_token();
@@ -746,9 +740,9 @@ impl TransportActor {
         ));
         Link {
             conn,
-            handshake_hash: [0; 32],
-            outbound: false,
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            handshake_hash,
+            outbound,
+            addr,
             since: Instant::now(),
             writer,
             writer_task,
