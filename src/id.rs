@@ -126,6 +126,11 @@ id_type!(
     NodeId
 );
 id_type!(
+    /// An op's id: SHA-256 over a domain tag and the op's canonical
+    /// encoding (see `docs/protocol.md`, "Ops").
+    OpId
+);
+id_type!(
     /// A broadcast message's id: SHA-256 over a domain tag, the author, the
     /// author's sequence number and the payload (see `docs/protocol.md`).
     MessageId

@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod membership;
+pub mod oplog;
 pub mod plumtree;
 pub mod topology;
 pub mod wire;
