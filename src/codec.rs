@@ -80,6 +80,43 @@ pub fn decode_value<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, 
     Ok(value)
 }
 
+/// Largest encoded applet state or snapshot: states are never sent in one
+/// frame, so they get their own, larger limit.
+pub const STATE_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+fn state_config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<STATE_BYTES_MAX>()
+}
+
+/// Encodes an applet state or snapshot (same encoding as messages, limit
+/// [`STATE_BYTES_MAX`]).
+pub fn encode_state<T: Serialize>(value: &T) -> Result<Vec<u8>, WireError> {
+    bincode::serde::encode_to_vec(value, state_config())
+        .map_err(|e| WireError::Encode(e.to_string()))
+}
+
+/// Decodes an applet state or snapshot: the limit, whole input, canonical.
+pub fn decode_state<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    if bytes.len() > STATE_BYTES_MAX {
+        return Err(WireError::TooLarge {
+            len: bytes.len(),
+            max: STATE_BYTES_MAX,
+        });
+    }
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, state_config())
+        .map_err(|e| WireError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(WireError::Trailing(bytes.len() - used));
+    }
+    if encode_state(&value)? != bytes {
+        return Err(WireError::NonCanonical);
+    }
+    Ok(value)
+}
+
 /// Encodes one [`Wire`] message for a frame.
 pub fn encode(wire: &Wire) -> Result<Vec<u8>, WireError> {
     encode_value(wire)

@@ -38,6 +38,7 @@
 //! ```
 
 pub mod actors;
+pub mod applets;
 pub mod cli;
 pub mod codec;
 pub mod config;

@@ -1,9 +1,19 @@
-//! The durable op-log: each author's signed, append-only log of ops, and
-//! (to come) the engine that ingests, orders and folds them and the
-//! anti-entropy that syncs them.
+//! The durable op-log: each author's signed, append-only log of ops
+//! ([`op`]), the chains, pending ops and equivocation proofs a node holds
+//! ([`log`]), the deterministic fold of ops into applet state ([`fold`]),
+//! and the engine that ties them together ([`engine`]). Anti-entropy sync
+//! comes next.
 //!
-//! See `docs/protocol.md` ("Ops").
+//! See `docs/protocol.md` ("Ops", "The log").
 
+pub mod engine;
+pub mod fold;
+pub mod log;
 pub mod op;
+#[cfg(test)]
+mod tests;
 
+pub use engine::{AuthorError, IngestReport, OpLog};
+pub use fold::{Applet, AppliedOp, FoldStats, Folder};
+pub use log::{Ingested, Log};
 pub use op::{Op, SignedOp, VerifiedOp, VerifyError, verify_batch};

@@ -1,0 +1,156 @@
+//! [`OpLog`]: the log engine. Ingests ops (verifying batches), keeps the
+//! per-author chains ([`Log`]), folds them into applet state
+//! ([`Folder`]), and writes this node's own ops.
+//!
+//! Sans-IO: time (`wall_ms`) and randomness (the body nonce) come in as
+//! arguments; nothing here touches a clock, a socket or a global RNG.
+
+use super::fold::{Applet, Folder};
+use super::log::{Ingested, Log};
+use super::op::{Op, SealError, SignedOp, VerifiedOp, seal_body, verify_batch};
+use crate::crypto::identity::Identity;
+use crate::id::{NodeId, OpId};
+
+/// What one call to [`OpLog::ingest`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Ops that joined their chains (and the fold, unless their author is
+    /// flagged), in the order they did.
+    pub chained: Vec<OpId>,
+    pub duplicates: usize,
+    /// Ops waiting for an earlier op of their author.
+    pub pending: usize,
+    /// Ops refused, with the reason (bad signature, broken chain, ...).
+    pub refused: Vec<(OpId, String)>,
+    /// Newly detected forks: `(author, seq)`.
+    pub equivocations: Vec<(NodeId, u64)>,
+}
+
+/// Why this node could not write an op.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorError {
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error("the new op was refused: {0}")]
+    Refused(String),
+}
+
+/// The log engine of one node.
+pub struct OpLog {
+    me: NodeId,
+    seal_key: [u8; 32],
+    log: Log,
+    folder: Folder,
+}
+
+impl OpLog {
+    pub fn new(me: NodeId, seal_key: [u8; 32], applets: Vec<Box<dyn Applet>>) -> OpLog {
+        OpLog {
+            me,
+            seal_key,
+            log: Log::new(),
+            folder: Folder::new(seal_key, applets),
+        }
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub fn folder(&self) -> &Folder {
+        &self.folder
+    }
+
+    /// The hash of every applet's state (see [`Folder::state_hash`]).
+    pub fn state_hash(&self) -> [u8; 32] {
+        self.folder.state_hash()
+    }
+
+    /// Verifies `ops` as one batch, then ingests those that pass.
+    pub fn ingest_signed(&mut self, ops: Vec<SignedOp>) -> IngestReport {
+        let ids: Vec<OpId> = ops.iter().map(|s| s.op.id()).collect();
+        let mut verified = Vec::with_capacity(ops.len());
+        let mut refused = Vec::new();
+        for (id, result) in ids.into_iter().zip(verify_batch(ops)) {
+            match result {
+                Ok(v) => verified.push(v),
+                Err(e) => refused.push((id, e.to_string())),
+            }
+        }
+        let mut report = self.ingest(verified);
+        refused.append(&mut report.refused);
+        report.refused = refused;
+        report
+    }
+
+    /// Ingests verified ops in any order.
+    pub fn ingest(&mut self, ops: Vec<VerifiedOp>) -> IngestReport {
+        let mut report = IngestReport::default();
+        for op in ops {
+            let id = op.id();
+            match self.log.ingest(op) {
+                Ingested::Chained(ids) => {
+                    for id in ids {
+                        if let Some(op) = self.log.get(&id) {
+                            let o = op.op();
+                            if !self.log.is_forked(&o.author, o.seq) {
+                                self.folder.add(&self.log, op);
+                            }
+                        }
+                        report.chained.push(id);
+                    }
+                }
+                Ingested::Duplicate => report.duplicates += 1,
+                Ingested::Pending => report.pending += 1,
+                Ingested::Equivocation { author, seq } => {
+                    self.folder.exclude_from(&self.log, &author, seq);
+                    report.equivocations.push((author, seq));
+                }
+                Ingested::Refused(reason) => report.refused.push((id, reason)),
+            }
+        }
+        report
+    }
+
+    /// Writes this node's next op: the next `seq` after its head, `prev` =
+    /// the head's id, `lamport` above every op held, the body sealed with
+    /// the room key under `nonce` (24 fresh random bytes). The op is
+    /// verified and ingested before it is returned.
+    pub fn author(
+        &mut self,
+        identity: &Identity,
+        applet: &str,
+        kind: u16,
+        plain: &[u8],
+        wall_ms: u64,
+        nonce: [u8; 24],
+    ) -> Result<VerifiedOp, AuthorError> {
+        let me = self.me;
+        let (seq, prev) = match self.log.frontier().get(&me) {
+            Some((seq, id)) => (seq + 1, Some(*id)),
+            None => (1, None),
+        };
+        let body = seal_body(&self.seal_key, &me, seq, applet, kind, plain, nonce)?;
+        let op = Op {
+            author: me,
+            seq,
+            prev,
+            lamport: self.log.max_lamport() + 1,
+            wall_ms,
+            applet: applet.to_string(),
+            kind,
+            body,
+            pow_nonce: 0,
+        };
+        let verified = op
+            .sign(identity)
+            .verify()
+            .map_err(|e| AuthorError::Refused(e.to_string()))?;
+        let report = self.ingest(vec![verified.clone()]);
+        if let Some((_, reason)) = report.refused.first() {
+            return Err(AuthorError::Refused(reason.clone()));
+        }
+        Ok(verified)
+    }
+}
