@@ -172,11 +172,20 @@ impl Log {
         self.chained == 0
     }
 
-    /// Each author's chain head: `(seq, id)`.
+    /// Each author's chain head: `(seq, id)`. For an author flagged for
+    /// equivocation, the op before the fork (and no entry when the fork is
+    /// at seq 1): nodes that hold different branches agree on it, and
+    /// nothing past the fork is folded anyway.
     pub fn frontier(&self) -> BTreeMap<NodeId, (u64, OpId)> {
         self.authors
             .iter()
-            .filter_map(|(a, l)| l.head().map(|h| (*a, (h.op().seq, h.id()))))
+            .filter_map(|(a, l)| {
+                let head = match l.forked_at {
+                    Some(f) => l.at(f.checked_sub(1)?)?,
+                    None => l.head()?,
+                };
+                Some((*a, (head.op().seq, head.id())))
+            })
             .collect()
     }
 

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fold;
 pub mod log;
 pub mod op;
+pub mod sync;
 #[cfg(test)]
 mod tests;
 

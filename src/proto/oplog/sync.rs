@@ -1,0 +1,610 @@
+//! Anti-entropy for the op-log: a [`Replica`] owns a node's [`OpLog`] and
+//! repairs what live broadcast missed (loss, partitions, nodes that were
+//! away, newcomers).
+//!
+//! Every `interval` (jittered) the replica sends `Summary` (the frontier
+//! hash) to a random neighbour. A neighbour whose frontier hash differs
+//! answers with its heads (`Heads`, in pages of at most `heads_bytes_max`,
+//! the last page marked `done`). With the whole list the first node
+//! (1) asks for what it lacks (`Want`: per author, the first seq it lacks)
+//! and (2) pushes what the neighbour lacks (`Ops`). A `Want` is answered
+//! with `Ops` messages of at most `ops_bytes_max` each, at most
+//! `reply_messages_max` of them, the last marked `last`; if the asker is
+//! still behind the heads it was shown, it asks again at once, so a
+//! newcomer streams a long history without waiting for the next round.
+//! Within a reply, ops go in chain order per author (a successor is useless
+//! without its predecessor), authors in the order asked.
+//!
+//! Proofs of equivocation travel too: when the two sides' heads show the
+//! same `(author, seq)` with different ids, each sends its op there, and a
+//! node pushing an author it flagged sends the proof along.
+//!
+//! Live ops arrive through broadcast as `Input::Ops` and are ingested the
+//! same way.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use rand::RngExt as _;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{IngestReport, OpLog};
+use super::op::SignedOp;
+use crate::codec;
+use crate::id::{NodeId, OpId};
+use crate::proto::{EngineRng, Time, jitter};
+
+/// Tunables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Time between anti-entropy rounds.
+    pub interval: Duration,
+    /// Largest encoded `Heads` page.
+    pub heads_bytes_max: usize,
+    /// Largest encoded `Ops` message.
+    pub ops_bytes_max: usize,
+    /// Most `Ops` messages answering one `Want`.
+    pub reply_messages_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            // One round per 2 s per node: a node that missed a live op has
+            // it within a few seconds; a round where nothing differs costs
+            // one 40-byte message.
+            interval: Duration::from_secs(2),
+            // Below the 60 KiB frame limit with room for the header.
+            heads_bytes_max: 48 * 1024,
+            ops_bytes_max: 48 * 1024,
+            // 384 KiB per request: enough to keep a loopback or LAN link
+            // busy between request round trips without swamping the peer's
+            // send queue (512 frames).
+            reply_messages_max: 8,
+        }
+    }
+}
+
+/// One author's chain head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub author: NodeId,
+    pub seq: u64,
+    pub id: OpId,
+}
+
+/// A request for `author`'s ops from `from_seq` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub author: NodeId,
+    pub from_seq: u64,
+}
+
+/// Anti-entropy messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// "This is the hash of my frontier."
+    Summary { hash: [u8; 32] },
+    /// One page of the sender's heads, by author; `done` on the last.
+    Heads { heads: Vec<Head>, done: bool },
+    /// "Send me these authors' ops from these seqs on."
+    Want { ranges: Vec<Range> },
+    /// Ops; `last` on the last message answering a `Want`.
+    Ops { ops: Vec<SignedOp>, last: bool },
+}
+
+/// What the driver feeds the replica.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Start,
+    Timer(Timer),
+    NeighborUp(NodeId),
+    NeighborDown(NodeId),
+    Message {
+        from: NodeId,
+        msg: Message,
+    },
+    /// Ops that came by broadcast.
+    Ops(Vec<SignedOp>),
+}
+
+/// Timers the replica asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    Round,
+}
+
+/// What the replica asks of the driver.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Send {
+        to: NodeId,
+        msg: Message,
+    },
+    SetTimer {
+        after: Duration,
+        timer: Timer,
+    },
+    /// Ops that joined the log (the driver stores them, then tells the
+    /// application).
+    Ingested(IngestReport),
+}
+
+/// A node's log and its anti-entropy.
+pub struct Replica {
+    oplog: OpLog,
+    config: Config,
+    rng: EngineRng,
+    neighbors: BTreeSet<NodeId>,
+    /// Heads pages being received, per peer.
+    incoming: BTreeMap<NodeId, Vec<Head>>,
+    /// The last complete heads a peer showed: what to keep asking for.
+    shown: BTreeMap<NodeId, BTreeMap<NodeId, u64>>,
+    /// The last `Want` sent to each peer: asking the same again means the
+    /// last answer brought nothing that chained, so stop until next round.
+    asked: BTreeMap<NodeId, Vec<Range>>,
+    started: bool,
+    outbox: VecDeque<Output>,
+}
+
+/// Most ranges in one `Want` (a range is 40 bytes: well within a frame).
+pub const WANT_RANGES_MAX: usize = 1024;
+/// Bytes a `Heads` message has besides its heads.
+const HEADS_HEADER_BYTES: usize = 4 + 8 + 1;
+/// Bytes one head takes.
+const HEAD_BYTES: usize = 32 + 8 + 32;
+/// Bytes an `Ops` message has besides its ops.
+const OPS_HEADER_BYTES: usize = 4 + 8 + 1;
+
+impl Replica {
+    pub fn new(oplog: OpLog, config: Config, rng: EngineRng) -> Replica {
+        Replica {
+            oplog,
+            config,
+            rng,
+            neighbors: BTreeSet::new(),
+            incoming: BTreeMap::new(),
+            shown: BTreeMap::new(),
+            asked: BTreeMap::new(),
+            started: false,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    pub fn oplog(&self) -> &OpLog {
+        &self.oplog
+    }
+
+    pub fn oplog_mut(&mut self) -> &mut OpLog {
+        &mut self.oplog
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
+    }
+
+    pub fn handle(&mut self, _now: Time, input: Input) {
+        match input {
+            Input::Start => {
+                if !self.started {
+                    self.started = true;
+                    self.arm();
+                }
+            }
+            Input::Timer(Timer::Round) => {
+                self.on_round();
+                self.arm();
+            }
+            Input::NeighborUp(p) => {
+                self.neighbors.insert(p);
+            }
+            Input::NeighborDown(p) => {
+                self.neighbors.remove(&p);
+                self.incoming.remove(&p);
+                self.shown.remove(&p);
+                self.asked.remove(&p);
+            }
+            Input::Ops(ops) => self.ingest(ops),
+            Input::Message { from, msg } => match msg {
+                Message::Summary { hash } => self.on_summary(from, hash),
+                Message::Heads { heads, done } => self.on_heads(from, heads, done),
+                Message::Want { ranges } => self.on_want(from, &ranges),
+                Message::Ops { ops, last } => {
+                    self.ingest(ops);
+                    if last {
+                        self.ask(from);
+                    }
+                }
+            },
+        }
+    }
+
+    fn arm(&mut self) {
+        let after = jitter(&mut self.rng, self.config.interval, 0.2);
+        self.outbox.push_back(Output::SetTimer {
+            after,
+            timer: Timer::Round,
+        });
+    }
+
+    fn on_round(&mut self) {
+        if self.neighbors.is_empty() {
+            return;
+        }
+        let i = self.rng.random_range(0..self.neighbors.len());
+        if let Some(peer) = self.neighbors.iter().nth(i).copied() {
+            let hash = self.oplog.log().frontier_hash();
+            self.send(peer, Message::Summary { hash });
+        }
+    }
+
+    fn send(&mut self, to: NodeId, msg: Message) {
+        self.outbox.push_back(Output::Send { to, msg });
+    }
+
+    fn ingest(&mut self, ops: Vec<SignedOp>) {
+        if ops.is_empty() {
+            return;
+        }
+        let report = self.oplog.ingest_signed(ops);
+        self.outbox.push_back(Output::Ingested(report));
+    }
+
+    fn on_summary(&mut self, from: NodeId, hash: [u8; 32]) {
+        if hash == self.oplog.log().frontier_hash() {
+            return;
+        }
+        let heads: Vec<Head> = self
+            .oplog
+            .log()
+            .frontier()
+            .into_iter()
+            .map(|(author, (seq, id))| Head { author, seq, id })
+            .collect();
+        let per_page = ((self.config.heads_bytes_max - HEADS_HEADER_BYTES) / HEAD_BYTES).max(1);
+        let pages: Vec<Vec<Head>> = heads.chunks(per_page).map(<[Head]>::to_vec).collect();
+        let count = pages.len();
+        if count == 0 {
+            self.send(
+                from,
+                Message::Heads {
+                    heads: Vec::new(),
+                    done: true,
+                },
+            );
+        }
+        for (i, page) in pages.into_iter().enumerate() {
+            self.send(
+                from,
+                Message::Heads {
+                    heads: page,
+                    done: i + 1 == count,
+                },
+            );
+        }
+    }
+
+    fn on_heads(&mut self, from: NodeId, heads: Vec<Head>, done: bool) {
+        let pages = self.incoming.entry(from).or_default();
+        pages.extend(heads);
+        if !done {
+            return;
+        }
+        let theirs = self.incoming.remove(&from).unwrap_or_default();
+        let mine = self.oplog.log().frontier();
+        let forks = self.oplog.log().equivocators();
+        let mut shown = BTreeMap::new();
+        let mut push: Vec<Range> = Vec::new();
+        for h in &theirs {
+            shown.insert(h.author, h.seq);
+            if let Some(f) = forks.get(&h.author)
+                && h.seq >= *f
+            {
+                // They fold past a fork this node has proof of: send it.
+                push.push(Range {
+                    author: h.author,
+                    from_seq: *f,
+                });
+                continue;
+            }
+            match mine.get(&h.author) {
+                Some((seq, _)) if *seq > h.seq => push.push(Range {
+                    author: h.author,
+                    from_seq: h.seq + 1,
+                }),
+                Some((seq, id)) if *seq == h.seq && *id != h.id => {
+                    // A fork: show them my op there; they show me theirs.
+                    push.push(Range {
+                        author: h.author,
+                        from_seq: h.seq,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let theirs_authors: BTreeSet<NodeId> = theirs.iter().map(|h| h.author).collect();
+        for author in mine.keys().filter(|a| !theirs_authors.contains(a)) {
+            push.push(Range {
+                author: *author,
+                from_seq: 1,
+            });
+        }
+        self.shown.insert(from, shown);
+        self.ask(from);
+        if !push.is_empty() {
+            self.reply(from, &push);
+        }
+    }
+
+    /// Asks `peer` for what it showed and this node still lacks.
+    fn ask(&mut self, peer: NodeId) {
+        let Some(shown) = self.shown.get(&peer) else {
+            return;
+        };
+        let mine = self.oplog.log().frontier();
+        let forks = self.oplog.log().equivocators();
+        let ranges: Vec<Range> = shown
+            .iter()
+            // Nothing past a known fork is folded: do not ask for it.
+            .filter(|(author, _)| !forks.contains_key(*author))
+            .filter_map(|(author, seq)| {
+                let have = mine.get(author).map_or(0, |(s, _)| *s);
+                (have < *seq).then_some(Range {
+                    author: *author,
+                    from_seq: have + 1,
+                })
+            })
+            .take(WANT_RANGES_MAX)
+            .collect();
+        if ranges.is_empty() || self.asked.get(&peer) == Some(&ranges) {
+            self.shown.remove(&peer);
+            self.asked.remove(&peer);
+            return;
+        }
+        self.asked.insert(peer, ranges.clone());
+        self.send(peer, Message::Want { ranges });
+    }
+
+    fn on_want(&mut self, from: NodeId, ranges: &[Range]) {
+        let ranges = &ranges[..ranges.len().min(WANT_RANGES_MAX)];
+        self.reply(from, ranges);
+    }
+
+    /// Sends `to` the ops in `ranges`, within the reply budget.
+    fn reply(&mut self, to: NodeId, ranges: &[Range]) {
+        let budget = self.config.ops_bytes_max - OPS_HEADER_BYTES;
+        let mut messages: Vec<Vec<SignedOp>> = Vec::new();
+        let mut current: Vec<SignedOp> = Vec::new();
+        let mut bytes = 0usize;
+        let mut full = false;
+        // No reply holds more ops than this (ops are over 128 bytes), so
+        // never copy more of a long chain.
+        let ops_cap = self.config.ops_bytes_max * self.config.reply_messages_max / 128 + 1;
+        'ranges: for range in ranges {
+            let log = self.oplog.log();
+            let mut batch: Vec<SignedOp> = log
+                .range(&range.author, range.from_seq.max(1), ops_cap)
+                .iter()
+                .map(|v| v.signed().clone())
+                .collect();
+            // Proofs of a fork ride along with the author's ops.
+            if log.equivocators().contains_key(&range.author) {
+                batch.extend(
+                    log.proofs()
+                        .filter(|p| p.op().author == range.author)
+                        .map(|p| p.signed().clone()),
+                );
+            }
+            for op in batch {
+                let len = codec::encoded_len(&op) + 8;
+                if bytes + len > budget && !current.is_empty() {
+                    messages.push(std::mem::take(&mut current));
+                    bytes = 0;
+                    if messages.len() >= self.config.reply_messages_max {
+                        full = true;
+                        break 'ranges;
+                    }
+                }
+                bytes += len;
+                current.push(op);
+            }
+        }
+        if !current.is_empty() && !full {
+            messages.push(current);
+        }
+        let count = messages.len();
+        for (i, ops) in messages.into_iter().enumerate() {
+            self.send(
+                to,
+                Message::Ops {
+                    ops,
+                    last: i + 1 == count,
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::applets;
+    use crate::crypto::identity::Identity;
+    use rand::SeedableRng;
+
+    const SEAL: [u8; 32] = [0x5e; 32];
+
+    struct Net {
+        nodes: Vec<(NodeId, Replica)>,
+        queue: VecDeque<(usize, NodeId, Message)>,
+        now: Time,
+    }
+
+    impl Net {
+        fn new(ids: &[Identity]) -> Net {
+            let nodes: Vec<(NodeId, Replica)> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let oplog = OpLog::new(id.node_id(), SEAL, applets::builtin());
+                    let rng = EngineRng::seed_from_u64(i as u64);
+                    (id.node_id(), Replica::new(oplog, Config::default(), rng))
+                })
+                .collect();
+            let mut net = Net {
+                nodes,
+                queue: VecDeque::new(),
+                now: Time::ZERO,
+            };
+            let all: Vec<NodeId> = net.nodes.iter().map(|(n, _)| *n).collect();
+            for i in 0..net.nodes.len() {
+                net.feed(i, Input::Start);
+                for p in &all {
+                    if *p != net.nodes[i].0 {
+                        net.feed(i, Input::NeighborUp(*p));
+                    }
+                }
+            }
+            net
+        }
+
+        fn index(&self, id: &NodeId) -> usize {
+            self.nodes
+                .iter()
+                .position(|(n, _)| n == id)
+                .expect("a node")
+        }
+
+        fn feed(&mut self, i: usize, input: Input) {
+            self.nodes[i].1.handle(self.now, input);
+            while let Some(out) = self.nodes[i].1.poll_output() {
+                if let Output::Send { to, msg } = out {
+                    let from = self.nodes[i].0;
+                    let to = self.index(&to);
+                    self.queue.push_back((to, from, msg));
+                }
+            }
+        }
+
+        /// One anti-entropy round at every node, then every message.
+        fn round(&mut self) -> usize {
+            for i in 0..self.nodes.len() {
+                self.feed(i, Input::Timer(Timer::Round));
+            }
+            let mut delivered = 0;
+            while let Some((to, from, msg)) = self.queue.pop_front() {
+                delivered += 1;
+                self.feed(to, Input::Message { from, msg });
+            }
+            delivered
+        }
+
+        fn converged(&self) -> bool {
+            let h = self.nodes[0].1.oplog().state_hash();
+            let f = self.nodes[0].1.oplog().log().frontier_hash();
+            self.nodes
+                .iter()
+                .all(|(_, r)| r.oplog().state_hash() == h && r.oplog().log().frontier_hash() == f)
+        }
+    }
+
+    fn ids(n: usize) -> Vec<Identity> {
+        let mut rng = EngineRng::seed_from_u64(77);
+        (0..n).map(|_| Identity::generate_with(&mut rng)).collect()
+    }
+
+    fn write(net: &mut Net, ids: &[Identity], who: usize, n: usize) {
+        for k in 0..n {
+            let text = format!("{who}:{k}");
+            net.nodes[who]
+                .1
+                .oplog_mut()
+                .author(
+                    &ids[who],
+                    "chat",
+                    1,
+                    text.as_bytes(),
+                    k as u64,
+                    [k as u8; 24],
+                )
+                .expect("authored");
+        }
+    }
+
+    #[test]
+    fn nodes_that_wrote_apart_converge_within_a_few_rounds() {
+        let ids = ids(4);
+        let mut net = Net::new(&ids);
+        for who in 0..4 {
+            write(&mut net, &ids, who, 30 + who * 10);
+        }
+        let mut rounds = 0;
+        while !net.converged() {
+            rounds += 1;
+            assert!(rounds <= 10, "not converged after 10 rounds");
+            net.round();
+        }
+        assert_eq!(net.nodes[3].1.oplog().log().len(), 30 + 40 + 50 + 60);
+    }
+
+    #[test]
+    fn a_newcomer_streams_a_long_history_in_one_exchange() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        write(&mut net, &ids, 0, 3000);
+        // Node 1 sends its summary to node 0 (its only neighbour).
+        net.feed(1, Input::Timer(Timer::Round));
+        while let Some((to, from, msg)) = net.queue.pop_front() {
+            net.feed(to, Input::Message { from, msg });
+        }
+        assert_eq!(net.nodes[1].1.oplog().log().len(), 3000);
+        assert!(net.converged());
+    }
+
+    #[test]
+    fn converged_nodes_exchange_only_summaries() {
+        let ids = ids(3);
+        let mut net = Net::new(&ids);
+        write(&mut net, &ids, 0, 5);
+        while !net.converged() {
+            net.round();
+        }
+        let delivered = net.round();
+        assert_eq!(delivered, 3, "one summary per node, no answer");
+    }
+
+    #[test]
+    fn a_fork_proof_reaches_a_node_that_saw_only_one_branch() {
+        let ids = ids(3);
+        let mut net = Net::new(&ids);
+        let a = &ids[0];
+        let one = crate::proto::oplog::op::Op {
+            author: a.node_id(),
+            seq: 1,
+            prev: None,
+            lamport: 1,
+            wall_ms: 0,
+            applet: "chat".into(),
+            kind: 1,
+            body: vec![1; 48],
+            pow_nonce: 0,
+        };
+        let two = |b: u8| crate::proto::oplog::op::Op {
+            seq: 2,
+            prev: Some(one.id()),
+            lamport: 2,
+            body: vec![b; 48],
+            ..one.clone()
+        };
+        let (s1, s2a, s2b) = (one.clone().sign(a), two(2).sign(a), two(3).sign(a));
+        net.feed(1, Input::Ops(vec![s1.clone(), s2a]));
+        net.feed(2, Input::Ops(vec![s1, s2b]));
+        for _ in 0..6 {
+            net.round();
+        }
+        for (_, r) in &net.nodes[1..] {
+            assert_eq!(r.oplog().log().equivocators().get(&a.node_id()), Some(&2));
+        }
+        assert!(net.converged());
+    }
+}
