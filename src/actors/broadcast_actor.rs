@@ -157,6 +157,9 @@ impl BroadcastActor {
                     self.open_direct(&sealed, false);
                 }
             }
+            // Relayed by Plumtree; this node does not keep an op-log yet
+            // (issue 4 in progress).
+            Ok(Envelope::Op(_)) => {}
             Err(e) => {
                 self.stats.bad_envelopes.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(author = %author.fmt_short(), error = %e, "broadcast payload is not an envelope; dropped");

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::oplog::{SignedOp, sync};
 use super::{membership, plumtree, topology};
 use crate::crypto::dm::SealedDm;
 
@@ -27,6 +28,8 @@ pub enum Wire {
     /// [`crate::crypto::dm`]); relayed messages travel inside a broadcast
     /// [`Envelope::Direct`] instead.
     Direct(SealedDm),
+    /// Op-log anti-entropy ([`crate::proto::oplog::sync`]).
+    OpLog(sync::Message),
 }
 
 /// What a broadcast payload carries: the application's bytes, or a sealed
@@ -35,6 +38,8 @@ pub enum Wire {
 pub enum Envelope {
     Broadcast(#[serde(with = "serde_bytes")] Vec<u8>),
     Direct(SealedDm),
+    /// A new op, live (anti-entropy repairs what broadcast misses).
+    Op(SignedOp),
 }
 
 impl Wire {

@@ -1081,8 +1081,9 @@ impl Sim {
             Wire::Membership(msg) => Task::M(membership::Input::Message { from: from_id, msg }),
             Wire::Topology(msg) => Task::T(topology::Input::Message { from: from_id, msg }),
             Wire::Plumtree(msg) => Task::P(plumtree::Input::Message { from: from_id, msg }),
-            // The simulator's nodes send no direct messages.
-            Wire::Direct(_) => return,
+            // The simulator's nodes send no direct messages, and no op-log
+            // traffic yet.
+            Wire::Direct(_) | Wire::OpLog(_) => return,
         };
         self.feed(to, task);
     }
