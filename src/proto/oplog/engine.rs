@@ -87,30 +87,39 @@ impl OpLog {
     /// Ingests verified ops in any order.
     pub fn ingest(&mut self, ops: Vec<VerifiedOp>) -> IngestReport {
         let mut report = IngestReport::default();
+        // Chained ops are folded together at the end: one refold at most.
+        let mut to_fold: Vec<OpId> = Vec::new();
         for op in ops {
             let id = op.id();
             match self.log.ingest(op) {
                 Ingested::Chained(ids) => {
-                    for id in ids {
-                        if let Some(op) = self.log.get(&id) {
-                            let o = op.op();
-                            if !self.log.is_forked(&o.author, o.seq) {
-                                self.folder.add(&self.log, op);
-                            }
-                        }
-                        report.chained.push(id);
-                    }
+                    to_fold.extend(&ids);
+                    report.chained.extend(ids);
                 }
                 Ingested::Duplicate => report.duplicates += 1,
                 Ingested::Pending => report.pending += 1,
                 Ingested::Equivocation { author, seq } => {
+                    self.fold(&mut to_fold);
                     self.folder.exclude_from(&self.log, &author, seq);
                     report.equivocations.push((author, seq));
                 }
                 Ingested::Refused(reason) => report.refused.push((id, reason)),
             }
         }
+        self.fold(&mut to_fold);
         report
+    }
+
+    /// Folds the chained ops in `ids` (those of unflagged authors) and
+    /// empties `ids`.
+    fn fold(&mut self, ids: &mut Vec<OpId>) {
+        let ops: Vec<&VerifiedOp> = ids
+            .iter()
+            .filter_map(|id| self.log.get(id))
+            .filter(|op| !self.log.is_forked(&op.op().author, op.op().seq))
+            .collect();
+        self.folder.add_many(&self.log, &ops);
+        ids.clear();
     }
 
     /// Writes this node's next op: the next `seq` after its head, `prev` =

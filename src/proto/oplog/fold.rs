@@ -134,16 +134,30 @@ impl Folder {
 
     /// Adds a chained, unforked op of `log` to the fold.
     pub fn add(&mut self, log: &Log, op: &VerifiedOp) {
-        let key = key_of(op);
-        if self.order.insert(key, op.id()).is_some() {
+        self.add_many(log, &[op]);
+    }
+
+    /// Adds several chained, unforked ops of `log` at once: one refold at
+    /// most, from the lowest of them, however they interleave with what
+    /// was applied.
+    pub fn add_many(&mut self, log: &Log, ops: &[&VerifiedOp]) {
+        let mut new: Vec<(FoldKey, &VerifiedOp)> = ops
+            .iter()
+            .map(|op| (key_of(op), *op))
+            .filter(|(key, op)| self.order.insert(*key, op.id()).is_none())
+            .collect();
+        new.sort_by_key(|(key, _)| *key);
+        let Some((lowest, _)) = new.first().copied() else {
             return;
-        }
-        if self.applied_upto.is_none_or(|upto| key > upto) {
-            self.apply_one(op);
-            self.applied_upto = Some(key);
-            self.maybe_checkpoint(key);
+        };
+        if self.applied_upto.is_none_or(|upto| lowest > upto) {
+            for (key, op) in new {
+                self.apply_one(op);
+                self.applied_upto = Some(key);
+                self.maybe_checkpoint(key);
+            }
         } else {
-            self.refold_from(log, key);
+            self.refold_from(log, lowest);
         }
     }
 
