@@ -291,7 +291,8 @@ impl Store {
     }
 
     /// Calls `f` with every stored op, in `(author, seq)` order, inside one
-    /// read transaction (a consistent view), until it returns `Break`.
+    /// read transaction (a consistent view), until it returns `Break`. `f`
+    /// must not call this store (it runs under the store's lock).
     pub fn for_each_op(
         &self,
         mut f: impl FnMut(NodeId, u64, &[u8]) -> ControlFlow<()>,
