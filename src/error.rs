@@ -6,6 +6,7 @@ use crate::config::ConfigError;
 use crate::crypto::dm::DmError;
 use crate::crypto::identity::IdentityError;
 use crate::crypto::room::RoomError;
+use crate::store::StorageError;
 
 /// What went wrong in a [`crate::Node`] call. Each variant says what
 /// happened to state.
@@ -43,4 +44,8 @@ pub enum Error {
     /// A direct message could not be sealed; nothing was sent.
     #[error(transparent)]
     Direct(#[from] DmError),
+    /// The room's op-log database failed; each variant says what happened
+    /// to what is stored.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }

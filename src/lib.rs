@@ -19,6 +19,8 @@
 //!   messages.
 //! * [`transport`]: beacons and UDP discovery, the Noise link handshake,
 //!   framing.
+//! * [`store`]: one room's crash-safe op-log database (redb): ops, heads,
+//!   equivocation proofs, snapshots, the address book.
 //! * [`actors`]: the thin tokio actors around the engines, the transport
 //!   task and the router; [`node`]: [`Node`], the public handle;
 //!   [`config`], [`event`], [`error`]: what it takes, says and returns.
@@ -50,6 +52,7 @@ pub mod join;
 pub mod node;
 pub mod proto;
 pub mod sim;
+pub mod store;
 pub mod transport;
 
 pub use config::{Config, IdentitySource, Profile, Room};
