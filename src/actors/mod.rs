@@ -27,7 +27,7 @@
 //!
 //! ## Supervision
 //!
-//! Each engine actor runs under [`supervise`]: a panic while handling an
+//! Each engine actor runs under `supervise`: a panic while handling an
 //! input is caught, the engine is rebuilt from what the actor keeps outside
 //! it (neighbours, own key-values, sequence numbers), the restart is
 //! reported as `Event::ActorRestarted`, and the actor carries on with the

@@ -2,7 +2,7 @@
 //! names.
 //!
 //! It is not a task of its own: every link's reader calls
-//! [`Router::dispatch`], which saves a hop per frame while keeping one place
+//! `Router::dispatch`, which saves a hop per frame while keeping one place
 //! that knows the mapping. The senders are bounded ([`super::ENGINE_NET_INBOX`]),
 //! so a busy engine slows the readers that feed it.
 

@@ -1,5 +1,5 @@
 //! Direct messages: each op of kind [`KIND_MESSAGE`] carries a
-//! [`SealedDm`](crate::crypto::dm::SealedDm) to one member, sealed so only
+//! [`crate::crypto::dm::SealedDm`] to one member, sealed so only
 //! that member reads it. Every node relays and stores it (so it reaches a
 //! recipient that was offline); the state is who wrote to whom, and when,
 //! which every node can fold. The text stays sealed: the recipient opens
