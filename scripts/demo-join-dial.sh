@@ -64,7 +64,7 @@ step "bob gets ada's chat (from = ada's id)" has bob chat "from=$ID_A" "text=hel
 
 send bob "/dm ada secret-for-ada"
 step "bob's dm to ada is sent" has bob dm_sent "to=$ID_A"
-step "ada gets bob's dm over their link" has ada dm "from=$ID_B" text=secret-for-ada via=link
+step "ada gets bob's dm (durable, sealed)" has ada dm "from=$ID_B" text=secret-for-ada via=log
 
 # --- /peers and /join on ada ---------------------------------------------------
 send ada "/peers"

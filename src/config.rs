@@ -89,6 +89,10 @@ pub struct Config {
     pub discovery: Option<DiscoveryConfig>,
     /// Seed peers, `host:port`, dialled by address.
     pub seeds: Vec<String>,
+    /// Where the op-log is stored: under this directory, in
+    /// `<room tag>-<short node id>/` (so rooms and identities never share a
+    /// file). `None` keeps the op-log in memory only.
+    pub data_dir: Option<PathBuf>,
     pub membership: membership::Config,
     pub topology: topology::Config,
     pub plumtree: plumtree::Config,
@@ -111,6 +115,7 @@ impl Config {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
             discovery: Some(DiscoveryConfig::default()),
             seeds: Vec::new(),
+            data_dir: None,
             membership: membership::Config::small_room(),
             topology: topology::Config::small_room(),
             plumtree: plumtree::Config::small_room(),

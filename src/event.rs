@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::id::{MessageId, NodeId};
+use crate::id::{MessageId, NodeId, OpId};
 pub use crate::proto::membership::Status;
 
 /// What happened in the node. Subscribers get every event published after
@@ -48,6 +48,30 @@ pub enum Event {
         /// mesh.
         via_link: bool,
     },
+    /// An op joined this node's log (its own, or one that arrived), durably
+    /// when the node has a store. `body` is opened with the room key
+    /// (`None` if it does not open).
+    Op {
+        id: OpId,
+        author: NodeId,
+        seq: u64,
+        lamport: u64,
+        wall_ms: u64,
+        applet: String,
+        kind: u16,
+        body: Option<Vec<u8>>,
+    },
+    /// A durable direct message to this node (a `dm` op) was opened and its
+    /// sender's signature checked out.
+    Mail {
+        id: OpId,
+        from: NodeId,
+        payload: Vec<u8>,
+        wall_ms: u64,
+    },
+    /// An author forked its log: two ops for one `(author, seq)`. Its ops
+    /// from `seq` on no longer count.
+    Equivocation { author: NodeId, seq: u64 },
     /// An actor panicked and was restarted with a fresh engine.
     ActorRestarted {
         actor: &'static str,

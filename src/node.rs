@@ -37,6 +37,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::actors::broadcast_actor::{BroadcastActor, BroadcastCtl, BroadcastStats};
 use crate::actors::membership::{ADDR_KEY, MembershipActor, MembershipCtl, NICK_KEY, format_addrs};
+use crate::actors::oplog::{HistoryOp, LogState, OpLogActor, OpLogCtl};
 use crate::actors::router::Router;
 use crate::actors::topology::{TopologyActor, TopologyCtl};
 use crate::actors::transport::{
@@ -49,9 +50,10 @@ use crate::crypto::dm;
 use crate::crypto::identity::Identity;
 use crate::error::Error;
 use crate::event::{Delivery, Event, Member, PeerInfo};
-use crate::id::{MessageId, NodeId};
+use crate::id::{MessageId, NodeId, OpId};
 use crate::join::JoinUri;
 use crate::proto::wire::{Envelope, Wire};
+use crate::store::Store;
 use crate::transport::discovery::{Discovery, DiscoveryStats};
 
 /// How long a graceful shutdown waits for the leave to be queued.
@@ -75,6 +77,7 @@ struct Inner {
     membership: mpsc::UnboundedSender<MembershipCtl>,
     topology: mpsc::UnboundedSender<TopologyCtl>,
     broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+    oplog: mpsc::UnboundedSender<OpLogCtl>,
     bus: broadcast::Sender<Event>,
     cancel: CancellationToken,
     tasks: TaskTracker,
@@ -135,6 +138,16 @@ impl Node {
         })?;
         let published = published_addrs(local_addr);
         let keys = config.room.keys().clone();
+        let store = match &config.data_dir {
+            Some(root) => {
+                let dir = root.join(format!("{}-{}", keys.room_tag_hex(), me.fmt_short()));
+                let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+                    .await
+                    .map_err(|e| Error::Rejected(format!("opening the store: {e}")))??;
+                Some(Arc::new(store))
+            }
+            None => None,
+        };
 
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -168,10 +181,13 @@ impl Node {
         let (m_net_tx, m_net) = mpsc::channel(ENGINE_NET_INBOX);
         let (t_net_tx, t_net) = mpsc::channel(ENGINE_NET_INBOX);
         let (b_net_tx, b_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (o_net_tx, o_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (oplog_tx, oplog_ctl) = mpsc::unbounded_channel();
         let router = Router {
             membership: m_net_tx,
             topology: t_net_tx,
             broadcast: b_net_tx,
+            oplog: o_net_tx,
         };
         let transport_stats = Arc::new(TransportStats::default());
         let broadcast_stats = Arc::new(BroadcastStats::default());
@@ -200,6 +216,7 @@ impl Node {
             transport_tx.clone(),
             membership_tx.clone(),
             broadcast_tx.clone(),
+            oplog_tx.clone(),
             cancel.clone(),
         );
         let broadcaster = BroadcastActor::new(
@@ -210,6 +227,7 @@ impl Node {
             b_net,
             broadcast_ctl,
             transport_tx.clone(),
+            oplog_tx.clone(),
             bus.clone(),
             broadcast_stats.clone(),
             cancel.clone(),
@@ -233,6 +251,19 @@ impl Node {
         tasks.spawn(supervise(membership, bus.clone()));
         tasks.spawn(supervise(topology, bus.clone()));
         tasks.spawn(supervise(broadcaster, bus.clone()));
+        let oplog = OpLogActor::new(
+            identity.clone(),
+            keys.seal_key,
+            store,
+            clock,
+            o_net,
+            oplog_ctl,
+            transport_tx.clone(),
+            broadcast_tx.clone(),
+            bus.clone(),
+            cancel.clone(),
+        );
+        tasks.spawn(supervise(oplog, bus.clone()));
         tasks.spawn(transport.run());
         tasks.spawn(listen(listener, transport_tx.clone(), listener_stop));
         tasks.spawn(actors::discovery::forward_found(
@@ -261,6 +292,7 @@ impl Node {
                 membership: membership_tx,
                 topology: topology_tx,
                 broadcast: broadcast_tx,
+                oplog: oplog_tx,
                 bus,
                 cancel,
                 tasks,
@@ -327,10 +359,10 @@ impl Node {
     /// Sends `payload` to every node of the room (ephemeral: not stored).
     /// Delivered at most once per node; not delivered back to this node.
     pub async fn broadcast(&self, payload: Vec<u8>) -> Result<MessageId, Error> {
-        self.publish(Envelope::Broadcast(payload)).await
+        self.publish_envelope(Envelope::Broadcast(payload)).await
     }
 
-    async fn publish(&self, envelope: Envelope) -> Result<MessageId, Error> {
+    async fn publish_envelope(&self, envelope: Envelope) -> Result<MessageId, Error> {
         self.check_running()?;
         let (reply, rx) = oneshot::channel();
         self.inner
@@ -365,8 +397,87 @@ impl Node {
         if rx.await.map_err(|_| Error::Stopped)? {
             return Ok(Delivery::Link);
         }
-        self.publish(Envelope::Direct(sealed)).await?;
+        self.publish_envelope(Envelope::Direct(sealed)).await?;
         Ok(Delivery::Mesh)
+    }
+
+    /// Writes a durable op of `applet` (and applet-defined `kind`) with
+    /// `body` (sealed with the room key): returns once it is stored (when
+    /// the node has a data directory), then it goes to the room. A store
+    /// error (a full disk) refuses it and changes nothing.
+    pub async fn publish(&self, applet: &str, kind: u16, body: Vec<u8>) -> Result<OpId, Error> {
+        self.check_running()?;
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .oplog
+            .send(OpLogCtl::Publish {
+                applet: applet.to_string(),
+                kind,
+                body,
+                reply,
+            })
+            .map_err(|_| Error::Stopped)?;
+        rx.await
+            .map_err(|_| Error::Stopped)?
+            .map_err(Error::Rejected)
+    }
+
+    /// A durable chat line to the room.
+    pub async fn chat(&self, text: &str) -> Result<OpId, Error> {
+        self.publish(
+            crate::applets::chat::NAME,
+            crate::applets::chat::KIND_MESSAGE,
+            text.as_bytes().to_vec(),
+        )
+        .await
+    }
+
+    /// A durable direct message: sealed to `to`, stored and relayed by
+    /// every node, so it reaches `to` later if it is offline now.
+    pub async fn mail(&self, to: NodeId, payload: Vec<u8>) -> Result<OpId, Error> {
+        if to == self.id() {
+            return Err(Error::Rejected(
+                "cannot send a direct message to oneself".into(),
+            ));
+        }
+        let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
+        let body =
+            crate::codec::encode_value(&sealed).map_err(|e| Error::Rejected(e.to_string()))?;
+        self.publish(
+            crate::applets::dm::NAME,
+            crate::applets::dm::KIND_MESSAGE,
+            body,
+        )
+        .await
+    }
+
+    /// The newest `limit` ops (of `applet`, if given), oldest first, in
+    /// the room's total order.
+    pub async fn history(
+        &self,
+        applet: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HistoryOp>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .oplog
+            .send(OpLogCtl::History {
+                applet: applet.map(str::to_string),
+                limit,
+                reply,
+            })
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// The op-log's state: state hash, frontier hash, op and author counts.
+    pub async fn log_state(&self) -> Result<LogState, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .oplog
+            .send(OpLogCtl::State(reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
     }
 
     /// The current links.
@@ -496,6 +607,7 @@ impl Node {
             "membership" => self.inner.membership.send(MembershipCtl::Panic).is_ok(),
             "topology" => self.inner.topology.send(TopologyCtl::Panic).is_ok(),
             "broadcast" => self.inner.broadcast.send(BroadcastCtl::Panic).is_ok(),
+            "oplog" => self.inner.oplog.send(OpLogCtl::Panic).is_ok(),
             other => return Err(Error::Rejected(format!("no actor named {other}"))),
         };
         if sent { Ok(()) } else { Err(Error::Stopped) }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::oplog::OpLogCtl;
 use super::router::BroadcastNet;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, sleep_until};
@@ -64,6 +65,7 @@ pub(crate) struct BroadcastActor {
     pub(crate) net: mpsc::Receiver<BroadcastNet>,
     pub(crate) ctl: mpsc::UnboundedReceiver<BroadcastCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
+    pub(crate) oplog: mpsc::UnboundedSender<OpLogCtl>,
     pub(crate) bus: broadcast::Sender<Event>,
     pub(crate) stats: Arc<BroadcastStats>,
     pub(crate) cancel: CancellationToken,
@@ -81,6 +83,7 @@ impl BroadcastActor {
         net: mpsc::Receiver<BroadcastNet>,
         ctl: mpsc::UnboundedReceiver<BroadcastCtl>,
         transport: mpsc::UnboundedSender<TransportCmd>,
+        oplog: mpsc::UnboundedSender<OpLogCtl>,
         bus: broadcast::Sender<Event>,
         stats: Arc<BroadcastStats>,
         cancel: CancellationToken,
@@ -95,6 +98,7 @@ impl BroadcastActor {
             net,
             ctl,
             transport,
+            oplog,
             bus,
             stats,
             cancel,
@@ -157,9 +161,9 @@ impl BroadcastActor {
                     self.open_direct(&sealed, false);
                 }
             }
-            // Relayed by Plumtree; this node does not keep an op-log yet
-            // (issue 4 in progress).
-            Ok(Envelope::Op(_)) => {}
+            Ok(Envelope::Op(op)) => {
+                let _ = self.oplog.send(OpLogCtl::Ops(vec![op]));
+            }
             Err(e) => {
                 self.stats.bad_envelopes.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(author = %author.fmt_short(), error = %e, "broadcast payload is not an envelope; dropped");

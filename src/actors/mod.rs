@@ -49,6 +49,7 @@ use crate::proto::Time;
 pub mod broadcast_actor;
 pub mod discovery;
 pub mod membership;
+pub mod oplog;
 pub mod router;
 pub mod topology;
 pub mod transport;

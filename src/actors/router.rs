@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::crypto::dm::SealedDm;
 use crate::id::NodeId;
+use crate::proto::oplog::sync;
 use crate::proto::wire::Wire;
 use crate::proto::{membership, plumtree, topology};
 
@@ -25,6 +26,7 @@ pub(crate) struct Router {
     pub(crate) membership: mpsc::Sender<(NodeId, membership::Message)>,
     pub(crate) topology: mpsc::Sender<(NodeId, topology::Message)>,
     pub(crate) broadcast: mpsc::Sender<BroadcastNet>,
+    pub(crate) oplog: mpsc::Sender<(NodeId, sync::Message)>,
 }
 
 impl Router {
@@ -43,12 +45,7 @@ impl Router {
                 .send(BroadcastNet::Direct(from, dm))
                 .await
                 .is_ok(),
-            // The op-log actor is not wired into the node yet (issue 4 in
-            // progress): its messages are dropped.
-            Wire::OpLog(_) => {
-                tracing::debug!(from = %from.fmt_short(), "op-log message dropped: no op-log actor yet");
-                true
-            }
+            Wire::OpLog(msg) => self.oplog.send((from, msg)).await.is_ok(),
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::broadcast_actor::BroadcastCtl;
 use super::membership::MembershipCtl;
+use super::oplog::OpLogCtl;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, sleep_until};
 use crate::id::NodeId;
@@ -45,6 +46,7 @@ pub(crate) struct TopologyActor {
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
     pub(crate) membership: mpsc::UnboundedSender<MembershipCtl>,
     pub(crate) broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+    pub(crate) oplog: mpsc::UnboundedSender<OpLogCtl>,
     pub(crate) cancel: CancellationToken,
     started: bool,
     links: BTreeMap<NodeId, bool>,
@@ -62,6 +64,7 @@ impl TopologyActor {
         transport: mpsc::UnboundedSender<TransportCmd>,
         membership: mpsc::UnboundedSender<MembershipCtl>,
         broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+        oplog: mpsc::UnboundedSender<OpLogCtl>,
         cancel: CancellationToken,
     ) -> TopologyActor {
         let engine = topology::Topology::new(me, config.clone(), fresh_rng());
@@ -76,6 +79,7 @@ impl TopologyActor {
             transport,
             membership,
             broadcast,
+            oplog,
             cancel,
             started: false,
             links: BTreeMap::new(),
@@ -133,6 +137,7 @@ impl TopologyActor {
                     let _ = self
                         .broadcast
                         .send(BroadcastCtl::Input(plumtree::Input::NeighborUp(p)));
+                    let _ = self.oplog.send(OpLogCtl::NeighborUp(p));
                 }
                 topology::Output::Event(topology::Event::NeighborDown(p)) => {
                     let _ = self
@@ -141,6 +146,7 @@ impl TopologyActor {
                     let _ = self
                         .broadcast
                         .send(BroadcastCtl::Input(plumtree::Input::NeighborDown(p)));
+                    let _ = self.oplog.send(OpLogCtl::NeighborDown(p));
                 }
             }
         }

@@ -19,6 +19,11 @@ pub const TEXT_BYTES_MAX: usize = 4096;
 pub const LINE_BYTES_MAX: usize = 6 * TEXT_BYTES_MAX + 1024;
 pub use crate::config::{NICK_CHARS_MAX, NickError, check_nick};
 
+/// Ops `/history` shows without a count.
+pub const HISTORY_DEFAULT: usize = 20;
+/// Most ops `/history` shows.
+pub const HISTORY_MAX: usize = 1000;
+
 /// The `/help` text: one line per command.
 pub const HELP: &str = "\
 TEXT               send TEXT to the room (start it with // to send a line that starts with /)
@@ -28,6 +33,8 @@ TEXT               send TEXT to the room (start it with // to send a line that s
 /nick NAME         set your nickname (1 to 32 characters)
 /dm NICK|ID TEXT   send TEXT privately to one member (nick, short id or full id)
 /join              show the join link and its QR code
+/state             show the op-log's state hash and counts
+/history [N]       show the last N chat lines and messages (default 20)
 /help              show this list
 /quit              leave the room and exit";
 
@@ -49,6 +56,10 @@ pub enum Command {
     Dm { to: String, text: String },
     /// Show the join link and its QR code.
     Join,
+    /// Show the op-log's state (state hash, op and author counts).
+    State,
+    /// Show the last N ops of the room (chat and direct messages).
+    History(usize),
     /// Show [`HELP`].
     Help,
     /// Leave and exit.
@@ -124,6 +135,18 @@ pub fn parse_line(line: &str, json: bool) -> Result<Option<Command>, CommandErro
         "members" => no_args(Command::Members, "/members")?,
         "me" => no_args(Command::Me, "/me")?,
         "join" => no_args(Command::Join, "/join")?,
+        "state" => no_args(Command::State, "/state")?,
+        "history" => match args {
+            "" => Command::History(HISTORY_DEFAULT),
+            n => match n.parse::<usize>() {
+                Ok(n) if (1..=HISTORY_MAX).contains(&n) => Command::History(n),
+                _ => {
+                    return Err(CommandError::Usage {
+                        usage: "/history [N] (N from 1 to 1000)",
+                    });
+                }
+            },
+        },
         "help" => no_args(Command::Help, "/help")?,
         "quit" => no_args(Command::Quit, "/quit")?,
         "nick" if args.is_empty() => {
@@ -183,6 +206,8 @@ const JSON_COMMANDS: &[(&str, &[&str])] = &[
     ("me", &[]),
     ("nick", &["name"]),
     ("join", &[]),
+    ("state", &[]),
+    ("history", &["n"]),
     ("help", &[]),
     ("quit", &[]),
 ];
@@ -234,6 +259,16 @@ fn parse_json(line: &str) -> Result<Command, CommandError> {
         "me" => Command::Me,
         "nick" => Command::Nick(check_nick(string_field(&obj, cmd, "name")?)?),
         "join" => Command::Join,
+        "state" => Command::State,
+        "history" => Command::History(match obj.get("n") {
+            None => HISTORY_DEFAULT,
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| (1..=HISTORY_MAX).contains(n))
+                .ok_or_else(|| json("\"n\" must be 1 to 1000".into()))?,
+            Some(_) => return Err(json("\"n\" must be a number".into())),
+        }),
         "help" => Command::Help,
         _ => Command::Quit,
     })

@@ -34,7 +34,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use super::command::{self, Command, HELP, LINE_BYTES_MAX};
 use crate::config::{Config, DEFAULT_DISCOVERY_PORT, DEFAULT_PORT, IdentitySource, Profile, Room};
 use crate::crypto::room::RoomCode;
-use crate::event::{Delivery, Event, Member, PeerInfo, Status};
+use crate::event::{Event, Member, PeerInfo, Status};
 use crate::id::NodeId;
 use crate::join::{JoinUri, qr_text};
 use crate::node::Node;
@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// Where this node's identity key lives (created if missing, mode 0600).
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+    /// Where the room's history is stored. Default: `rooms/` beside the
+    /// key file. A run with a throwaway identity keeps it in memory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Engine defaults for rooms of more than about 50 nodes.
     #[arg(long)]
     pub large_room: bool,
@@ -104,6 +108,7 @@ impl Default for RunArgs {
             no_discovery: false,
             seeds: Vec::new(),
             key_file: None,
+            data_dir: None,
             large_room: false,
             json: false,
             hide_room: false,
@@ -290,6 +295,16 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             }
         },
         (None, None) => IdentitySource::Ephemeral,
+    };
+    config.data_dir = match (&config.identity, &args.data_dir) {
+        (IdentitySource::Ephemeral, _) => None,
+        (_, Some(dir)) => Some(dir.clone()),
+        (IdentitySource::KeyFile(key), None) => Some(
+            key.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("rooms"), |d| d.join("rooms")),
+        ),
+        (IdentitySource::Given(_), None) => None,
     };
     config.validate().map_err(|e| e.to_string())?;
     Ok(Plan {
@@ -481,12 +496,47 @@ impl Client {
                 );
             }
             Event::Message { from, id, payload } => {
+                // Ephemeral broadcasts (from library users).
                 let text = String::from_utf8_lossy(&payload).into_owned();
                 self.out.emit(
-                    json!({"event": "chat", "from": from.to_string(), "nick": self.nick_json(&from), "text": text, "id": id.to_string()}),
-                    || format!("<{}> {}", self.name(&from), clean(&text)),
+                    json!({"event": "broadcast", "from": from.to_string(), "nick": self.nick_json(&from), "text": text, "id": id.to_string()}),
+                    || format!("<{}> (ephemeral) {}", self.name(&from), clean(&text)),
                 );
             }
+            Event::Op {
+                id,
+                author,
+                applet,
+                wall_ms,
+                body,
+                ..
+            } => {
+                if applet == crate::applets::chat::NAME && author != self.node.id() {
+                    let text = body
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    self.out.emit(
+                        json!({"event": "chat", "from": author.to_string(), "nick": self.nick_json(&author), "text": text, "id": id.to_string(), "wall_ms": wall_ms}),
+                        || format!("<{}> {}", self.name(&author), clean(&text)),
+                    );
+                }
+            }
+            Event::Mail {
+                id,
+                from,
+                payload,
+                wall_ms,
+            } => {
+                let text = String::from_utf8_lossy(&payload).into_owned();
+                self.out.emit(
+                    json!({"event": "dm", "from": from.to_string(), "nick": self.nick_json(&from), "text": text, "via": "log", "id": id.to_string(), "wall_ms": wall_ms}),
+                    || format!("[dm from {}] {}", self.name(&from), clean(&text)),
+                );
+            }
+            Event::Equivocation { author, seq } => self.out.emit(
+                json!({"event": "equivocation", "author": author.to_string(), "seq": seq}),
+                || format!("! {} forked its log at op {seq}: its ops from there no longer count", self.name(&author)),
+            ),
             Event::Direct {
                 from,
                 payload,
@@ -523,10 +573,7 @@ impl Client {
         let node = self.node.clone();
         match cmd {
             Command::Chat(text) => {
-                let id = node
-                    .broadcast(text.into_bytes())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let id = node.chat(&text).await.map_err(|e| e.to_string())?;
                 if self.out.json {
                     self.out
                         .emit(json!({"event": "sent", "id": id.to_string()}), String::new);
@@ -562,17 +609,13 @@ impl Client {
             }
             Command::Dm { to, text } => {
                 let target = self.resolve(&to).await?;
-                let how = node
-                    .send(target, text.into_bytes())
+                let id = node
+                    .mail(target, text.into_bytes())
                     .await
                     .map_err(|e| e.to_string())?;
-                let via = match how {
-                    Delivery::Link => "link",
-                    Delivery::Mesh => "mesh",
-                };
                 self.out.emit(
-                    json!({"event": "dm_sent", "to": target.to_string(), "via": via}),
-                    || format!("* sent to {} (via {via})", self.name(&target)),
+                    json!({"event": "dm_sent", "to": target.to_string(), "via": "log", "id": id.to_string()}),
+                    || format!("* sent to {} (sealed; delivered when they are online)", self.name(&target)),
                 );
             }
             Command::Join => {
@@ -583,6 +626,55 @@ impl Client {
                     json!({"event": "join", "uri": text, "addrs": uri.peers, "room_included": uri.room.is_some()}),
                     || format!("{qr}\njoin link: {text}\naddresses: {}", uri.peers.join(", ")),
                 );
+            }
+            Command::State => {
+                let s = node.log_state().await.map_err(|e| e.to_string())?;
+                let hash = crate::id::to_hex(&s.state_hash);
+                self.out.emit(
+                    json!({"event": "state", "state_hash": hash, "frontier_hash": crate::id::to_hex(&s.frontier_hash), "ops": s.ops, "authors": s.authors, "equivocators": s.equivocators, "durable": s.durable}),
+                    || format!("state {}  ops {}  authors {}  forked {}{}", &hash[..16], s.ops, s.authors, s.equivocators, if s.durable { "" } else { "  (memory only)" }),
+                );
+            }
+            Command::History(n) => {
+                let ops = node.history(None, n).await.map_err(|e| e.to_string())?;
+                let me = node.id();
+                let list: Vec<Value> = ops
+                    .iter()
+                    .map(|o| {
+                        let text = o.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+                        json!({"id": o.id.to_string(), "author": o.author.to_string(), "nick": self.nick_json(&o.author), "applet": o.applet, "kind": o.kind, "wall_ms": o.wall_ms, "text": if o.applet == crate::applets::chat::NAME { text.map_or(Value::Null, Value::String) } else { Value::Null }})
+                    })
+                    .collect();
+                self.out.emit(json!({"event": "history", "ops": list}), || {
+                    let mut s = String::new();
+                    for o in &ops {
+                        let who = self.name(&o.author);
+                        let line = match o.applet.as_str() {
+                            "chat" => format!(
+                                "<{who}> {}",
+                                clean(
+                                    &o.body
+                                        .as_ref()
+                                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                                        .unwrap_or_default()
+                                )
+                            ),
+                            "dm" if o.author == me => {
+                                format!("* you sent a direct message ({})", o.id.fmt_short())
+                            }
+                            "dm" => format!("* {who} sent a direct message ({})", o.id.fmt_short()),
+                            other => format!("* {who}: {other} op {}", o.id.fmt_short()),
+                        };
+                        if !s.is_empty() {
+                            s.push('\n');
+                        }
+                        s.push_str(&line);
+                    }
+                    if s.is_empty() {
+                        s.push_str("no history yet");
+                    }
+                    s
+                });
             }
             Command::Help => self
                 .out

@@ -122,12 +122,14 @@ impl OpLog {
         ids.clear();
     }
 
-    /// Writes this node's next op: the next `seq` after its head, `prev` =
-    /// the head's id, `lamport` above every op held, the body sealed with
-    /// the room key under `nonce` (24 fresh random bytes). The op is
-    /// verified and ingested before it is returned.
-    pub fn author(
-        &mut self,
+    /// Makes this node's next op without taking it in: the next `seq`
+    /// after its head, `prev` = the head's id, `lamport` above every op
+    /// held, the body sealed with the room key under `nonce` (24 fresh
+    /// random bytes), signed and verified. A driver that must store an op
+    /// durably before anyone sees it calls this, stores the op, then
+    /// [`OpLog::ingest`]s it.
+    pub fn prepare(
+        &self,
         identity: &Identity,
         applet: &str,
         kind: u16,
@@ -136,8 +138,8 @@ impl OpLog {
         nonce: [u8; 24],
     ) -> Result<VerifiedOp, AuthorError> {
         let me = self.me;
-        let (seq, prev) = match self.log.frontier().get(&me) {
-            Some((seq, id)) => (seq + 1, Some(*id)),
+        let (seq, prev) = match self.log.chain_head(&me) {
+            Some((seq, id)) => (seq + 1, Some(id)),
             None => (1, None),
         };
         let body = seal_body(&self.seal_key, &me, seq, applet, kind, plain, nonce)?;
@@ -152,10 +154,23 @@ impl OpLog {
             body,
             pow_nonce: 0,
         };
-        let verified = op
-            .sign(identity)
+        op.sign(identity)
             .verify()
-            .map_err(|e| AuthorError::Refused(e.to_string()))?;
+            .map_err(|e| AuthorError::Refused(e.to_string()))
+    }
+
+    /// [`OpLog::prepare`], then [`OpLog::ingest`]: for drivers without
+    /// storage (the simulator, tests).
+    pub fn author(
+        &mut self,
+        identity: &Identity,
+        applet: &str,
+        kind: u16,
+        plain: &[u8],
+        wall_ms: u64,
+        nonce: [u8; 24],
+    ) -> Result<VerifiedOp, AuthorError> {
+        let verified = self.prepare(identity, applet, kind, plain, wall_ms, nonce)?;
         let report = self.ingest(vec![verified.clone()]);
         if let Some((_, reason)) = report.refused.first() {
             return Err(AuthorError::Refused(reason.clone()));

@@ -274,6 +274,11 @@ impl Folder {
         h.finalize().into()
     }
 
+    /// The ids of the folded ops, in fold order.
+    pub fn order_ids(&self) -> impl DoubleEndedIterator<Item = OpId> + '_ {
+        self.order.values().copied()
+    }
+
     /// Every applet's saved state, by name (for snapshots).
     pub fn save_all(&self) -> Vec<(String, Vec<u8>)> {
         self.applets

@@ -163,6 +163,13 @@ impl Log {
         &log.chain[start..end]
     }
 
+    /// `author`'s chain head `(seq, id)`, fork or not (where its next op
+    /// goes).
+    pub fn chain_head(&self, author: &NodeId) -> Option<(u64, OpId)> {
+        let h = self.authors.get(author)?.head()?;
+        Some((h.op().seq, h.id()))
+    }
+
     /// Chained ops in all.
     pub fn len(&self) -> u64 {
         self.chained

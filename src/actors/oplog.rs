@@ -1,0 +1,472 @@
+//! The op-log actor: owns the node's [`Replica`] (log engine + anti-entropy)
+//! and its [`Store`].
+//!
+//! * Start: every op in the store is read back and ingested (one batch
+//!   verification per chunk), so a restarted node has everything it
+//!   acknowledged.
+//! * Publish: the op is made, **stored durably, then** taken into the log,
+//!   broadcast, and acknowledged; a store error (a full disk) refuses the
+//!   op and changes nothing.
+//! * Ops from broadcast or anti-entropy: ingested, then the newly chained
+//!   ones (and equivocation proofs) are stored in one durable commit, then
+//!   announced on the bus (`Event::Op`; `Event::Mail` for a direct message
+//!   to this node).
+//!
+//! Store calls block (an fsync per commit), so they run on tokio's blocking
+//! pool while the actor waits.
+//!
+//! Kept outside the engine, for a restart after a panic: the neighbours;
+//! the log itself is reloaded from the store (in-memory nodes start empty).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::broadcast_actor::BroadcastCtl;
+use super::topology::fresh_rng;
+use super::transport::TransportCmd;
+use super::{Clock, Supervised, Timers, sleep_until};
+use crate::applets::{self, dm as dm_applet};
+use crate::codec;
+use crate::crypto::dm;
+use crate::crypto::identity::Identity;
+use crate::event::Event;
+use crate::id::{NodeId, OpId};
+use crate::proto::oplog::op::open_body;
+use crate::proto::oplog::sync::{self, Replica};
+use crate::proto::oplog::{IngestReport, OpLog, SignedOp, VerifiedOp};
+use crate::proto::wire::{Envelope, Wire};
+use crate::store::{Batch, StorageError, Store};
+
+/// Ops read back from the store per ingest batch at start.
+pub const LOAD_CHUNK: usize = 4096;
+
+/// One op as [`crate::Node::history`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryOp {
+    pub id: OpId,
+    pub author: NodeId,
+    pub seq: u64,
+    pub lamport: u64,
+    pub wall_ms: u64,
+    pub applet: String,
+    pub kind: u16,
+    /// The body opened with the room key (`None` if it does not open).
+    pub body: Option<Vec<u8>>,
+}
+
+/// The log's state, as [`crate::Node::state`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogState {
+    pub state_hash: [u8; 32],
+    pub frontier_hash: [u8; 32],
+    /// Ops held (chained).
+    pub ops: u64,
+    /// Authors in the frontier.
+    pub authors: usize,
+    /// Authors flagged for equivocation.
+    pub equivocators: usize,
+    /// Whether ops are stored durably (false: memory only).
+    pub durable: bool,
+}
+
+/// What the op-log actor hears besides peers' sync messages.
+pub(crate) enum OpLogCtl {
+    NeighborUp(NodeId),
+    NeighborDown(NodeId),
+    /// Ops that came by broadcast.
+    Ops(Vec<SignedOp>),
+    Publish {
+        applet: String,
+        kind: u16,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<OpId, String>>,
+    },
+    History {
+        applet: Option<String>,
+        limit: usize,
+        reply: oneshot::Sender<Vec<HistoryOp>>,
+    },
+    State(oneshot::Sender<LogState>),
+    Panic,
+}
+
+pub(crate) struct OpLogActor {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) seal_key: [u8; 32],
+    pub(crate) replica: Replica,
+    pub(crate) store: Option<Arc<Store>>,
+    pub(crate) clock: Clock,
+    pub(crate) timers: Timers<sync::Timer>,
+    pub(crate) net: mpsc::Receiver<(NodeId, sync::Message)>,
+    pub(crate) ctl: mpsc::UnboundedReceiver<OpLogCtl>,
+    pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
+    pub(crate) broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+    pub(crate) bus: broadcast::Sender<Event>,
+    pub(crate) cancel: CancellationToken,
+    started: bool,
+    neighbors: BTreeSet<NodeId>,
+}
+
+fn fresh_replica(me: NodeId, seal_key: [u8; 32]) -> Replica {
+    Replica::new(
+        OpLog::new(me, seal_key, applets::builtin()),
+        sync::Config::default(),
+        fresh_rng(),
+    )
+}
+
+/// Runs a store call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, String> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| format!("storage task failed: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
+impl OpLogActor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        identity: Arc<Identity>,
+        seal_key: [u8; 32],
+        store: Option<Arc<Store>>,
+        clock: Clock,
+        net: mpsc::Receiver<(NodeId, sync::Message)>,
+        ctl: mpsc::UnboundedReceiver<OpLogCtl>,
+        transport: mpsc::UnboundedSender<TransportCmd>,
+        broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+        bus: broadcast::Sender<Event>,
+        cancel: CancellationToken,
+    ) -> OpLogActor {
+        OpLogActor {
+            replica: fresh_replica(identity.node_id(), seal_key),
+            identity,
+            seal_key,
+            store,
+            clock,
+            timers: Timers::new(),
+            net,
+            ctl,
+            transport,
+            broadcast,
+            bus,
+            cancel,
+            started: false,
+            neighbors: BTreeSet::new(),
+        }
+    }
+
+    /// Reads every stored op back into the log.
+    async fn load(&mut self) {
+        let Some(store) = &self.store else { return };
+        let loaded = blocking(store, |s| {
+            let mut ops = Vec::new();
+            s.for_each_op(|_, _, bytes| {
+                if let Ok(op) = SignedOp::decode(bytes) {
+                    ops.push(op);
+                }
+                std::ops::ControlFlow::Continue(())
+            })?;
+            for (_, _, _, bytes) in s.equivocations()? {
+                if let Ok(op) = SignedOp::decode(&bytes) {
+                    ops.push(op);
+                }
+            }
+            Ok(ops)
+        })
+        .await;
+        match loaded {
+            Ok(ops) => {
+                let count = ops.len();
+                let mut refused = 0;
+                let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+                for op in ops {
+                    chunk.push(op);
+                    if chunk.len() == LOAD_CHUNK {
+                        refused += self
+                            .replica
+                            .oplog_mut()
+                            .ingest_signed(std::mem::take(&mut chunk))
+                            .refused
+                            .len();
+                    }
+                }
+                refused += self.replica.oplog_mut().ingest_signed(chunk).refused.len();
+                tracing::info!(ops = count, refused, "op-log loaded from the store");
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the op-log store"),
+        }
+    }
+
+    fn drain(&mut self) -> Vec<IngestReport> {
+        let now = self.clock.now();
+        let mut reports = Vec::new();
+        while let Some(out) = self.replica.poll_output() {
+            match out {
+                sync::Output::Send { to, msg } => {
+                    let _ = self
+                        .transport
+                        .send(TransportCmd::Send(to, Wire::OpLog(msg)));
+                }
+                sync::Output::SetTimer { after, timer } => self.timers.set(now + after, timer),
+                sync::Output::Ingested(report) => reports.push(report),
+            }
+        }
+        reports
+    }
+
+    async fn feed(&mut self, input: sync::Input) {
+        let now = self.clock.now();
+        self.replica.handle(now, input);
+        let reports = self.drain();
+        for report in reports {
+            self.after_ingest(report).await;
+        }
+    }
+
+    /// Stores what `report` chained (and its proofs), then announces it.
+    async fn after_ingest(&mut self, report: IngestReport) {
+        if report.chained.is_empty() && report.equivocations.is_empty() {
+            return;
+        }
+        let log = self.replica.oplog().log();
+        let chained: Vec<VerifiedOp> = report
+            .chained
+            .iter()
+            .filter_map(|id| log.get(id).cloned())
+            .collect();
+        if let Some(store) = &self.store {
+            let mut batch = Batch::default();
+            let mut authors = BTreeSet::new();
+            for op in &chained {
+                let o = op.op();
+                authors.insert(o.author);
+                batch
+                    .ops
+                    .push((o.author, o.seq, op.id(), op.signed().encode()));
+            }
+            for author in authors {
+                if let Some((seq, id)) = log.chain_head(&author) {
+                    batch.heads.push((author, seq, id));
+                }
+            }
+            for (author, _) in &report.equivocations {
+                for p in log.proofs().filter(|p| p.op().author == *author) {
+                    let o = p.op();
+                    batch
+                        .equivocations
+                        .push((o.author, o.seq, p.id(), p.signed().encode()));
+                }
+            }
+            if let Err(e) = blocking(store, move |s| s.append(&batch)).await {
+                // Held in memory and re-fetched by anti-entropy after a
+                // restart; nothing acknowledged is at stake (these are
+                // other nodes' ops).
+                tracing::error!(error = %e, "cannot store received ops");
+            }
+        }
+        for (author, seq) in &report.equivocations {
+            tracing::warn!(author = %author.fmt_short(), seq, "author forked its log (equivocation)");
+            let _ = self.bus.send(Event::Equivocation {
+                author: *author,
+                seq: *seq,
+            });
+        }
+        for op in &chained {
+            self.announce(op);
+        }
+    }
+
+    fn announce(&self, op: &VerifiedOp) {
+        let o = op.op();
+        let body = open_body(&self.seal_key, o).ok();
+        if o.applet == dm_applet::NAME
+            && let Some(plain) = &body
+            && let Ok(sealed) = codec::decode_value::<dm::SealedDm>(plain)
+            && sealed.to == self.identity.node_id()
+        {
+            match dm::open(&self.identity, &sealed) {
+                Ok(opened) if opened.from == o.author => {
+                    let _ = self.bus.send(Event::Mail {
+                        id: op.id(),
+                        from: o.author,
+                        payload: opened.body,
+                        wall_ms: o.wall_ms,
+                    });
+                }
+                _ => {
+                    tracing::warn!(id = %op.id().fmt_short(), "a direct message to this node did not open")
+                }
+            }
+        }
+        let _ = self.bus.send(Event::Op {
+            id: op.id(),
+            author: o.author,
+            seq: o.seq,
+            lamport: o.lamport,
+            wall_ms: o.wall_ms,
+            applet: o.applet.clone(),
+            kind: o.kind,
+            body,
+        });
+    }
+
+    async fn publish(&mut self, applet: &str, kind: u16, body: &[u8]) -> Result<OpId, String> {
+        let mut nonce = [0u8; 24];
+        rand::fill(&mut nonce[..]);
+        let op = self
+            .replica
+            .oplog()
+            .prepare(
+                &self.identity,
+                applet,
+                kind,
+                body,
+                crate::node::unix_micros() / 1000,
+                nonce,
+            )
+            .map_err(|e| e.to_string())?;
+        if let Some(store) = &self.store {
+            let o = op.op();
+            let batch = Batch {
+                ops: vec![(o.author, o.seq, op.id(), op.signed().encode())],
+                heads: vec![(o.author, o.seq, op.id())],
+                equivocations: Vec::new(),
+            };
+            blocking(store, move |s| s.append(&batch)).await?;
+        }
+        let report = self.replica.oplog_mut().ingest(vec![op.clone()]);
+        if let Some((_, reason)) = report.refused.first() {
+            return Err(reason.clone());
+        }
+        self.announce(&op);
+        let (reply, _) = oneshot::channel();
+        let _ = self.broadcast.send(BroadcastCtl::Publish {
+            envelope: Envelope::Op(op.signed().clone()),
+            reply,
+        });
+        Ok(op.id())
+    }
+
+    fn history(&self, applet: Option<&str>, limit: usize) -> Vec<HistoryOp> {
+        let oplog = self.replica.oplog();
+        let ids: Vec<OpId> = oplog.folder().order_ids().collect();
+        let mut out: Vec<HistoryOp> = ids
+            .iter()
+            .rev()
+            .filter_map(|id| oplog.log().get(id))
+            .filter(|op| applet.is_none_or(|a| op.op().applet == a))
+            .take(limit)
+            .map(|op| {
+                let o = op.op();
+                HistoryOp {
+                    id: op.id(),
+                    author: o.author,
+                    seq: o.seq,
+                    lamport: o.lamport,
+                    wall_ms: o.wall_ms,
+                    applet: o.applet.clone(),
+                    kind: o.kind,
+                    body: open_body(&self.seal_key, o).ok(),
+                }
+            })
+            .collect();
+        out.reverse();
+        out
+    }
+
+    fn state(&self) -> LogState {
+        let oplog = self.replica.oplog();
+        LogState {
+            state_hash: oplog.state_hash(),
+            frontier_hash: oplog.log().frontier_hash(),
+            ops: oplog.log().len(),
+            authors: oplog.log().frontier().len(),
+            equivocators: oplog.log().equivocators().len(),
+            durable: self.store.is_some(),
+        }
+    }
+
+    async fn on_ctl(&mut self, ctl: OpLogCtl) {
+        match ctl {
+            OpLogCtl::NeighborUp(p) => {
+                self.neighbors.insert(p);
+                self.feed(sync::Input::NeighborUp(p)).await;
+            }
+            OpLogCtl::NeighborDown(p) => {
+                self.neighbors.remove(&p);
+                self.feed(sync::Input::NeighborDown(p)).await;
+            }
+            OpLogCtl::Ops(ops) => self.feed(sync::Input::Ops(ops)).await,
+            OpLogCtl::Publish {
+                applet,
+                kind,
+                body,
+                reply,
+            } => {
+                let result = self.publish(&applet, kind, &body).await;
+                let _ = reply.send(result);
+            }
+            OpLogCtl::History {
+                applet,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.history(applet.as_deref(), limit));
+            }
+            OpLogCtl::State(reply) => {
+                let _ = reply.send(self.state());
+            }
+            OpLogCtl::Panic => panic!("injected panic (test hook)"),
+        }
+    }
+}
+
+impl Supervised for OpLogActor {
+    const NAME: &'static str = "oplog";
+
+    async fn run(&mut self) {
+        if !self.started {
+            self.started = true;
+            self.load().await;
+            self.feed(sync::Input::Start).await;
+            for p in self.neighbors.clone() {
+                self.feed(sync::Input::NeighborUp(p)).await;
+            }
+        }
+        loop {
+            let deadline = self.timers.next();
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return,
+                ctl = self.ctl.recv() => match ctl {
+                    None => return,
+                    Some(ctl) => self.on_ctl(ctl).await,
+                },
+                msg = self.net.recv() => match msg {
+                    None => return,
+                    Some((from, msg)) => self.feed(sync::Input::Message { from, msg }).await,
+                },
+                _ = sleep_until(self.clock, deadline) => {
+                    let now = self.clock.now();
+                    while let Some(timer) = self.timers.pop_due(now) {
+                        self.feed(sync::Input::Timer(timer)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn restart(&mut self) {
+        // The engine is rebuilt from the store at the top of `run`.
+        self.replica = fresh_replica(self.identity.node_id(), self.seal_key);
+        self.timers.clear();
+        self.started = false;
+    }
+}
