@@ -1,0 +1,250 @@
+//! The durable op-log over real loopback sockets, in one process: ops
+//! reach every node, a node that was away catches up, a restarted node has
+//! what it published, and SIGKILL right after `publish` returned loses
+//! nothing (a child process is killed, 20 times).
+
+use std::future::Future;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use flashmesh::{Config, IdentitySource, Node, Room, RoomCode};
+use tokio::time::Instant;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(50);
+const CODE: &str = "oplog-test-room-cedar-pylon-harbor-5120";
+
+fn room() -> Room {
+    static ROOM: OnceLock<Room> = OnceLock::new();
+    ROOM.get_or_init(|| Room::derive(RoomCode::parse(CODE).expect("a code")).expect("derives"))
+        .clone()
+}
+
+fn config() -> Config {
+    let mut cfg = Config::new(room());
+    cfg.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    cfg.discovery = None;
+    cfg
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let until = Instant::now() + DEADLINE;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn start(cfg: Config) -> Node {
+    Node::start(cfg).await.expect("the node starts")
+}
+
+async fn same_state(nodes: &[&Node], ops: u64) -> bool {
+    let mut first = None;
+    for n in nodes {
+        let s = n.log_state().await.expect("running");
+        if s.ops != ops {
+            return false;
+        }
+        match first {
+            None => first = Some(s.state_hash),
+            Some(h) if h != s.state_hash => return false,
+            Some(_) => {}
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_from_every_node_reach_every_node_and_the_states_agree() {
+    let a = start(config()).await;
+    let mut nodes = vec![a.clone()];
+    for _ in 0..4 {
+        let mut cfg = config();
+        cfg.seeds = vec![a.local_addr().to_string()];
+        nodes.push(start(cfg).await);
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        for k in 0..10 {
+            n.chat(&format!("line {k} from node {i}"))
+                .await
+                .expect("published");
+        }
+    }
+    let refs: Vec<&Node> = nodes.iter().collect();
+    wait_for("every node holds all 50 ops with one state hash", || {
+        same_state(&refs, 50)
+    })
+    .await;
+    let history = nodes[3].history(Some("chat"), 100).await.expect("running");
+    assert_eq!(history.len(), 50);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_away_while_a_thousand_ops_were_made_catches_up_on_return() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let a = start(config()).await;
+    let mut ccfg = config();
+    ccfg.identity = IdentitySource::KeyFile(dir.path().join("c.key"));
+    ccfg.data_dir = Some(dir.path().join("rooms"));
+    ccfg.seeds = vec![a.local_addr().to_string()];
+    let c = start(ccfg.clone()).await;
+    a.chat("before c leaves").await.expect("published");
+    let pair = [&a, &c];
+    wait_for("c has the first op", || same_state(&pair, 1)).await;
+    c.shutdown().await;
+    for k in 0..1000 {
+        a.chat(&format!("while c is away: {k}"))
+            .await
+            .expect("published");
+    }
+    let c = start(ccfg).await;
+    assert_eq!(c.log_state().await.expect("running").ops, 1, "kept its op");
+    let pair = [&a, &c];
+    wait_for("c caught up on 1000 ops", || same_state(&pair, 1001)).await;
+    a.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_has_what_it_published_and_what_it_received() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let a = start(config()).await;
+    let mut bcfg = config();
+    bcfg.identity = IdentitySource::KeyFile(dir.path().join("b.key"));
+    bcfg.data_dir = Some(dir.path().join("rooms"));
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg.clone()).await;
+    for k in 0..5 {
+        b.chat(&format!("b says {k}")).await.expect("published");
+        a.chat(&format!("a says {k}")).await.expect("published");
+    }
+    let pair = [&a, &b];
+    wait_for("both hold 10 ops", || same_state(&pair, 10)).await;
+    let before = b.log_state().await.expect("running");
+    b.shutdown().await;
+    a.shutdown().await;
+    // Alone this time: everything comes from its own store.
+    bcfg.seeds.clear();
+    let b = start(bcfg).await;
+    let after = b.log_state().await.expect("running");
+    assert!(after.durable);
+    assert_eq!(after.ops, 10);
+    assert_eq!(after.state_hash, before.state_hash);
+    b.shutdown().await;
+}
+
+/// A `flashmesh` process with a JSON line interface.
+struct Proc {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn start(key: &Path) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flashmesh"))
+            .args([
+                "run",
+                "--room",
+                CODE,
+                "--port",
+                "0",
+                "--no-discovery",
+                "--json",
+            ])
+            .arg("--key-file")
+            .arg(key)
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawns flashmesh");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc { child, lines }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("writes");
+        stdin.flush().expect("flushes");
+    }
+
+    /// The next line whose "event" is `event`.
+    fn expect(&mut self, event: &str) -> serde_json::Value {
+        let until = std::time::Instant::now() + DEADLINE;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {event} event in time"));
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            if v["event"] == event {
+                return v;
+            }
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+#[test]
+fn sigkill_right_after_publish_returned_loses_nothing_in_20_kills() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let key = dir.path().join("node.key");
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..20 {
+        let mut p = Proc::start(&key);
+        p.expect("ready");
+        // Everything acknowledged before the earlier kills is there.
+        p.send(r#"{"cmd":"state"}"#);
+        let state = p.expect("state");
+        assert_eq!(state["ops"], acknowledged.len() as u64, "round {round}");
+        let text = format!("round {round}");
+        p.send(&text);
+        let sent = p.expect("sent");
+        acknowledged.push(sent["id"].as_str().expect("an id").to_string());
+        p.kill();
+    }
+    let mut p = Proc::start(&key);
+    p.expect("ready");
+    p.send(r#"{"cmd":"history","n":100}"#);
+    let history = p.expect("history");
+    let ids: Vec<&str> = history["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        acknowledged.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    p.kill();
+}
