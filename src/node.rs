@@ -480,6 +480,20 @@ impl Node {
         rx.await.map_err(|_| Error::Stopped)
     }
 
+    /// Writes a snapshot of the room's state now (one is also written every
+    /// 1,000 ops): a restart then applies only newer ops. Returns the ops
+    /// it covers.
+    pub async fn snapshot(&self) -> Result<u64, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .oplog
+            .send(OpLogCtl::Snapshot(reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await
+            .map_err(|_| Error::Stopped)?
+            .map_err(Error::Rejected)
+    }
+
     /// The current links.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, Error> {
         let (reply, rx) = oneshot::channel();

@@ -248,3 +248,32 @@ fn sigkill_right_after_publish_returned_loses_nothing_in_20_kills() {
     );
     p.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_from_a_snapshot_replays_only_the_tail() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut cfg = config();
+    cfg.identity = IdentitySource::KeyFile(dir.path().join("n.key"));
+    cfg.data_dir = Some(dir.path().join("rooms"));
+    let n = start(cfg.clone()).await;
+    for k in 0..300 {
+        n.chat(&format!("before the snapshot: {k}"))
+            .await
+            .expect("published");
+    }
+    assert_eq!(n.snapshot().await.expect("snapshot"), 300);
+    for k in 0..7 {
+        n.chat(&format!("after the snapshot: {k}"))
+            .await
+            .expect("published");
+    }
+    let before = n.log_state().await.expect("running");
+    n.shutdown().await;
+    let n = start(cfg).await;
+    let after = n.log_state().await.expect("running");
+    assert_eq!(after.ops, 307);
+    assert_eq!(after.snapshot_ops, Some(300));
+    assert_eq!(after.replayed_at_start, 7, "only the tail is replayed");
+    assert_eq!(after.state_hash, before.state_hash);
+    n.shutdown().await;
+}

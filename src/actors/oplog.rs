@@ -36,12 +36,12 @@ use crate::event::Event;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
-use crate::proto::oplog::{IngestReport, OpLog, SignedOp, VerifiedOp};
+use crate::proto::oplog::{IngestReport, OpLog, SignedOp, Snapshot, VerifiedOp};
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::{Batch, StorageError, Store};
 
-/// Ops read back from the store per ingest batch at start.
-pub const LOAD_CHUNK: usize = 4096;
+/// A snapshot is written after this many new ops.
+pub const SNAPSHOT_EVERY_OPS: u64 = 1000;
 
 /// One op as [`crate::Node::history`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,10 @@ pub struct LogState {
     pub equivocators: usize,
     /// Whether ops are stored durably (false: memory only).
     pub durable: bool,
+    /// Ops applied when the node started (after its snapshot, if any).
+    pub replayed_at_start: u64,
+    /// Ops covered by the newest snapshot, if there is one.
+    pub snapshot_ops: Option<u64>,
 }
 
 /// What the op-log actor hears besides peers' sync messages.
@@ -90,6 +94,8 @@ pub(crate) enum OpLogCtl {
         reply: oneshot::Sender<Vec<HistoryOp>>,
     },
     State(oneshot::Sender<LogState>),
+    /// Write a snapshot now; the reply is the ops it covers.
+    Snapshot(oneshot::Sender<Result<u64, String>>),
     Panic,
 }
 
@@ -108,6 +114,8 @@ pub(crate) struct OpLogActor {
     pub(crate) cancel: CancellationToken,
     started: bool,
     neighbors: BTreeSet<NodeId>,
+    replayed_at_start: u64,
+    snapshot_ops: Option<u64>,
 }
 
 fn fresh_replica(me: NodeId, seal_key: [u8; 32]) -> Replica {
@@ -159,10 +167,14 @@ impl OpLogActor {
             cancel,
             started: false,
             neighbors: BTreeSet::new(),
+            replayed_at_start: 0,
+            snapshot_ops: None,
         }
     }
 
-    /// Reads every stored op back into the log.
+    /// Reads the newest snapshot and every stored op back: the log holds
+    /// every op, the fold starts from the snapshot and applies only newer
+    /// ops.
     async fn load(&mut self) {
         let Some(store) = &self.store else { return };
         let loaded = blocking(store, |s| {
@@ -178,29 +190,52 @@ impl OpLogActor {
                     ops.push(op);
                 }
             }
-            Ok(ops)
+            let snapshot = s
+                .latest_snapshot()?
+                .and_then(|(_, bytes)| codec::decode_state::<Snapshot>(&bytes).ok());
+            Ok((ops, snapshot))
         })
         .await;
         match loaded {
-            Ok(ops) => {
+            Ok((ops, snapshot)) => {
                 let count = ops.len();
-                let mut refused = 0;
-                let mut chunk = Vec::with_capacity(LOAD_CHUNK);
-                for op in ops {
-                    chunk.push(op);
-                    if chunk.len() == LOAD_CHUNK {
-                        refused += self
-                            .replica
-                            .oplog_mut()
-                            .ingest_signed(std::mem::take(&mut chunk))
-                            .refused
-                            .len();
-                    }
-                }
-                refused += self.replica.oplog_mut().ingest_signed(chunk).refused.len();
-                tracing::info!(ops = count, refused, "op-log loaded from the store");
+                self.snapshot_ops = snapshot.as_ref().map(|s| s.ops);
+                self.replayed_at_start =
+                    self.replica.oplog_mut().load_stored(ops, snapshot.as_ref());
+                tracing::info!(
+                    ops = count,
+                    replayed = self.replayed_at_start,
+                    snapshot = ?self.snapshot_ops,
+                    "op-log loaded from the store"
+                );
             }
             Err(e) => tracing::error!(error = %e, "cannot read the op-log store"),
+        }
+    }
+
+    /// Writes a snapshot of the fold; returns the ops it covers.
+    async fn snapshot(&mut self) -> Result<u64, String> {
+        let Some(store) = &self.store else {
+            return Err("this node keeps no store (memory only)".into());
+        };
+        let snapshot = self.replica.oplog().snapshot();
+        let ops = snapshot.ops;
+        let bytes = codec::encode_state(&snapshot).map_err(|e| e.to_string())?;
+        blocking(store, move |s| s.put_snapshot(ops, &bytes)).await?;
+        self.snapshot_ops = Some(ops);
+        Ok(ops)
+    }
+
+    /// A snapshot when enough ops came since the last one.
+    async fn maybe_snapshot(&mut self) {
+        if self.store.is_none() {
+            return;
+        }
+        let ops = self.replica.oplog().log().len();
+        if ops >= self.snapshot_ops.unwrap_or(0) + SNAPSHOT_EVERY_OPS
+            && let Err(e) = self.snapshot().await
+        {
+            tracing::error!(error = %e, "cannot write a snapshot");
         }
     }
 
@@ -281,6 +316,7 @@ impl OpLogActor {
         for op in &chained {
             self.announce(op);
         }
+        self.maybe_snapshot().await;
     }
 
     fn announce(&self, op: &VerifiedOp) {
@@ -346,6 +382,7 @@ impl OpLogActor {
             return Err(reason.clone());
         }
         self.announce(&op);
+        self.maybe_snapshot().await;
         let (reply, _) = oneshot::channel();
         let _ = self.broadcast.send(BroadcastCtl::Publish {
             envelope: Envelope::Op(op.signed().clone()),
@@ -390,6 +427,8 @@ impl OpLogActor {
             authors: oplog.log().frontier().len(),
             equivocators: oplog.log().equivocators().len(),
             durable: self.store.is_some(),
+            replayed_at_start: self.replayed_at_start,
+            snapshot_ops: self.snapshot_ops,
         }
     }
 
@@ -422,6 +461,10 @@ impl OpLogActor {
             }
             OpLogCtl::State(reply) => {
                 let _ = reply.send(self.state());
+            }
+            OpLogCtl::Snapshot(reply) => {
+                let result = self.snapshot().await;
+                let _ = reply.send(result);
             }
             OpLogCtl::Panic => panic!("injected panic (test hook)"),
         }

@@ -34,6 +34,7 @@ TEXT               send TEXT to the room (start it with // to send a line that s
 /dm NICK|ID TEXT   send TEXT privately to one member (nick, short id or full id)
 /join              show the join link and its QR code
 /state             show the op-log's state hash and counts
+/snapshot          save a snapshot now (restarts replay only newer ops)
 /history [N]       show the last N chat lines and messages (default 20)
 /help              show this list
 /quit              leave the room and exit";
@@ -58,6 +59,8 @@ pub enum Command {
     Join,
     /// Show the op-log's state (state hash, op and author counts).
     State,
+    /// Write a snapshot of the room's state now.
+    Snapshot,
     /// Show the last N ops of the room (chat and direct messages).
     History(usize),
     /// Show [`HELP`].
@@ -136,6 +139,7 @@ pub fn parse_line(line: &str, json: bool) -> Result<Option<Command>, CommandErro
         "me" => no_args(Command::Me, "/me")?,
         "join" => no_args(Command::Join, "/join")?,
         "state" => no_args(Command::State, "/state")?,
+        "snapshot" => no_args(Command::Snapshot, "/snapshot")?,
         "history" => match args {
             "" => Command::History(HISTORY_DEFAULT),
             n => match n.parse::<usize>() {
@@ -207,6 +211,7 @@ const JSON_COMMANDS: &[(&str, &[&str])] = &[
     ("nick", &["name"]),
     ("join", &[]),
     ("state", &[]),
+    ("snapshot", &[]),
     ("history", &["n"]),
     ("help", &[]),
     ("quit", &[]),
@@ -260,6 +265,7 @@ fn parse_json(line: &str) -> Result<Command, CommandError> {
         "nick" => Command::Nick(check_nick(string_field(&obj, cmd, "name")?)?),
         "join" => Command::Join,
         "state" => Command::State,
+        "snapshot" => Command::Snapshot,
         "history" => Command::History(match obj.get("n") {
             None => HISTORY_DEFAULT,
             Some(Value::Number(n)) => n

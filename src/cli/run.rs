@@ -631,9 +631,15 @@ impl Client {
                 let s = node.log_state().await.map_err(|e| e.to_string())?;
                 let hash = crate::id::to_hex(&s.state_hash);
                 self.out.emit(
-                    json!({"event": "state", "state_hash": hash, "frontier_hash": crate::id::to_hex(&s.frontier_hash), "ops": s.ops, "authors": s.authors, "equivocators": s.equivocators, "durable": s.durable}),
+                    json!({"event": "state", "state_hash": hash, "frontier_hash": crate::id::to_hex(&s.frontier_hash), "ops": s.ops, "authors": s.authors, "equivocators": s.equivocators, "durable": s.durable, "replayed_at_start": s.replayed_at_start, "snapshot_ops": s.snapshot_ops}),
                     || format!("state {}  ops {}  authors {}  forked {}{}", &hash[..16], s.ops, s.authors, s.equivocators, if s.durable { "" } else { "  (memory only)" }),
                 );
+            }
+            Command::Snapshot => {
+                let ops = node.snapshot().await.map_err(|e| e.to_string())?;
+                self.out.emit(json!({"event": "snapshot", "ops": ops}), || {
+                    format!("* snapshot saved: {ops} ops")
+                });
             }
             Command::History(n) => {
                 let ops = node.history(None, n).await.map_err(|e| e.to_string())?;

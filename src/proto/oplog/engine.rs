@@ -26,6 +26,22 @@ pub struct IngestReport {
     pub equivocations: Vec<(NodeId, u64)>,
 }
 
+/// A checkpoint of the fold that a restart can start from: every applet's
+/// state after folding exactly the ops at or below `heads` (per author, the
+/// chain's seq at the time), with the fold standing at `upto`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub version: u16,
+    /// Chained ops when it was taken.
+    pub ops: u64,
+    pub heads: Vec<(NodeId, u64)>,
+    pub upto: Option<(u64, NodeId, u64)>,
+    pub states: Vec<(String, serde_bytes::ByteBuf)>,
+}
+
+/// [`Snapshot::version`] this code writes and reads.
+pub const SNAPSHOT_VERSION: u16 = 1;
+
 /// Why this node could not write an op.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -65,6 +81,69 @@ impl OpLog {
     /// The hash of every applet's state (see [`Folder::state_hash`]).
     pub fn state_hash(&self) -> [u8; 32] {
         self.folder.state_hash()
+    }
+
+    /// The fold's current snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            ops: self.log.len(),
+            heads: self
+                .log
+                .authors()
+                .filter_map(|a| self.log.chain_head(&a).map(|(seq, _)| (a, seq)))
+                .collect(),
+            upto: self.folder.applied_upto(),
+            states: self
+                .folder
+                .save_all()
+                .into_iter()
+                .map(|(n, s)| (n, serde_bytes::ByteBuf::from(s)))
+                .collect(),
+        }
+    }
+
+    /// Loads ops this node stored itself (not verified again) and, when
+    /// given and usable, the snapshot to start the fold from: only ops the
+    /// snapshot does not cover are applied. Returns how many ops were
+    /// applied (the replay).
+    pub fn load_stored(&mut self, ops: Vec<SignedOp>, snapshot: Option<&Snapshot>) -> u64 {
+        let before = self.folder.stats().applications;
+        for op in ops {
+            let _ = self.log.ingest(op.assume_verified());
+        }
+        let foldable: Vec<&VerifiedOp> = self
+            .log
+            .iter()
+            .filter(|op| !self.log.is_forked(&op.op().author, op.op().seq))
+            .collect();
+        let restored = snapshot
+            .filter(|s| s.version == SNAPSHOT_VERSION)
+            .is_some_and(|s| {
+                let states: Vec<(String, Vec<u8>)> = s
+                    .states
+                    .iter()
+                    .map(|(n, b)| (n.clone(), b.to_vec()))
+                    .collect();
+                self.folder.restore(s.upto, &states).is_ok()
+            });
+        match snapshot.filter(|_| restored) {
+            Some(s) => {
+                let heads: std::collections::BTreeMap<NodeId, u64> =
+                    s.heads.iter().copied().collect();
+                let covered = |op: &&VerifiedOp| {
+                    heads
+                        .get(&op.op().author)
+                        .is_some_and(|h| op.op().seq <= *h)
+                };
+                let (old, new): (Vec<&VerifiedOp>, Vec<&VerifiedOp>) =
+                    foldable.into_iter().partition(covered);
+                self.folder.mark_applied(&old);
+                self.folder.add_many(&self.log, &new);
+            }
+            None => self.folder.add_many(&self.log, &foldable),
+        }
+        self.folder.stats().applications - before
     }
 
     /// Verifies `ops` as one batch, then ingests those that pass.

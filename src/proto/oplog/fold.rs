@@ -274,6 +274,49 @@ impl Folder {
         h.finalize().into()
     }
 
+    /// Where the fold stands: the key of the last applied op.
+    pub fn applied_upto(&self) -> Option<FoldKey> {
+        self.applied_upto
+    }
+
+    /// Restores applet states saved at `upto` (a snapshot), with nothing in
+    /// the fold yet; the snapshot's ops are then added with
+    /// [`Folder::mark_applied`] and newer ones with [`Folder::add_many`].
+    /// On an error (a state that does not load) every applet is reset.
+    pub fn restore(
+        &mut self,
+        upto: Option<FoldKey>,
+        states: &[(String, Vec<u8>)],
+    ) -> Result<(), String> {
+        for (name, state) in states {
+            if let Some(a) = self.applets.get_mut(name.as_str())
+                && let Err(e) = a.load(state)
+            {
+                for a in self.applets.values_mut() {
+                    a.reset();
+                }
+                return Err(format!("applet {name}: {e}"));
+            }
+        }
+        self.order.clear();
+        self.checkpoints.clear();
+        self.since_checkpoint = 0;
+        self.applied_upto = upto;
+        if let Some(k) = upto {
+            let saved = self.applets.iter().map(|(n, a)| (*n, a.save())).collect();
+            self.checkpoints.insert(k, saved);
+        }
+        Ok(())
+    }
+
+    /// Adds ops whose effect the restored state already holds (they were
+    /// folded when the snapshot was taken): into the order, not applied.
+    pub fn mark_applied(&mut self, ops: &[&VerifiedOp]) {
+        for op in ops {
+            self.order.insert(key_of(op), op.id());
+        }
+    }
+
     /// The ids of the folded ops, in fold order.
     pub fn order_ids(&self) -> impl DoubleEndedIterator<Item = OpId> + '_ {
         self.order.values().copied()

@@ -241,6 +241,11 @@ impl Log {
             .unwrap_or(0)
     }
 
+    /// Every author with a chain.
+    pub fn authors(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.authors.keys().copied()
+    }
+
     /// Every chained op, by author then seq.
     pub fn iter(&self) -> impl Iterator<Item = &VerifiedOp> {
         self.authors.values().flat_map(|l| l.chain.iter())

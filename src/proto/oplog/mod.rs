@@ -14,7 +14,7 @@ pub mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{AuthorError, IngestReport, OpLog};
+pub use engine::{AuthorError, IngestReport, OpLog, SNAPSHOT_VERSION, Snapshot};
 pub use fold::{Applet, AppliedOp, FoldStats, Folder};
 pub use log::{Ingested, Log};
 pub use op::{Op, SignedOp, VerifiedOp, VerifyError, verify_batch};

@@ -291,3 +291,37 @@ fn ops_of_an_unknown_applet_are_kept_and_change_no_state() {
     assert_eq!(with.log().get(&op.id()).map(|o| o.id()), Some(op.id()));
     assert_eq!(with.folder().stats().unknown_applet, 1);
 }
+
+#[test]
+fn a_restart_from_a_snapshot_replays_only_the_newer_ops_and_reaches_the_same_state() {
+    let mut rng = EngineRng::seed_from_u64(31);
+    let ids = people(3, 31);
+    let ops = history(&ids, 60, &mut rng);
+    let (first, rest) = ops.split_at(150);
+    let mut before = replay(&ids[0], first.to_vec(), 64);
+    let snapshot = before.snapshot();
+    assert_eq!(snapshot.ops, 150);
+    before.ingest_signed(rest.to_vec());
+    let reference = before.state_hash();
+
+    let mut restarted = engine(&ids[0]);
+    let replayed = restarted.load_stored(ops.clone(), Some(&snapshot));
+    assert_eq!(
+        replayed,
+        (ops.len() - 150) as u64,
+        "only the tail is applied"
+    );
+    assert_eq!(restarted.state_hash(), reference);
+
+    // Without a snapshot, everything is applied.
+    let mut cold = engine(&ids[0]);
+    assert_eq!(cold.load_stored(ops.clone(), None), ops.len() as u64);
+    assert_eq!(cold.state_hash(), reference);
+
+    // A snapshot of another version is ignored, not trusted.
+    let mut other = snapshot.clone();
+    other.version += 1;
+    let mut e = engine(&ids[0]);
+    assert_eq!(e.load_stored(ops.clone(), Some(&other)), ops.len() as u64);
+    assert_eq!(e.state_hash(), reference);
+}
