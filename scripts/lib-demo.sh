@@ -426,3 +426,54 @@ random_digits() {
   while ((${#s} < $1)); do s+=$(printf '%04d' $((RANDOM % 10000))); done
   echo "${s:0:$1}"
 }
+
+# --- restarts and answers (the op-log demos) ---------------------------------
+#
+#   start_node_keyed NODE KEY ARGS..
+#                           start_node, but with the key file of KEY
+#                           ($DEMO_TMP/KEY.key; its op-log is in
+#                           $DEMO_TMP/rooms/): a restart is a new NODE (its
+#                           own fifo and logs, e.g. a1, a2) with the same KEY
+#   send_lines NODE LINE..  writes all the lines to its stdin in one write
+#   more_than NODE EVENT N  NODE logged more than N such events
+#   ask NODE LINE EVENT     sends LINE, waits for NODE's next EVENT (its
+#                           answer; read it with `ev last NODE FIELD EVENT`)
+
+start_node_keyed() {
+  local node=$1 key=$2 fd fifo=$DEMO_TMP/$1.in
+  shift 2
+  mkfifo "$fifo"
+  NODES+=("$node")
+  : >"$(log_of "$node")"
+  (
+    for fd in "${NODE_FD[@]}" ${DEMO_LOCK_FD:+"$DEMO_LOCK_FD"}; do exec {fd}>&-; done
+    export NO_COLOR=1
+    exec "${RUN_PREFIX[@]}" "$BIN" run --json --key-file "$DEMO_TMP/$key.key" "$@" \
+      <"$fifo" >"$(log_of "$node")" 2>"$LOG_DIR/$DEMO_NAME-$node.err"
+  ) &
+  NODE_PID[$node]=$!
+  exec {fd}>"$fifo"
+  NODE_FD[$node]=$fd
+}
+
+send_lines() {
+  local node=$1
+  shift
+  [ -n "${NODE_FD[$node]:-}" ] || fail "cannot write to $node: its input is closed"
+  alive "$node" || fail "cannot write to $node: it is not running"
+  (printf '%s\n' "$@" >&"${NODE_FD[$node]}") 2>/dev/null ||
+    fail "cannot write to $node (it exited?)"
+}
+
+more_than() {
+  local n
+  n=$(count "$1" "$2") || return 1
+  [ "$n" -gt "$3" ]
+}
+
+ask() {
+  local node=$1 line=$2 event=$3 before
+  before=$(count "$node" "$event") || fail "cannot read $(log_of "$node")"
+  send "$node" "$line"
+  wait_for "$node answers $line ($event)" more_than "$node" "$event" "$before"
+}

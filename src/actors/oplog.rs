@@ -40,8 +40,11 @@ use crate::proto::oplog::{IngestReport, OpLog, SignedOp, Snapshot, VerifiedOp};
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::{Batch, StorageError, Store};
 
-/// A snapshot is written after this many new ops.
+/// A snapshot is written after this many new ops, at least...
 pub const SNAPSHOT_EVERY_OPS: u64 = 1000;
+/// ...and after a quarter of the ops held (writing one costs time in
+/// proportion to the state, so a fixed interval would be quadratic).
+pub const SNAPSHOT_FRACTION_DIVISOR: u64 = 4;
 
 /// One op as [`crate::Node::history`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,7 +235,8 @@ impl OpLogActor {
             return;
         }
         let ops = self.replica.oplog().log().len();
-        if ops >= self.snapshot_ops.unwrap_or(0) + SNAPSHOT_EVERY_OPS
+        let interval = SNAPSHOT_EVERY_OPS.max(ops / SNAPSHOT_FRACTION_DIVISOR);
+        if ops >= self.snapshot_ops.unwrap_or(0) + interval
             && let Err(e) = self.snapshot().await
         {
             tracing::error!(error = %e, "cannot write a snapshot");

@@ -6,7 +6,8 @@
 //! An op that arrives after ops that sort above it (a late arrival) makes
 //! the folder go back to the newest checkpoint below it and re-apply from
 //! there. Checkpoints (every applet's saved state) are taken every
-//! [`CHECKPOINT_EVERY`] applied ops; at most [`CHECKPOINTS_MAX`] are kept
+//! [`CHECKPOINT_EVERY`] applied ops (or an eighth of the fold, whichever is
+//! more); at most [`CHECKPOINTS_MAX`] are kept
 //! (the oldest go first; an op older than every checkpoint re-folds from
 //! the start).
 //!
@@ -24,8 +25,14 @@ use super::log::Log;
 use super::op::{VerifiedOp, open_body};
 use crate::id::{NodeId, OpId};
 
-/// Applied ops between checkpoints.
+/// Applied ops between checkpoints, at least.
 pub const CHECKPOINT_EVERY: u64 = 256;
+/// And at least this fraction of the ops in the fold: saving a state costs
+/// time in proportion to its size, so a fixed interval would make a long
+/// fold quadratic (100,000 chat lines: gigabytes encoded); with the
+/// interval growing with the fold, saving costs about this factor times
+/// the fold itself, and a refold re-applies at most that fraction.
+pub const CHECKPOINT_FRACTION_DIVISOR: u64 = 8;
 /// Checkpoints kept.
 pub const CHECKPOINTS_MAX: usize = 64;
 /// Domain tag of the state hash.
@@ -181,7 +188,8 @@ impl Folder {
 
     fn maybe_checkpoint(&mut self, key: FoldKey) {
         self.since_checkpoint += 1;
-        if self.since_checkpoint < CHECKPOINT_EVERY {
+        let interval = CHECKPOINT_EVERY.max(self.order.len() as u64 / CHECKPOINT_FRACTION_DIVISOR);
+        if self.since_checkpoint < interval {
             return;
         }
         self.since_checkpoint = 0;
