@@ -26,6 +26,9 @@
 //!   [`config`], [`event`], [`error`]: what it takes, says and returns.
 //! * [`join`]: `flashmesh://join` links and their QR codes; [`cli`]: the line
 //!   client (`flashmesh run`) and `flashmesh sim`.
+//! * [`proto::oplog`]: the durable op-log (signed per-author logs, the fold
+//!   into applet state, anti-entropy); [`applets`]: the built-in applets
+//!   (chat, direct messages); [`store`]: the crash-safe storage (redb).
 //!
 //! ## Example: size a room before the event
 //!
