@@ -60,7 +60,7 @@ pub struct HistoryOp {
     pub body: Option<Vec<u8>>,
 }
 
-/// The log's state, as [`crate::Node::state`] returns it.
+/// The log's state, as [`crate::Node::log_state`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogState {
     pub state_hash: [u8; 32],
