@@ -31,19 +31,16 @@ SECRET="for carol only $(random_digits 8)"
 OPS=$((2 * EACH + 2))
 
 # converged OPS NODE...: for polling: asks every NODE for /state; their
-# latest answers have OPS ops and one state_hash.
+# latest answers all have OPS ops and one state_hash.
 converged() {
-  local ops=$1 n hash=
+  local ops=$1 n states
   shift
   for n in "$@"; do send "$n" /state; done
-  for n in "$@"; do
-    [ "$(ev last "$n" ops state)" = "$ops" ] || return 1
-    if [ -z "$hash" ]; then
-      hash=$(ev last "$n" state_hash state)
-    else
-      [ "$(ev last "$n" state_hash state)" = "$hash" ] || return 1
-    fi
-  done
+  # One line per node that answered already.
+  states=$(for n in "$@"; do ev last "$n" . state; done | fields ops state_hash)
+  [ "$(grep -c . <<<"$states")" = $# ] || return 1
+  states=$(sort -u <<<"$states")
+  [ "$(wc -l <<<"$states")" = 1 ] && [ "${states%%$'\t'*}" = "$ops" ]
 }
 
 # sent_at_least NODE N: NODE printed N "sent" events (or more).
@@ -87,10 +84,10 @@ HASH=$(ev last a state_hash state)
 [ "$(count a dm)" = 0 ] || fail "ada printed a dm event: $(ev first a . dm)"
 [ "$(count b dm)" = 0 ] || fail "bob printed a dm event (the dm is for carol): $(ev first b . dm)"
 ask b "/history 300" history
-DM_OP=$(ev last b 'ops[]' history | grep -F "\"id\":\"$DM_ID\"") ||
+DM_OP=$(ev last b 'ops[]' history | fields id applet text | grep "^$DM_ID") ||
   fail "bob's /history 300 has no op $DM_ID (ada's dm)"
-grep -qF '"applet":"dm"' <<<"$DM_OP" && grep -qF '"text":null' <<<"$DM_OP" ||
-  fail "bob's /history shows ada's dm op with a text or another applet: $DM_OP"
+[ "$DM_OP" = "$DM_ID"$'\t'dm$'\t'null ] ||
+  fail "bob's /history shows ada's dm op (id, applet, text) as: $DM_OP"
 echo "ok: bob holds ada's dm op but cannot read it (no dm event, no text in /history)"
 
 # --- carol returns and catches up ------------------------------------------------
@@ -106,19 +103,11 @@ echo "ok: carol caught up $((OPS - 1)) ops in $(secs $(($(now_ms) - T0))) s (fro
 ask c2 "/history 300" history
 [ "$(ev last c2 'ops[].id' history | wc -l)" = "$OPS" ] ||
   fail "carol's /history 300 lists $(ev last c2 'ops[].id' history | wc -l) ops, not $OPS"
-# lines_of NODE AUTHOR: the texts of AUTHOR's ops in NODE's last /history.
+# lines_of NODE AUTHOR: the texts of AUTHOR's chat ops in NODE's last
+# /history, in its order.
 lines_of() {
-  if [ "$JSON_TOOL" = jq ]; then
-    ev last "$1" 'ops[]' history |
-      jq -r --arg a "$2" 'select(.author == $a and .applet == "chat") | .text'
-  else
-    ev last "$1" 'ops[]' history | python3 -c '
-import json, sys
-for line in sys.stdin:
-    o = json.loads(line)
-    if o["author"] == sys.argv[1] and o["applet"] == "chat":
-        print(o["text"])' "$2"
-  fi
+  ev last "$1" 'ops[]' history | fields author applet text |
+    awk -F '\t' -v a="$2" '$1 == a && $2 == "chat" { print $3 }'
 }
 [ "$(lines_of c2 "$ID_A")" = "$(printf '%s\n' "${LINES_A[@]}")" ] ||
   fail "carol's /history does not hold ada's $EACH lines in order"

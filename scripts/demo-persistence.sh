@@ -65,36 +65,37 @@ crash_ada() {
   echo "ok: $A killed (SIGKILL) right after its \"sent\" #${#TEXTS[@]}"
 }
 
-# expect_lines NODE: NODE's /history lists exactly ada's lines (texts, ids,
-# author), in order.
+# ask_state_history NODE: sends /state and /history 100 at once and waits
+# for the history (answered after the state: one command at a time).
+ask_state_history() {
+  local before
+  before=$(count "$1" history)
+  send_lines "$1" /state "/history 100"
+  wait_for "$1's answers to /state and /history" more_than "$1" history "$before"
+}
+
+# expect_lines NODE: NODE's last /history lists exactly ada's lines (texts,
+# ids, author, applet), in order.
 expect_lines() {
-  local node=$1 want got
-  ask "$node" "/history 100" history
-  want=$(printf '%s\n' "${TEXTS[@]}")
-  got=$(ev last "$node" 'ops[].text' history)
+  local node=$1 want got i
+  want=$(for i in "${!TEXTS[@]}"; do
+    printf '%s\t%s\tchat\t%s\n' "${SENT_IDS[i]}" "$ID_A" "${TEXTS[i]}"
+  done)
+  got=$(ev last "$node" 'ops[]' history | fields id author applet text)
   [ "$got" = "$want" ] ||
-    fail "$node's /history texts differ from the ${#TEXTS[@]} lines written:" \
-      "got [$(tr '\n' '|' <<<"$got")], want [$(tr '\n' '|' <<<"$want")]"
-  want=$(printf '%s\n' "${SENT_IDS[@]}")
-  got=$(ev last "$node" 'ops[].id' history)
-  [ "$got" = "$want" ] || fail "$node's /history op ids differ from ada's \"sent\" ids"
-  got=$(ev last "$node" 'ops[].author' history | sort -u)
-  [ "$got" = "$ID_A" ] || fail "$node's /history has authors other than ada: $got"
-  got=$(ev last "$node" 'ops[].applet' history | sort -u)
-  [ "$got" = chat ] || fail "$node's /history has ops other than chat: $got"
+    fail "$node's /history (id, author, applet, text) differs from the ${#TEXTS[@]} lines ada wrote:" \
+      $'\n'"got:"$'\n'"$got"$'\n'"want:"$'\n'"$want"
 }
 
 # check_restart: ada's fresh run holds every line written so far.
 check_restart() {
-  local n=${#TEXTS[@]} s
-  ask "$A" /state state
-  s=$(ev last "$A" . state)
-  [ "$(ev last "$A" ops state)" = "$n" ] || fail "after restart $RUN, ada's /state says ops ≠ $n: $s"
-  [ "$(ev last "$A" durable state)" = true ] || fail "ada's /state is not durable: $s"
-  [ "$(ev last "$A" replayed_at_start state)" = "$n" ] ||
-    fail "ada's /state does not say all $n ops were replayed at start: $s"
-  [ "$(ev last "$A" snapshot_ops state)" = null ] || fail "ada's /state names a snapshot: $s"
-  [ "$(ev last "$A" equivocators state)" = 0 ] || fail "ada's /state counts an equivocator: $s"
+  local n=${#TEXTS[@]} got
+  ask_state_history "$A"
+  got=$(ev last "$A" . state | fields ops durable replayed_at_start snapshot_ops equivocators)
+  # ops, durable, all replayed from the store (no snapshot yet), no fork.
+  [ "$got" = "$n"$'\t'"true"$'\t'"$n"$'\t'"null"$'\t'"0" ] ||
+    fail "after restart $((RUN - 1)), ada's /state is not ops $n, durable, replayed_at_start $n," \
+      "snapshot_ops null, equivocators 0: $(ev last "$A" . state)"
   expect_lines "$A"
   echo "ok: $A (restart $((RUN - 1))): /state ops $n, replayed $n; /history lists the $n lines in order"
 }
@@ -105,6 +106,8 @@ echo "ok: ada ${ID_A:0:8}, room $ROOM, data in $DEMO_TMP/rooms"
 for i in $(seq 1 "$FIRST_LINES"); do write_line "line $i from ada"; done
 echo "ok: ada's $FIRST_LINES lines sent"
 crash_ada
+compgen -G "$DEMO_TMP/rooms/*-${ID_A:0:8}*" >/dev/null ||
+  fail "no op-log of ada's in $DEMO_TMP/rooms/ (beside her key file): $(ls -R "$DEMO_TMP")"
 start_ada
 check_restart
 
@@ -115,12 +118,10 @@ for r in $(seq 1 "$ROUNDS"); do
   start_ada
   check_restart
 done
-[ "$(count "$A" error)" = 0 ] || fail "$A logged an error: $(ev first "$A" message error)"
 
 # --- bob joins and gets everything by anti-entropy -------------------------------
-ask "$A" /state state
-HASH_A=$(ev last "$A" state_hash state)
-OPS_A=$(ev last "$A" ops state)
+# (ada's last /state answer, from check_restart: nothing changed since)
+IFS=$'\t' read -r HASH_A OPS_A < <(ev last "$A" . state | fields state_hash ops)
 PORT_A=$(ev first "$A" port ready)
 start_node_keyed b bob "${NET[@]}" --nick bob --seed "127.0.0.1:$PORT_A"
 wait_ready b ID_B
@@ -132,6 +133,7 @@ same_hash() {
 step "bob's /state reaches ada's state_hash ${HASH_A:0:16}" same_hash b "$HASH_A"
 [ "$(ev last b ops state)" = "$OPS_A" ] ||
   fail "bob has ada's state_hash but ops $(ev last b ops state), not $OPS_A"
+ask b "/history 100" history
 expect_lines b
 echo "ok: bob's /state: ops $OPS_A, same state_hash; his /history lists ada's $OPS_A lines in order"
 # Each op bob got is shown once, as ada's chat.
@@ -140,7 +142,7 @@ got=$(ev all b id chat "from=$ID_A")
 [ "$got" = "$(printf '%s\n' "${SENT_IDS[@]}")" ] ||
   fail "bob's chat events are not ada's $OPS_A ops once each, in order: [$(tr '\n' ' ' <<<"$got")]"
 
-for n in "$A" b; do
+for n in "${NODES[@]}"; do
   if has "$n" error; then fail "$n logged an error: $(ev first "$n" message error)"; fi
 done
 close_input "$A"

@@ -26,13 +26,18 @@ BULK=1200
 MORE=7
 TOTAL=$((BULK + MORE))
 
-# state_field NODE FIELD: FIELD of NODE's last /state answer.
-state_field() { ev last "$1" "$2" state; }
-
-# expect_state NODE FIELD VALUE: NODE's last /state answer has FIELD = VALUE.
+# expect_state NODE FIELD=VALUE...: NODE's last /state answer has these
+# values (read with one jq or python3 run).
 expect_state() {
-  [ "$(state_field "$1" "$2")" = "$3" ] ||
-    fail "$1's /state: $2 is $(state_field "$1" "$2"), expected $3: $(ev last "$1" . state)"
+  local node=$1 kv keys=() want="" got
+  shift
+  for kv in "$@"; do
+    keys+=("${kv%%=*}")
+    want+=${want:+$'\t'}${kv#*=}
+  done
+  got=$(ev last "$node" . state | fields "${keys[@]}")
+  [ "$got" = "$want" ] ||
+    fail "$node's /state has ${keys[*]} = [$got], expected [$want]: $(ev last "$node" . state)"
 }
 
 # sent_at_least NODE N: NODE printed N "sent" events (or more).
@@ -50,9 +55,7 @@ step "ada's $BULK \"sent\" events" sent_at_least a1 "$BULK"
 [ "$(ev all a1 id sent | sort -u | wc -l)" = "$BULK" ] || fail "ada's $BULK \"sent\" ids are not distinct"
 echo "ok: $BULK lines written in $(secs $(($(now_ms) - T0))) s"
 ask a1 /state state
-expect_state a1 ops "$BULK"
-expect_state a1 snapshot_ops 1000
-expect_state a1 durable true
+expect_state a1 ops="$BULK" snapshot_ops=1000 durable=true
 echo "ok: ada's /state: ops $BULK, snapshot_ops 1000 (the automatic one)"
 
 # --- /snapshot, 7 more lines ---------------------------------------------------
@@ -64,10 +67,8 @@ for i in $(seq 1 "$MORE"); do LINES+=("line $i after the snapshot"); done
 send_lines a1 "${LINES[@]:BULK}"
 step "ada's $MORE more \"sent\" events" sent_at_least a1 "$TOTAL"
 ask a1 '{"cmd":"state"}' state
-expect_state a1 ops "$TOTAL"
-expect_state a1 snapshot_ops "$BULK"
-HASH=$(state_field a1 state_hash)
-FRONTIER=$(state_field a1 frontier_hash)
+expect_state a1 ops="$TOTAL" snapshot_ops="$BULK"
+IFS=$'\t' read -r HASH FRONTIER < <(ev last a1 . state | fields state_hash frontier_hash)
 echo "ok: ada's /state: ops $TOTAL, snapshot_ops $BULK, state_hash ${HASH:0:16}"
 if has a1 error; then fail "ada logged an error: $(ev first a1 message error)"; fi
 
@@ -80,22 +81,15 @@ start_node_keyed a2 ada "${NET[@]}" --nick ada
 wait_ready a2 ID
 [ "$ID" = "$ID_A" ] || fail "ada restarted with id $ID, not $ID_A"
 ask a2 /state state
-expect_state a2 ops "$TOTAL"
-expect_state a2 snapshot_ops "$BULK"
-expect_state a2 replayed_at_start "$MORE"
-expect_state a2 state_hash "$HASH"
-expect_state a2 frontier_hash "$FRONTIER"
-expect_state a2 durable true
+expect_state a2 ops="$TOTAL" snapshot_ops="$BULK" replayed_at_start="$MORE" \
+  state_hash="$HASH" frontier_hash="$FRONTIER" durable=true
 echo "ok: restarted: /state ops $TOTAL, snapshot_ops $BULK, replayed_at_start $MORE, same state_hash and frontier_hash"
 
 ask a2 '{"cmd":"history","n":10}' history
-got=$(ev last a2 'ops[].text' history)
-want=$(printf '%s\n' "${LINES[@]:TOTAL-10}")
+got=$(ev last a2 'ops[]' history | fields id text)
+want=$(paste <(ev all a1 id sent | tail -n 10) <(printf '%s\n' "${LINES[@]:TOTAL-10}"))
 [ "$got" = "$want" ] ||
-  fail "ada's /history 10 after the restart: [$(tr '\n' '|' <<<"$got")], want [$(tr '\n' '|' <<<"$want")]"
-want=$(ev all a1 id sent | tail -n 10)
-[ "$(ev last a2 'ops[].id' history)" = "$want" ] ||
-  fail "ada's /history 10 after the restart has other op ids than her last 10 \"sent\""
+  fail "ada's /history 10 after the restart (id, text):"$'\n'"$got"$'\n'"expected her last 10 \"sent\" and lines:"$'\n'"$want"
 echo "ok: restarted: /history 10 lists the last 10 lines (texts and ids) in order"
 
 if has a2 error; then fail "ada logged an error: $(ev first a2 message error)"; fi

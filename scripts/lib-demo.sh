@@ -477,3 +477,22 @@ ask() {
   send "$node" "$line"
   wait_for "$node answers $line ($event)" more_than "$node" "$event" "$before"
 }
+
+# fields FIELD...: reads JSON objects, one per line, on stdin (e.g. from
+# `ev last NODE . EVENT` or `ev last NODE 'ops[]' history`) and prints the
+# FIELDs (top-level keys) of each, tab-separated, one line per object:
+# strings as they are, other values (and missing ones: null) as JSON. One
+# jq or python3 run for many values.
+fields() {
+  if [ "$JSON_TOOL" = jq ]; then
+    jq -r '. as $o | [$ARGS.positional[] | $o[.] | if type == "string" then . else tojson end] | join("\t")' --args "$@"
+  else
+    python3 -c '
+import json, sys
+def text(v):
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+for line in sys.stdin:
+    o = json.loads(line)
+    print("\t".join(text(o.get(k)) for k in sys.argv[1:]))' "$@"
+  fi
+}
