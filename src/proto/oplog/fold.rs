@@ -9,7 +9,9 @@
 //! [`CHECKPOINT_EVERY`] applied ops (or an eighth of the fold, whichever is
 //! more); at most [`CHECKPOINTS_MAX`] are kept
 //! (the oldest go first; an op older than every checkpoint re-folds from
-//! the start).
+//! the start). Opened bodies are kept, so a re-fold decrypts nothing again
+//! (a busy room's live ops mostly arrive a little out of fold order: at 40
+//! ops/s over 100 nodes about three in four cause a re-fold).
 //!
 //! An op's body is opened with the room's seal key before its applet sees
 //! it. A body that does not open, an op of an applet this node does not
@@ -82,6 +84,8 @@ pub struct FoldStats {
     pub applications: u64,
     /// Times the fold went back to a checkpoint (or the start).
     pub refolds: u64,
+    /// Bodies opened (decrypted): once per op, a re-fold reuses them.
+    pub opened: u64,
     /// Bodies that did not open.
     pub unopened: u64,
     /// Ops of applets this node does not know.
@@ -95,6 +99,9 @@ pub struct Folder {
     seal_key: [u8; 32],
     applets: BTreeMap<&'static str, Box<dyn Applet>>,
     order: BTreeMap<FoldKey, OpId>,
+    /// Each folded op's opened body (`None`: it does not open), so that a
+    /// re-fold does not decrypt again.
+    opened: BTreeMap<OpId, Option<Vec<u8>>>,
     applied_upto: Option<FoldKey>,
     since_checkpoint: u64,
     checkpoints: BTreeMap<FoldKey, Vec<(&'static str, Vec<u8>)>>,
@@ -114,6 +121,7 @@ impl Folder {
             seal_key,
             applets: applets.into_iter().map(|a| (a.name(), a)).collect(),
             order: BTreeMap::new(),
+            opened: BTreeMap::new(),
             applied_upto: None,
             since_checkpoint: 0,
             checkpoints: BTreeMap::new(),
@@ -181,7 +189,9 @@ impl Folder {
             return;
         };
         for k in &gone {
-            self.order.remove(k);
+            if let Some(id) = self.order.remove(k) {
+                self.opened.remove(&id);
+            }
         }
         self.refold_from(log, first);
     }
@@ -249,7 +259,12 @@ impl Folder {
             self.stats.unknown_applet += 1;
             return;
         };
-        let Ok(body) = open_body(&self.seal_key, o) else {
+        let seal_key = &self.seal_key;
+        let opened = self.opened.entry(op.id()).or_insert_with(|| {
+            self.stats.opened += 1;
+            open_body(seal_key, o).ok()
+        });
+        let Some(body) = opened.as_deref() else {
             self.stats.unopened += 1;
             return;
         };
@@ -260,7 +275,7 @@ impl Folder {
             lamport: o.lamport,
             wall_ms: o.wall_ms,
             kind: o.kind,
-            body: &body,
+            body,
         };
         if applet.apply(&applied).is_err() {
             self.stats.refused += 1;
