@@ -179,6 +179,13 @@ impl Replica {
         &mut self.oplog
     }
 
+    /// Gives the log back, dropping the anti-entropy state (neighbours,
+    /// exchanges in progress): what survives a restart is the log, and a
+    /// new replica around it starts again with [`Input::Start`].
+    pub fn into_oplog(self) -> OpLog {
+        self.oplog
+    }
+
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outbox.pop_front()
     }
@@ -571,6 +578,41 @@ mod tests {
         }
         let delivered = net.round();
         assert_eq!(delivered, 3, "one summary per node, no answer");
+    }
+
+    #[test]
+    fn a_replica_rebuilt_around_its_log_keeps_the_ops_and_forgets_its_neighbours() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        write(&mut net, &ids, 0, 5);
+        while !net.converged() {
+            net.round();
+        }
+        let (_, old) = net.nodes.remove(1);
+        let oplog = old.into_oplog();
+        assert_eq!(oplog.log().len(), 5);
+        // What a restart does: a new replica around the durable log.
+        let mut fresh = Replica::new(oplog, Config::default(), EngineRng::seed_from_u64(9));
+        fresh.handle(Time::ZERO, Input::Start);
+        fresh.handle(Time::ZERO, Input::Timer(Timer::Round));
+        let mut out = Vec::new();
+        while let Some(o) = fresh.poll_output() {
+            out.push(o);
+        }
+        // Two timers (start, then the round re-arming), and no summary: it
+        // has no neighbour until topology says so.
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(
+            out.iter().all(|o| matches!(
+                o,
+                Output::SetTimer {
+                    timer: Timer::Round,
+                    ..
+                }
+            )),
+            "{out:?}"
+        );
+        assert_eq!(fresh.oplog().log().len(), 5);
     }
 
     #[test]
