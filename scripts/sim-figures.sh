@@ -2,7 +2,7 @@
 # Prints the simulator figures quoted in docs/protocol.md ("Defaults and how
 # they were chosen"), one JSON line per command. Every field but wall_ms is
 # deterministic, so a change in any other figure means an engine changed.
-#   bash scripts/sim-figures.sh            # all of them (~3 minutes)
+#   bash scripts/sim-figures.sh            # all of them (~4 minutes)
 #   bash scripts/sim-figures.sh quick      # skip the 1000-node runs
 set -euo pipefail
 mode=${1:-all}
@@ -29,4 +29,7 @@ run --nodes 200 --broadcasts 50 --seed 3 --crash 20@10s
 if [ "$mode" != quick ]; then
   run --nodes 1000 --broadcasts 200 --seed 1
   run --nodes 1000 --broadcasts 50 --seed 1 --crash 50@12s
+  # Op-log anti-entropy (seeds 1-20 in the text; about 30 s each).
+  run --nodes 100 --ops 1000 --loss 0.05 --partition 2@5s..20s --seed 4
+  run --nodes 100 --ops 1000 --loss 0.05 --partition 2@5s..20s --seed 19
 fi

@@ -15,6 +15,10 @@ pub struct SimArgs {
     /// Number of broadcasts, from random nodes, spread over the run.
     #[arg(long, default_value_t = 100)]
     pub broadcasts: usize,
+    /// Number of ops (chat lines) from random nodes, spread over the same
+    /// window; each node then hosts an op-log with anti-entropy.
+    #[arg(long, default_value_t = 0)]
+    pub ops: usize,
     /// Seed of the run: the same seed and flags give the same figures.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -58,7 +62,7 @@ pub struct SimArgs {
     /// Virtual length of the run (default: long enough for the faults).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Size of each broadcast payload in bytes.
+    /// Size of each broadcast payload (and op chat line) in bytes.
     #[arg(long, default_value_t = 64)]
     pub payload_bytes: usize,
     /// Print one JSON object instead of a table.
@@ -96,6 +100,7 @@ impl SimArgs {
             ProfileArg::Small => cfg.set_profile(Profile::Small),
             ProfileArg::Large => cfg.set_profile(Profile::Large),
         }
+        cfg.ops = self.ops;
         cfg.loss = self.loss;
         cfg.duplicate = self.duplicate;
         cfg.reorder = self.reorder;

@@ -16,6 +16,14 @@
 //!   detector), restarts (same id, new generation; stale links get a reset),
 //!   and late joins.
 //!
+//! With `ops > 0` each node also hosts an op-log [`Replica`]: it gets an
+//! Ed25519 identity derived from the seed (its node id is that key, so
+//! signatures verify), ops are written by random live nodes and spread as
+//! live broadcasts (`Envelope::Op`), and the replicas' anti-entropy
+//! (`Wire::OpLog`) crosses the same faulty network. A replica's log is its
+//! durable store: it survives a crash and comes back with the restart; a
+//! late joiner starts with an empty log and catches up by anti-entropy.
+//!
 //! Links are modelled like TCP connections: `Dial` reaches the other side
 //! after one latency, which accepts and answers; the dialler sees the link up
 //! when the answer arrives. Simultaneous dials between a pair become one link.
@@ -23,7 +31,9 @@
 //! The same [`SimConfig`] (including the seed) gives the same [`Report`],
 //! every field except `wall_ms`, bit for bit: all iteration that reaches the
 //! output is over ordered maps, and all randomness comes from one seeded RNG
-//! (each node's engines get their own RNG seeded from it, in node order).
+//! (each node's engines get their own RNG seeded from it, in node order) or,
+//! for the op-log's identities, seal key and replica RNGs, is derived from
+//! the seed by hashing.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -33,9 +43,13 @@ use rand::seq::index::sample;
 use rand::{Rng as _, RngExt, SeedableRng};
 use sha2::{Digest as _, Sha256};
 
+use crate::applets::{self, chat};
 use crate::codec;
-use crate::id::NodeId;
-use crate::proto::wire::Wire;
+use crate::crypto::identity::Identity;
+use crate::id::{NodeId, OpId};
+use crate::proto::oplog::OpLog;
+use crate::proto::oplog::sync::{self, Replica};
+use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
 mod report;
@@ -75,6 +89,9 @@ impl Profile {
 pub struct SimConfig {
     pub nodes: usize,
     pub broadcasts: usize,
+    /// Ops written (chat lines from random live nodes), spread over the
+    /// broadcast window. With 0, the nodes host no op-log at all.
+    pub ops: usize,
     pub seed: u64,
     pub profile: Profile,
     /// Chance that a message is lost.
@@ -101,15 +118,19 @@ pub struct SimConfig {
     /// A starting node is told about this many random running nodes (what
     /// discovery beacons or a seed give a real node).
     pub bootstrap_peers: usize,
-    /// Broadcasts are spread evenly over this window of virtual time; `None`
-    /// picks one after the joins and covering the faults.
+    /// Broadcasts (and ops) are spread evenly over this window of virtual
+    /// time; `None` picks one after the joins and covering the faults.
     pub broadcast_window: Option<(Duration, Duration)>,
     /// Virtual length of the run; `None` picks one long enough for the faults.
     pub duration: Option<Duration>,
+    /// Size of each broadcast payload, and of each op's chat line (capped at
+    /// the chat applet's limit).
     pub payload_bytes: usize,
     pub membership: membership::Config,
     pub topology: topology::Config,
     pub plumtree: plumtree::Config,
+    /// Anti-entropy of the op-log replicas (only with `ops > 0`).
+    pub sync: sync::Config,
 }
 
 /// Virtual time between convergence checks.
@@ -132,6 +153,7 @@ impl SimConfig {
         let mut cfg = SimConfig {
             nodes,
             broadcasts,
+            ops: 0,
             seed,
             profile,
             loss: 0.0,
@@ -154,6 +176,7 @@ impl SimConfig {
             membership: membership::Config::default(),
             topology: topology::Config::default(),
             plumtree: plumtree::Config::default(),
+            sync: sync::Config::default(),
         };
         cfg.set_profile(profile);
         cfg
@@ -221,6 +244,12 @@ impl SimConfig {
                 self.effective_duration()
             ));
         }
+        if self.ops > 0 && last_broadcast > self.effective_duration() {
+            return Err(format!(
+                "ops are written until {last_broadcast:?}, after the end of the run ({:?})",
+                self.effective_duration()
+            ));
+        }
         self.membership
             .validate()
             .map_err(|e| format!("membership: {e}"))?;
@@ -247,7 +276,7 @@ impl SimConfig {
             )
     }
 
-    /// The window broadcasts are spread over.
+    /// The window broadcasts (and ops) are spread over.
     pub fn effective_broadcast_window(&self) -> (Duration, Duration) {
         if let Some(w) = self.broadcast_window {
             return w;
@@ -283,6 +312,7 @@ enum AnyTimer {
     M(membership::Timer),
     T(topology::Timer),
     P(plumtree::Timer),
+    O(sync::Timer),
 }
 
 /// An input for one of a node's engines.
@@ -290,6 +320,7 @@ enum Task {
     M(membership::Input),
     T(topology::Input),
     P(plumtree::Input),
+    O(sync::Input),
 }
 
 enum Ev {
@@ -299,6 +330,7 @@ enum Ev {
     PartitionStart(usize),
     PartitionEnd,
     Broadcast(usize),
+    Op(usize),
     Check,
     Timer {
         node: usize,
@@ -367,6 +399,8 @@ struct SimNode {
     m: membership::Membership,
     t: topology::Topology,
     p: plumtree::Plumtree,
+    /// The op-log replica (only with `ops > 0`).
+    r: Option<Replica>,
 }
 
 /// A simulation in progress. Most callers want [`run`].
@@ -395,6 +429,12 @@ pub struct Sim {
     initial: usize,
     pending_starts: usize,
     metrics: Metrics,
+    /// Each node's identity (only with `ops > 0`).
+    identities: Vec<Identity>,
+    /// Every op written, in order.
+    ops_made: Vec<OpId>,
+    /// Each node's frontier hash, until its log changes.
+    frontier_cache: Vec<Option<[u8; 32]>>,
 }
 
 /// Runs a whole simulation and returns its report.
@@ -415,6 +455,41 @@ fn node_id(seed: u64, index: usize) -> NodeId {
     NodeId(h.finalize().into())
 }
 
+/// 32 bytes derived from the seed, a purpose and some numbers: randomness
+/// that does not come from (and so does not shift) the run's RNG stream.
+fn derive(tag: &[u8], seed: u64, parts: &[u64]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(tag);
+    h.update(seed.to_le_bytes());
+    for p in parts {
+        h.update(p.to_le_bytes());
+    }
+    h.finalize().into()
+}
+
+fn derive_u64(tag: &[u8], seed: u64, parts: &[u64]) -> u64 {
+    let d = derive(tag, seed, parts);
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&d[..8]);
+    u64::from_le_bytes(x)
+}
+
+/// Node `index`'s identity in an op-log run.
+fn identity(seed: u64, index: usize) -> Identity {
+    let s = derive_u64(b"flashmesh/sim/identity", seed, &[index as u64]);
+    Identity::generate_with(&mut EngineRng::seed_from_u64(s))
+}
+
+/// A replica around `oplog` for node `index` in its `incarnation`.
+fn replica(cfg: &SimConfig, oplog: OpLog, index: usize, incarnation: u32) -> Replica {
+    let s = derive_u64(
+        b"flashmesh/sim/replica-rng",
+        cfg.seed,
+        &[index as u64, u64::from(incarnation)],
+    );
+    Replica::new(oplog, cfg.sync.clone(), EngineRng::seed_from_u64(s))
+}
+
 impl Sim {
     /// Builds the nodes and schedules every planned event; refuses a
     /// configuration [`SimConfig::validate`] refuses.
@@ -424,11 +499,25 @@ impl Sim {
         let end = Time::ZERO + cfg.effective_duration();
         let mut nodes = Vec::with_capacity(cfg.nodes);
         let mut index = HashMap::with_capacity(cfg.nodes);
+        let mut identities = Vec::new();
+        // Every node of the room seals op bodies with the same key.
+        let seal_key = derive(b"flashmesh/sim/seal-key", cfg.seed, &[]);
         for i in 0..cfg.nodes {
-            let id = node_id(cfg.seed, i);
+            let (id, r) = if cfg.ops > 0 {
+                let me = identity(cfg.seed, i);
+                let id = me.node_id();
+                identities.push(me);
+                let oplog = OpLog::new(id, seal_key, applets::builtin());
+                (id, Some(replica(&cfg, oplog, i, 0)))
+            } else {
+                (node_id(cfg.seed, i), None)
+            };
             index.insert(id, i);
-            nodes.push(Self::fresh_node(&cfg, &mut rng, id, 0, 1));
+            let mut node = Self::fresh_node(&cfg, &mut rng, id, 0, 1);
+            node.r = r;
+            nodes.push(node);
         }
+        let frontier_cache = vec![None; cfg.nodes];
         let mut sim = Sim {
             metrics: Metrics::new(&cfg),
             cfg,
@@ -448,6 +537,9 @@ impl Sim {
             initial_joins_done: false,
             initial: 0,
             pending_starts: 0,
+            identities,
+            ops_made: Vec::new(),
+            frontier_cache,
         };
         sim.schedule_plan();
         Ok(sim)
@@ -472,6 +564,7 @@ impl Sim {
             // A restarted node numbers its broadcasts from its generation,
             // so its new messages never reuse an old id.
             p: plumtree::Plumtree::new(id, cfg.plumtree.clone(), generation << 32),
+            r: None,
         }
     }
 
@@ -543,6 +636,16 @@ impl Sim {
             let t = b0.as_secs_f64() + (b1.as_secs_f64() - b0.as_secs_f64()) * frac;
             self.at(Time::ZERO + Duration::from_secs_f64(t), Ev::Broadcast(k));
         }
+        let o = self.cfg.ops;
+        for k in 0..o {
+            let frac = if o <= 1 {
+                0.0
+            } else {
+                k as f64 / (o - 1) as f64
+            };
+            let t = b0.as_secs_f64() + (b1.as_secs_f64() - b0.as_secs_f64()) * frac;
+            self.at(Time::ZERO + Duration::from_secs_f64(t), Ev::Op(k));
+        }
         self.at(Time::ZERO + CHECK_INTERVAL, Ev::Check);
     }
 
@@ -584,10 +687,17 @@ impl Sim {
             Ev::PartitionEnd => {
                 self.groups = None;
                 self.metrics.disrupted(self.now);
+                if self.cfg.ops > 0 {
+                    self.metrics.state_disturbed(self.now);
+                }
             }
             Ev::Broadcast(k) => self.broadcast(k),
+            Ev::Op(k) => self.write_op(k),
             Ev::Check => {
                 self.check_convergence();
+                if self.cfg.ops > 0 {
+                    self.check_state_sync();
+                }
                 let next = self.now + CHECK_INTERVAL;
                 self.at(next, Ev::Check);
             }
@@ -604,6 +714,7 @@ impl Sim {
                     AnyTimer::M(t) => Task::M(membership::Input::Timer(t)),
                     AnyTimer::T(t) => Task::T(topology::Input::Timer(t)),
                     AnyTimer::P(t) => Task::P(plumtree::Input::Timer(t)),
+                    AnyTimer::O(t) => Task::O(sync::Input::Timer(t)),
                 };
                 self.feed(node, task);
             }
@@ -733,6 +844,10 @@ impl Sim {
         self.feed(i, Task::M(membership::Input::Start));
         self.feed(i, Task::T(topology::Input::Start));
         self.feed(i, Task::P(plumtree::Input::Start));
+        if self.nodes[i].r.is_some() {
+            self.metrics.state_disturbed(self.now);
+            self.feed(i, Task::O(sync::Input::Start));
+        }
         // What discovery would tell it: a few running nodes.
         let running: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| j != i && self.nodes[j].up)
@@ -793,7 +908,13 @@ impl Sim {
         // Generations only grow: derived from virtual time, like a real
         // node's start time.
         let generation = self.now.as_micros().max(1) + 1;
-        let fresh = Self::fresh_node(&self.cfg, &mut self.rng, id, incarnation, generation);
+        let mut fresh = Self::fresh_node(&self.cfg, &mut self.rng, id, incarnation, generation);
+        // The log is the node's durable store: it survives the crash. The
+        // anti-entropy state around it (neighbours, exchanges) does not.
+        fresh.r = self.nodes[i]
+            .r
+            .take()
+            .map(|r| replica(&self.cfg, r.into_oplog(), i, incarnation));
         self.nodes[i] = fresh;
         // Peers still holding a link to the old process get a reset.
         let stale: Vec<(usize, u64)> = self
@@ -845,6 +966,83 @@ impl Sim {
                 payload,
             ))),
         );
+    }
+
+    /// Op number `k`: a chat line from a random live node, written into its
+    /// log and broadcast live as `Envelope::Op`.
+    fn write_op(&mut self, k: usize) {
+        let up: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| self.nodes[j].up)
+            .collect();
+        if up.is_empty() {
+            return;
+        }
+        let author = up[self.rng.random_range(0..up.len())];
+        let mut nonce = [0u8; 24];
+        self.rng.fill_bytes(&mut nonce);
+        let mut text = format!("op {k}").into_bytes();
+        let len = self.cfg.payload_bytes.min(chat::TEXT_BYTES_MAX);
+        text.resize(len.max(text.len()), b'.');
+        let wall_ms = self.now.as_micros() / 1000;
+        let (Some(r), Some(me)) = (self.nodes[author].r.as_mut(), self.identities.get(author))
+        else {
+            return;
+        };
+        let written =
+            r.oplog_mut()
+                .author(me, chat::NAME, chat::KIND_MESSAGE, &text, wall_ms, nonce);
+        let op = match written {
+            Ok(op) => op,
+            Err(_) => {
+                self.metrics.op_failed();
+                return;
+            }
+        };
+        self.ops_made.push(op.id());
+        self.frontier_cache[author] = None;
+        self.metrics.op_written(self.now);
+        match codec::encode_value(&Envelope::Op(op.into_signed())) {
+            Ok(payload) => self.feed(
+                author,
+                Task::P(plumtree::Input::Command(plumtree::Command::Broadcast(
+                    payload,
+                ))),
+            ),
+            // An op is far below the frame limit; were it not, anti-entropy
+            // would still carry it, and the report shows the failure.
+            Err(_) => self.metrics.op_failed(),
+        }
+    }
+
+    /// Node `j`'s frontier hash (cached until its log changes).
+    fn frontier_hash(&mut self, j: usize) -> Option<[u8; 32]> {
+        if let Some(h) = self.frontier_cache[j] {
+            return Some(h);
+        }
+        let h = self.nodes[j].r.as_ref()?.oplog().log().frontier_hash();
+        self.frontier_cache[j] = Some(h);
+        Some(h)
+    }
+
+    /// Whether every live node's log has the same frontier, for `sync_ms`.
+    fn check_state_sync(&mut self) {
+        let mut first = None;
+        let mut agree = true;
+        for j in 0..self.nodes.len() {
+            if !self.nodes[j].up {
+                continue;
+            }
+            let h = self.frontier_hash(j);
+            match first {
+                None => first = Some(h),
+                Some(f) if f != h => {
+                    agree = false;
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        self.metrics.state_checked(self.now, agree);
     }
 
     fn check_convergence(&mut self) {
@@ -1081,8 +1279,11 @@ impl Sim {
             Wire::Membership(msg) => Task::M(membership::Input::Message { from: from_id, msg }),
             Wire::Topology(msg) => Task::T(topology::Input::Message { from: from_id, msg }),
             Wire::Plumtree(msg) => Task::P(plumtree::Input::Message { from: from_id, msg }),
-            // The simulator's nodes send no direct messages, and no op-log
-            // traffic yet.
+            Wire::OpLog(msg) if self.nodes[to].r.is_some() => {
+                Task::O(sync::Input::Message { from: from_id, msg })
+            }
+            // The simulator's nodes send no direct messages; without ops
+            // they host no replica.
             Wire::Direct(_) | Wire::OpLog(_) => return,
         };
         self.feed(to, task);
@@ -1133,10 +1334,16 @@ impl Sim {
                             topology::Output::Event(topology::Event::NeighborUp(p)) => {
                                 tasks.push_back(Task::M(membership::Input::NeighborUp(p)));
                                 tasks.push_back(Task::P(plumtree::Input::NeighborUp(p)));
+                                if self.nodes[i].r.is_some() {
+                                    tasks.push_back(Task::O(sync::Input::NeighborUp(p)));
+                                }
                             }
                             topology::Output::Event(topology::Event::NeighborDown(p)) => {
                                 tasks.push_back(Task::M(membership::Input::NeighborDown(p)));
                                 tasks.push_back(Task::P(plumtree::Input::NeighborDown(p)));
+                                if self.nodes[i].r.is_some() {
+                                    tasks.push_back(Task::O(sync::Input::NeighborDown(p)));
+                                }
                             }
                         }
                     }
@@ -1154,10 +1361,38 @@ impl Sim {
                             plumtree::Output::Event(plumtree::Event::Delivered {
                                 id,
                                 round,
+                                payload,
                                 ..
-                            }) => self.metrics.delivered(i, id, round, now),
+                            }) => {
+                                self.metrics.delivered(i, id, round, now);
+                                // A live op goes to the node's replica.
+                                if self.nodes[i].r.is_some()
+                                    && let Ok(Envelope::Op(op)) =
+                                        codec::decode_value::<Envelope>(&payload)
+                                {
+                                    tasks.push_back(Task::O(sync::Input::Ops(vec![op])));
+                                }
+                            }
                             plumtree::Output::Event(plumtree::Event::Sent { id, .. }) => {
                                 self.metrics.broadcast_id(id)
+                            }
+                        }
+                    }
+                }
+                Task::O(input) => {
+                    let Some(r) = self.nodes[i].r.as_mut() else {
+                        continue;
+                    };
+                    r.handle(now, input);
+                    while let Some(out) = self.nodes[i].r.as_mut().and_then(Replica::poll_output) {
+                        match out {
+                            sync::Output::Send { to, msg } => self.send(i, to, Wire::OpLog(msg)),
+                            sync::Output::SetTimer { after, timer } => {
+                                self.timer(i, after, AnyTimer::O(timer))
+                            }
+                            sync::Output::Ingested(report) => {
+                                self.frontier_cache[i] = None;
+                                self.metrics.ops_ingested(&report);
                             }
                         }
                     }
@@ -1257,6 +1492,9 @@ impl Sim {
             .report(&self.cfg, self.now, &live_flags(&self.nodes));
         report.links_asymmetric = asymmetric;
         report.overlay_connected = connected;
+        let (same_state, ops_missing) = self.state_at_end(&live);
+        report.ops_missing = ops_missing;
+        report.state_converged = same_state && ops_missing == 0;
         report.degree_min = degrees.iter().copied().min().unwrap_or(0);
         report.degree_max = degrees.iter().copied().max().unwrap_or(0);
         report.degree_mean = if degrees.is_empty() {
@@ -1265,6 +1503,34 @@ impl Sim {
             report::round3(degrees.iter().sum::<usize>() as f64 / degrees.len() as f64)
         };
         report
+    }
+}
+
+impl Sim {
+    /// Whether every live node holds the same state hash and the same
+    /// frontier hash, and how many (live node, op written) pairs lack the
+    /// op. Trivially `(true, 0)` without ops.
+    fn state_at_end(&self, live: &[usize]) -> (bool, u64) {
+        let mut missing = 0u64;
+        let mut first = None;
+        let mut same = true;
+        for &j in live {
+            let Some(r) = self.nodes[j].r.as_ref() else {
+                continue;
+            };
+            let log = r.oplog().log();
+            missing += self
+                .ops_made
+                .iter()
+                .filter(|id| log.get(id).is_none())
+                .count() as u64;
+            let hashes = (r.oplog().state_hash(), log.frontier_hash());
+            match &first {
+                None => first = Some(hashes),
+                Some(f) => same &= *f == hashes,
+            }
+        }
+        (same, missing)
     }
 }
 

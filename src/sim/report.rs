@@ -17,8 +17,9 @@
 //! * `ldh` (last delivery hop) of one broadcast = hops on the path of its last
 //!   delivery; `ldh_mean` and `ldh_max` over broadcasts.
 //! * `latency_ms_*` = delivery time − send time, over eligible deliveries.
-//! * `payload_msgs` counts broadcast-carrying messages, `control_msgs` every
-//!   other message (membership, topology, IHave, Graft, Prune);
+//! * `payload_msgs` counts broadcast-carrying messages (live ops included),
+//!   `control_msgs` membership, topology, IHave, Graft and Prune messages
+//!   (op-log anti-entropy is counted apart, below);
 //!   `bytes_per_node_per_s` = encoded bytes of all messages / nodes /
 //!   virtual seconds.
 //! * `membership_converged_ms` = virtual time from the start until, after all
@@ -29,6 +30,22 @@
 //!   node that knew it marks it dead; mean and max over crashed nodes.
 //! * `false_suspicions` = suspect verdicts about a node that was up and
 //!   reachable at the time; `false_deaths` likewise for dead verdicts.
+//!
+//! With ops (`--ops N`):
+//!
+//! * `ops` = ops written; `ops_missing` = (live node, written op) pairs where
+//!   the node does not hold the op (chained) at the end; `state_converged` =
+//!   every live node has the same state hash and the same frontier hash, and
+//!   `ops_missing == 0`.
+//! * `sync_ms` = virtual time from the last disturbance of the logs (a
+//!   partition heal, a node start — join or restart — or an op written,
+//!   whichever is latest) to the first check after it at which every live
+//!   node has the same frontier hash and keeps it to the end of the run;
+//!   `None` if that never happens.
+//! * `ops_refused` = ops refused by any node's log (bad signature, broken
+//!   chain, ...): 0 in a correct run. `oplog_msgs` and
+//!   `oplog_bytes_per_node_per_s` count anti-entropy messages
+//!   (`Wire::OpLog`); live ops travel as broadcasts (`payload_msgs`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -38,6 +55,7 @@ use serde::Serialize;
 use super::{Profile, SimConfig};
 use crate::id::MessageId;
 use crate::proto::Time;
+use crate::proto::oplog::IngestReport;
 use crate::proto::plumtree;
 use crate::proto::wire::Wire;
 
@@ -83,6 +101,14 @@ pub struct Report {
     pub degree_mean: f64,
     pub links_asymmetric: u64,
     pub overlay_connected: bool,
+    // The op-log (all zero, `true` or `None` without ops):
+    pub ops: usize,
+    pub state_converged: bool,
+    pub ops_missing: u64,
+    pub sync_ms: Option<f64>,
+    pub ops_refused: u64,
+    pub oplog_msgs: u64,
+    pub oplog_bytes_per_node_per_s: f64,
 }
 
 impl Report {
@@ -94,7 +120,7 @@ impl Report {
     /// The report as a readable table.
     pub fn to_table(&self) -> String {
         let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v}"));
-        let rows: Vec<(&str, String)> = vec![
+        let mut rows: Vec<(&str, String)> = vec![
             ("nodes", self.nodes.to_string()),
             ("profile", format!("{:?}", self.profile).to_lowercase()),
             ("seed", self.seed.to_string()),
@@ -141,8 +167,22 @@ impl Report {
             ),
             ("asymmetric links", self.links_asymmetric.to_string()),
             ("overlay connected", self.overlay_connected.to_string()),
-            ("wall time (ms)", self.wall_ms.to_string()),
         ];
+        if self.ops > 0 {
+            rows.extend([
+                ("ops written", self.ops.to_string()),
+                ("state converged", self.state_converged.to_string()),
+                ("ops missing", self.ops_missing.to_string()),
+                ("logs in sync after (ms)", opt(self.sync_ms)),
+                ("ops refused", self.ops_refused.to_string()),
+                ("anti-entropy messages", self.oplog_msgs.to_string()),
+                (
+                    "anti-entropy bytes per node per s",
+                    self.oplog_bytes_per_node_per_s.to_string(),
+                ),
+            ]);
+        }
+        rows.push(("wall time (ms)", self.wall_ms.to_string()));
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         rows.iter()
             .map(|(k, v)| format!("{k:<width$}  {v}\n"))
@@ -194,6 +234,15 @@ pub(crate) struct Metrics {
     disrupted_at: Option<Time>,
     reconverged: Option<Duration>,
     want_check: bool,
+    ops_written: usize,
+    ops_refused: u64,
+    oplog_msgs: u64,
+    oplog_bytes: u64,
+    /// The last partition heal, node start or op written.
+    state_disturbed_at: Option<Time>,
+    /// The first check since then, of an unbroken run of checks, at which
+    /// every live node had the same frontier hash.
+    state_agreed_since: Option<Time>,
 }
 
 impl Metrics {
@@ -216,7 +265,44 @@ impl Metrics {
             disrupted_at: None,
             reconverged: None,
             want_check: true,
+            ops_written: 0,
+            ops_refused: 0,
+            oplog_msgs: 0,
+            oplog_bytes: 0,
+            state_disturbed_at: None,
+            state_agreed_since: None,
         }
+    }
+
+    /// A partition healed, a node started or an op was written: the logs
+    /// must agree again, at a later check, for `sync_ms`.
+    pub(crate) fn state_disturbed(&mut self, now: Time) {
+        self.state_disturbed_at = Some(now);
+        self.state_agreed_since = None;
+    }
+
+    /// A check found every live node's frontier hash equal (`agree`) or not.
+    pub(crate) fn state_checked(&mut self, now: Time, agree: bool) {
+        if !agree {
+            self.state_agreed_since = None;
+        } else if self.state_agreed_since.is_none() {
+            self.state_agreed_since = Some(now);
+        }
+    }
+
+    pub(crate) fn op_written(&mut self, now: Time) {
+        self.ops_written += 1;
+        self.state_disturbed(now);
+    }
+
+    /// The author's own log refused an op it wrote, or the op did not
+    /// encode for broadcast (neither is expected): counted as refused.
+    pub(crate) fn op_failed(&mut self) {
+        self.ops_refused += 1;
+    }
+
+    pub(crate) fn ops_ingested(&mut self, report: &IngestReport) {
+        self.ops_refused += report.refused.len() as u64;
     }
 
     pub(crate) fn node_started(&mut self, i: usize, now: Time) {
@@ -273,6 +359,10 @@ impl Metrics {
                 if let Some(&k) = self.by_id.get(&g.id) {
                     self.bcasts[k].payload_msgs += 1;
                 }
+            }
+            Wire::OpLog(_) => {
+                self.oplog_msgs += 1;
+                self.oplog_bytes += bytes;
             }
             _ => self.control_msgs += 1,
         }
@@ -431,6 +521,16 @@ impl Metrics {
             degree_mean: 0.0,
             links_asymmetric: 0,
             overlay_connected: false,
+            ops: self.ops_written,
+            state_converged: true,
+            ops_missing: 0,
+            sync_ms: match (self.state_disturbed_at, self.state_agreed_since) {
+                (Some(d), Some(a)) if cfg.ops > 0 => Some(ms(a - d)),
+                _ => None,
+            },
+            ops_refused: self.ops_refused,
+            oplog_msgs: self.oplog_msgs,
+            oplog_bytes_per_node_per_s: round3(self.oplog_bytes as f64 / cfg.nodes as f64 / secs),
         }
     }
 }
