@@ -322,6 +322,7 @@ impl Folder {
             }
         }
         self.order.clear();
+        self.opened.clear();
         self.checkpoints.clear();
         self.since_checkpoint = 0;
         self.applied_upto = upto;
