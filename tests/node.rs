@@ -103,6 +103,25 @@ async fn all_see_each_other_alive(nodes: &[Node]) -> bool {
     true
 }
 
+/// A node on loopback whose only way in is a seed: `a`.
+fn seeded_to(a: &Node) -> Config {
+    let mut cfg = config(main_room());
+    cfg.seeds = vec![a.local_addr().to_string()];
+    cfg
+}
+
+/// Polls `rx` until a room message with `payload` arrives.
+async fn wait_for_message(rx: &mut broadcast::Receiver<Event>, payload: &[u8], what: &str) {
+    let mut got = false;
+    wait_for(what, || {
+        while let Ok(ev) = rx.try_recv() {
+            got |= matches!(ev, Event::Message { payload: ref p, .. } if p == payload);
+        }
+        std::future::ready(got)
+    })
+    .await;
+}
+
 async fn start(cfg: Config) -> Node {
     // Logs, when RUST_LOG asks for them.
     let _ = tracing_subscriber::fmt()
@@ -359,9 +378,7 @@ async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
     let mut cfg = config(main_room());
     cfg.nick = Some(secret_nick.into());
     let a = start(cfg).await;
-    let mut bcfg = config(main_room());
-    bcfg.seeds = vec![a.local_addr().to_string()];
-    let b = start(bcfg).await;
+    let b = start(seeded_to(&a)).await;
     wait_for("a and b linked", || async {
         !a.peers().await.expect("running").is_empty()
     })
@@ -377,14 +394,7 @@ async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
     .await;
     let mut b_rx = b.subscribe();
     a.broadcast(secret_text.clone()).await.expect("accepted");
-    let mut got = false;
-    wait_for("b, in the room, got the broadcast", || {
-        while let Ok(ev) = b_rx.try_recv() {
-            got |= matches!(ev, Event::Message { ref payload, .. } if *payload == secret_text);
-        }
-        std::future::ready(got)
-    })
-    .await;
+    wait_for_message(&mut b_rx, &secret_text, "b, in the room, got the broadcast").await;
 
     // A raw client of another room sees only handshake bytes.
     let mut raw = TcpStream::connect(a.local_addr()).await.expect("connects");
@@ -465,9 +475,7 @@ async fn send_raw_and_expect_close(addr: SocketAddr, bytes: &[u8], eof: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
     let a = start(config(main_room())).await;
-    let mut bcfg = config(main_room());
-    bcfg.seeds = vec![a.local_addr().to_string()];
-    let b = start(bcfg).await;
+    let b = start(seeded_to(&a)).await;
     wait_for("a and b linked", || async {
         a.peers().await.expect("running").len() == 1
     })
@@ -516,14 +524,7 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
     // The node goes on serving: b is still linked and hears a broadcast.
     let mut rx = b.subscribe();
     a.broadcast(b"still here".to_vec()).await.expect("accepted");
-    let mut got = false;
-    wait_for("b receives a's broadcast", || {
-        while let Ok(ev) = rx.try_recv() {
-            got |= matches!(ev, Event::Message { ref payload, .. } if payload == b"still here");
-        }
-        std::future::ready(got)
-    })
-    .await;
+    wait_for_message(&mut rx, b"still here", "b receives a's broadcast").await;
     assert!(
         b.peers()
             .await
@@ -538,9 +539,7 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
     let a = start(config(main_room())).await;
-    let mut bcfg = config(main_room());
-    bcfg.seeds = vec![a.local_addr().to_string()];
-    let b = start(bcfg).await;
+    let b = start(seeded_to(&a)).await;
     wait_for("linked", || async {
         with_status(&a, Status::Alive).await.contains(&b.id())
     })
@@ -563,14 +562,11 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
     a.broadcast(b"after the restart".to_vec())
         .await
         .expect("accepted");
-    let mut got = false;
-    wait_for("b receives a broadcast sent after the restarts", || {
-        while let Ok(ev) = rx.try_recv() {
-            got |=
-                matches!(ev, Event::Message { ref payload, .. } if payload == b"after the restart");
-        }
-        std::future::ready(got)
-    })
+    wait_for_message(
+        &mut rx,
+        b"after the restart",
+        "b receives a broadcast sent after the restarts",
+    )
     .await;
     a.shutdown().await;
     b.shutdown().await;
@@ -579,9 +575,7 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
     let a = start(config(main_room())).await;
-    let mut bcfg = config(main_room());
-    bcfg.seeds = vec![a.local_addr().to_string()];
-    let b = start(bcfg).await;
+    let b = start(seeded_to(&a)).await;
     wait_for("a and b linked", || async {
         a.peers().await.expect("running").len() == 1
     })
@@ -626,13 +620,11 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
     a.broadcast(b"after the drop".to_vec())
         .await
         .expect("accepted");
-    let mut got = false;
-    wait_for("b still receives a's broadcasts", || {
-        while let Ok(ev) = rx.try_recv() {
-            got |= matches!(ev, Event::Message { ref payload, .. } if payload == b"after the drop");
-        }
-        std::future::ready(got)
-    })
+    wait_for_message(
+        &mut rx,
+        b"after the drop",
+        "b still receives a's broadcasts",
+    )
     .await;
     drop(stalled);
     a.shutdown().await;
@@ -642,9 +634,7 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_subscriber_sees_the_events_from_the_start() {
     let a = start(config(main_room())).await;
-    let mut bcfg = config(main_room());
-    bcfg.seeds = vec![a.local_addr().to_string()];
-    let b = start(bcfg).await;
+    let b = start(seeded_to(&a)).await;
     wait_for("b linked to a", || async {
         b.peers().await.expect("running").len() == 1
     })

@@ -20,9 +20,9 @@ use std::net::SocketAddr;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::topology::{TopologyCtl, fresh_rng};
+use super::topology::TopologyCtl;
 use super::transport::TransportCmd;
-use super::{Clock, Supervised, Timers, sleep_until};
+use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
 use crate::event::{Event, Member};
 use crate::id::NodeId;
 use crate::proto::membership::{self, Membership, Status};

@@ -131,6 +131,14 @@ impl<T> Timers<T> {
     }
 }
 
+/// A fresh engine RNG seeded from the OS.
+pub(crate) fn fresh_rng() -> crate::proto::EngineRng {
+    use rand::SeedableRng;
+    let mut seed = <crate::proto::EngineRng as SeedableRng>::Seed::default();
+    rand::fill(&mut seed[..]);
+    crate::proto::EngineRng::from_seed(seed)
+}
+
 /// Sleeps until `at`, or forever when there is no deadline.
 pub(crate) async fn sleep_until(clock: Clock, at: Option<Time>) {
     match at {

@@ -25,9 +25,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::broadcast_actor::BroadcastCtl;
-use super::topology::fresh_rng;
 use super::transport::TransportCmd;
-use super::{Clock, Supervised, Timers, sleep_until};
+use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
 use crate::applets::{self, dm as dm_applet};
 use crate::codec;
 use crate::crypto::dm;

@@ -14,10 +14,10 @@ use super::broadcast_actor::BroadcastCtl;
 use super::membership::MembershipCtl;
 use super::oplog::OpLogCtl;
 use super::transport::TransportCmd;
-use super::{Clock, Supervised, Timers, sleep_until};
+use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
 use crate::id::NodeId;
 use crate::proto::wire::Wire;
-use crate::proto::{EngineRng, membership, plumtree, topology};
+use crate::proto::{membership, plumtree, topology};
 
 /// What the topology actor hears besides peers' messages.
 #[derive(Debug)]
@@ -207,12 +207,4 @@ impl Supervised for TopologyActor {
             self.feed(topology::Input::LinkUp { peer, outbound });
         }
     }
-}
-
-/// A fresh engine RNG seeded from the OS.
-pub(crate) fn fresh_rng() -> EngineRng {
-    use rand::SeedableRng;
-    let mut seed = <EngineRng as SeedableRng>::Seed::default();
-    rand::fill(&mut seed[..]);
-    EngineRng::from_seed(seed)
 }
