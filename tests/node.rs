@@ -601,13 +601,22 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
             .any(|p| p.peer == me.node_id())
     })
     .await;
+    // Direct messages fill only the stalled peer's queue: a room-wide
+    // flood would also fill b's, and on a loaded machine drop b as well.
     let payload = vec![7u8; 16 * 1024];
     let until = Instant::now() + DEADLINE;
     while a.stats().transport.slow_peer_drops == 0 {
         assert!(Instant::now() < until, "the stalled peer was never dropped");
-        a.broadcast(payload.clone()).await.expect("accepted");
+        a.send(me.node_id(), payload.clone())
+            .await
+            .expect("accepted");
         tokio::task::yield_now().await;
     }
+    assert_eq!(
+        a.stats().transport.slow_peer_drops,
+        1,
+        "only the stalled peer was dropped"
+    );
     assert!(
         !a.peers()
             .await
