@@ -42,18 +42,12 @@ impl Applet for Chat {
         NAME
     }
 
+    fn check(&self, op: &AppliedOp<'_>) -> Result<(), String> {
+        text_of(op).map(|_| ())
+    }
+
     fn apply(&mut self, op: &AppliedOp<'_>) -> Result<(), String> {
-        if op.kind != KIND_MESSAGE {
-            return Err(format!("chat has no kind {}", op.kind));
-        }
-        if op.body.len() > TEXT_BYTES_MAX {
-            return Err("chat line too long".into());
-        }
-        let text =
-            std::str::from_utf8(op.body).map_err(|_| "chat line is not UTF-8".to_string())?;
-        if text.trim().is_empty() {
-            return Err("empty chat line".into());
-        }
+        let text = text_of(op)?;
         self.lines.push(Line {
             id: op.id,
             author: op.author,
@@ -80,6 +74,21 @@ impl Applet for Chat {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// The line an op carries, if the rules take it.
+fn text_of<'a>(op: &AppliedOp<'a>) -> Result<&'a str, String> {
+    if op.kind != KIND_MESSAGE {
+        return Err(format!("chat has no kind {}", op.kind));
+    }
+    if op.body.len() > TEXT_BYTES_MAX {
+        return Err("chat line too long".into());
+    }
+    let text = std::str::from_utf8(op.body).map_err(|_| "chat line is not UTF-8".to_string())?;
+    if text.trim().is_empty() {
+        return Err("empty chat line".into());
+    }
+    Ok(text)
 }
 
 /// Decodes a saved state; states can outgrow one frame, so this decodes

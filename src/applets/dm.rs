@@ -50,14 +50,12 @@ impl Applet for Dm {
         NAME
     }
 
+    fn check(&self, op: &AppliedOp<'_>) -> Result<(), String> {
+        sealed_of(op).map(|_| ())
+    }
+
     fn apply(&mut self, op: &AppliedOp<'_>) -> Result<(), String> {
-        if op.kind != KIND_MESSAGE {
-            return Err(format!("dm has no kind {}", op.kind));
-        }
-        let sealed: SealedDm = codec::decode_value(op.body).map_err(|e| format!("dm body: {e}"))?;
-        if sealed.to == op.author {
-            return Err("a direct message to oneself".into());
-        }
+        let sealed = sealed_of(op)?;
         self.messages.push(Envelope {
             id: op.id,
             from: op.author,
@@ -84,4 +82,16 @@ impl Applet for Dm {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// The sealed message an op carries, if the rules take it.
+fn sealed_of(op: &AppliedOp<'_>) -> Result<SealedDm, String> {
+    if op.kind != KIND_MESSAGE {
+        return Err(format!("dm has no kind {}", op.kind));
+    }
+    let sealed: SealedDm = codec::decode_value(op.body).map_err(|e| format!("dm body: {e}"))?;
+    if sealed.to == op.author {
+        return Err("a direct message to oneself".into());
+    }
+    Ok(sealed)
 }

@@ -66,6 +66,15 @@ pub trait Applet: Send + std::any::Any {
     /// Applies one op; an `Err` means the op is refused by the applet's
     /// rules and must leave the state unchanged.
     fn apply(&mut self, op: &AppliedOp<'_>) -> Result<(), String>;
+    /// Would [`Applet::apply`] take this op now? The same rules, without
+    /// the change: a node asks before it publishes, so that a command that
+    /// breaks a rule (a vote on a closed poll) is refused with the reason
+    /// and never becomes an op. Applets without rules beyond `apply` may
+    /// keep the default, which takes everything.
+    fn check(&self, op: &AppliedOp<'_>) -> Result<(), String> {
+        let _ = op;
+        Ok(())
+    }
     /// The canonical encoding of the state (hashed, checkpointed,
     /// snapshotted).
     fn save(&self) -> Vec<u8>;
