@@ -106,6 +106,46 @@ pub struct Member {
     /// Its incarnation: a restart starts a higher one.
     pub generation: u64,
     pub heartbeat: u64,
+    /// The op-log state it last published, if any.
+    pub state: Option<StateMark>,
+}
+
+/// A node's published op-log state: the first 8 bytes of its state hash
+/// (16 hex digits) and how many ops it holds. Two nodes with the same
+/// mark hold the same applet states (up to a 64-bit hash collision).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StateMark {
+    pub hash: String,
+    pub ops: u64,
+}
+
+impl StateMark {
+    /// The mark of a state hash and an op count.
+    pub fn of(state_hash: &[u8; 32], ops: u64) -> StateMark {
+        StateMark {
+            hash: crate::id::to_hex(&state_hash[..8]),
+            ops,
+        }
+    }
+
+    /// The membership value: `<16 hex digits> <ops>`.
+    pub fn encode(&self) -> Vec<u8> {
+        format!("{} {}", self.hash, self.ops).into_bytes()
+    }
+
+    /// Reads a membership value; `None` when it is not one.
+    pub fn decode(value: &[u8]) -> Option<StateMark> {
+        let text = std::str::from_utf8(value).ok()?;
+        let (hash, ops) = text.split_once(' ')?;
+        let hex_ok = hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        if !hex_ok {
+            return None;
+        }
+        Some(StateMark {
+            hash: hash.to_string(),
+            ops: ops.parse().ok()?,
+        })
+    }
 }
 
 /// How [`crate::Node::send`] delivered a message.

@@ -61,6 +61,6 @@ pub mod transport;
 pub use config::{Config, IdentitySource, Profile, Room};
 pub use crypto::room::RoomCode;
 pub use error::Error;
-pub use event::{Delivery, Event, Member, PeerInfo, Status};
+pub use event::{Delivery, Event, Member, PeerInfo, StateMark, Status};
 pub use id::{MessageId, NodeId};
 pub use node::{Node, NodeStats};

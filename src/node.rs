@@ -261,6 +261,7 @@ impl Node {
             transport_tx.clone(),
             broadcast_tx.clone(),
             bus.clone(),
+            membership_tx.clone(),
             cancel.clone(),
         );
         tasks.spawn(supervise(oplog, bus.clone()));

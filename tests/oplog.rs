@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use flashmesh::event::StateMark;
 use flashmesh::{Config, IdentitySource, Node, Room, RoomCode};
 use tokio::time::Instant;
 
@@ -89,6 +90,21 @@ async fn ops_from_every_node_reach_every_node_and_the_states_agree() {
     .await;
     let history = nodes[3].history(Some("chat"), 100).await.expect("running");
     assert_eq!(history.len(), 50);
+    // Convergence is visible in membership: every node sees every other
+    // node's published mark equal to its own state.
+    let mine = StateMark::of(&a.log_state().await.expect("running").state_hash, 50);
+    wait_for("every node sees every other's state mark agree", || async {
+        for n in &nodes {
+            let members = n.members().await.expect("running");
+            if members.len() != nodes.len() - 1
+                || members.iter().any(|m| m.state.as_ref() != Some(&mine))
+            {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
     for n in &nodes {
         n.shutdown().await;
     }

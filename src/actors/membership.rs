@@ -9,6 +9,10 @@
 //! * `nick`: UTF-8, 1..=32 characters ([`crate::config::check_nick`]).
 //! * `addr`: `ip:port` entries separated by single spaces, at most
 //!   [`ADDRS_PUBLISHED_MAX`]: where this node accepts links.
+//! * `state`: the op-log state mark, `<16 hex digits> <ops>` (the first 8
+//!   bytes of the state hash and the ops held), written by the op-log
+//!   actor at most every [`crate::actors::oplog::STATE_PUBLISH_INTERVAL`]
+//!   and only when it changed: nodes with equal marks agree.
 //!
 //! Kept outside the engine, for a restart after a panic: the neighbours,
 //! this node's own keys, whether it left, and its generation (a restarted
@@ -23,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::topology::TopologyCtl;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
-use crate::event::{Event, Member};
+use crate::event::{Event, Member, StateMark};
 use crate::id::NodeId;
 use crate::proto::membership::{self, Membership, Status};
 use crate::proto::topology;
@@ -33,6 +37,8 @@ use crate::proto::wire::Wire;
 pub const NICK_KEY: &str = "nick";
 /// The key holding a node's link addresses.
 pub const ADDR_KEY: &str = "addr";
+/// The key holding a node's op-log state mark ([`crate::event::StateMark`]).
+pub const STATE_KEY: &str = "state";
 /// Most addresses a node publishes (and that are read from another's).
 pub const ADDRS_PUBLISHED_MAX: usize = 8;
 
@@ -241,6 +247,10 @@ impl MembershipActor {
                     .unwrap_or_default(),
                 generation: m.generation,
                 heartbeat: m.heartbeat,
+                state: self
+                    .engine
+                    .get(&m.node, STATE_KEY)
+                    .and_then(StateMark::decode),
             })
             .collect()
     }

@@ -15,6 +15,10 @@
 //! Store calls block (an fsync per commit), so they run on tokio's blocking
 //! pool while the actor waits.
 //!
+//! Every [`STATE_PUBLISH_INTERVAL`], when the log changed, the actor
+//! publishes the state mark (state hash prefix and op count) in membership
+//! (key `state`), so every member's view of the room shows who agrees.
+//!
 //! Kept outside the engine, for a restart after a panic: the neighbours;
 //! the log itself is reloaded from the store (in-memory nodes start empty).
 
@@ -25,13 +29,15 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::broadcast_actor::BroadcastCtl;
+use super::membership::{MembershipCtl, STATE_KEY};
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
+use crate::proto::Time;
 use crate::applets::{self, dm as dm_applet};
 use crate::codec;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
-use crate::event::Event;
+use crate::event::{Event, StateMark};
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
@@ -44,6 +50,11 @@ pub const SNAPSHOT_EVERY_OPS: u64 = 1000;
 /// ...and after a quarter of the ops held (writing one costs time in
 /// proportion to the state, so a fixed interval would be quadratic).
 pub const SNAPSHOT_FRACTION_DIVISOR: u64 = 4;
+
+/// How often, at most, the state mark is published in membership (it is
+/// gossiped to every member: once a second would be wasteful at 1000
+/// nodes, and convergence shows within a few seconds either way).
+pub const STATE_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One op as [`crate::Node::history`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,8 +124,13 @@ pub(crate) struct OpLogActor {
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
     pub(crate) broadcast: mpsc::UnboundedSender<BroadcastCtl>,
     pub(crate) bus: broadcast::Sender<Event>,
+    pub(crate) membership: mpsc::UnboundedSender<MembershipCtl>,
     pub(crate) cancel: CancellationToken,
     started: bool,
+    /// What the last published state mark was made from: the ops held and
+    /// the fold's applications (so nothing is hashed while nothing moved).
+    state_marked: Option<(u64, u64)>,
+    state_tick: Option<Time>,
     neighbors: BTreeSet<NodeId>,
     replayed_at_start: u64,
     snapshot_ops: Option<u64>,
@@ -152,6 +168,7 @@ impl OpLogActor {
         transport: mpsc::UnboundedSender<TransportCmd>,
         broadcast: mpsc::UnboundedSender<BroadcastCtl>,
         bus: broadcast::Sender<Event>,
+        membership: mpsc::UnboundedSender<MembershipCtl>,
         cancel: CancellationToken,
     ) -> OpLogActor {
         OpLogActor {
@@ -166,12 +183,35 @@ impl OpLogActor {
             transport,
             broadcast,
             bus,
+            membership,
             cancel,
             started: false,
+            state_marked: None,
+            state_tick: None,
             neighbors: BTreeSet::new(),
             replayed_at_start: 0,
             snapshot_ops: None,
         }
+    }
+
+    /// Publishes the state mark if the log moved since the last one, and
+    /// sets the next tick.
+    fn publish_state(&mut self) {
+        let now = self.clock.now();
+        self.state_tick = Some(now + STATE_PUBLISH_INTERVAL);
+        let oplog = self.replica.oplog();
+        let marked = (oplog.log().len(), oplog.folder().stats().applications);
+        if self.state_marked == Some(marked) {
+            return;
+        }
+        self.state_marked = Some(marked);
+        let mark = StateMark::of(&oplog.state_hash(), marked.0);
+        let (reply, _) = oneshot::channel();
+        let _ = self.membership.send(MembershipCtl::Set {
+            key: STATE_KEY.to_string(),
+            value: mark.encode(),
+            reply,
+        });
     }
 
     /// Reads the newest snapshot and every stored op back: the log holds
@@ -485,12 +525,14 @@ impl Supervised for OpLogActor {
             for p in self.neighbors.clone() {
                 self.feed(sync::Input::NeighborUp(p)).await;
             }
+            self.publish_state();
         }
         loop {
             let deadline = self.timers.next();
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return,
+                _ = sleep_until(self.clock, self.state_tick) => self.publish_state(),
                 ctl = self.ctl.recv() => match ctl {
                     None => return,
                     Some(ctl) => self.on_ctl(ctl).await,
@@ -514,5 +556,6 @@ impl Supervised for OpLogActor {
         self.replica = fresh_replica(self.identity.node_id(), self.seal_key);
         self.timers.clear();
         self.started = false;
+        self.state_marked = None;
     }
 }

@@ -630,9 +630,19 @@ impl Client {
             Command::State => {
                 let s = node.log_state().await.map_err(|e| e.to_string())?;
                 let hash = crate::id::to_hex(&s.state_hash);
+                // Who agrees, by the marks live members published.
+                let members = node.members().await.map_err(|e| e.to_string())?;
+                let live: Vec<&Member> = members
+                    .iter()
+                    .filter(|m| matches!(m.status, Status::Alive | Status::Suspect))
+                    .collect();
+                let agree = live
+                    .iter()
+                    .filter(|m| m.state.as_ref().is_some_and(|st| hash.starts_with(&st.hash)))
+                    .count();
                 self.out.emit(
-                    json!({"event": "state", "state_hash": hash, "frontier_hash": crate::id::to_hex(&s.frontier_hash), "ops": s.ops, "authors": s.authors, "equivocators": s.equivocators, "durable": s.durable, "replayed_at_start": s.replayed_at_start, "snapshot_ops": s.snapshot_ops}),
-                    || format!("state {}  ops {}  authors {}  forked {}{}", &hash[..16], s.ops, s.authors, s.equivocators, if s.durable { "" } else { "  (memory only)" }),
+                    json!({"event": "state", "state_hash": hash, "frontier_hash": crate::id::to_hex(&s.frontier_hash), "ops": s.ops, "authors": s.authors, "equivocators": s.equivocators, "durable": s.durable, "replayed_at_start": s.replayed_at_start, "snapshot_ops": s.snapshot_ops, "members_agreeing": agree, "members_live": live.len()}),
+                    || format!("state {}  ops {}  authors {}  forked {}  agreeing {}/{} live members{}", &hash[..16], s.ops, s.authors, s.equivocators, agree, live.len(), if s.durable { "" } else { "  (memory only)" }),
                 );
             }
             Command::Snapshot => {
@@ -723,7 +733,7 @@ impl Client {
         let list: Vec<Value> = members
             .iter()
             .map(|m| {
-                json!({"node": m.node.to_string(), "nick": self.nick_json(&m.node), "status": status_word(m.status)})
+                json!({"node": m.node.to_string(), "nick": self.nick_json(&m.node), "status": status_word(m.status), "state": m.state})
             })
             .collect();
         self.out
@@ -735,6 +745,9 @@ impl Client {
                         self.name(&m.node),
                         status_word(m.status)
                     ));
+                    if let Some(mark) = &m.state {
+                        s.push_str(&format!("  state {} ({} ops)", mark.hash, mark.ops));
+                    }
                 }
                 s
             });
