@@ -137,7 +137,10 @@ impl StateMark {
     pub fn decode(value: &[u8]) -> Option<StateMark> {
         let text = std::str::from_utf8(value).ok()?;
         let (hash, ops) = text.split_once(' ')?;
-        let hex_ok = hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let hex_ok = hash.len() == 16
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if !hex_ok {
             return None;
         }

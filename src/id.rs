@@ -58,8 +58,44 @@ pub enum HexError {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub struct $name(pub [u8; 32]);
+
+        // On the wire (bincode: not human-readable) the 32 bytes; in JSON
+        // and other human-readable formats, 64 hex digits.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(&to_hex(&self.0))
+                } else {
+                    s.serialize_newtype_struct(stringify!($name), &self.0)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = String::deserialize(d)?;
+                    Self::from_hex(&text).map_err(serde::de::Error::custom)
+                } else {
+                    struct Bytes;
+                    impl<'de> serde::de::Visitor<'de> for Bytes {
+                        type Value = [u8; 32];
+                        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                            f.write_str(stringify!($name))
+                        }
+                        fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+                            self,
+                            d: D,
+                        ) -> Result<[u8; 32], D::Error> {
+                            <[u8; 32]>::deserialize(d)
+                        }
+                    }
+                    d.deserialize_newtype_struct(stringify!($name), Bytes).map(Self)
+                }
+            }
+        }
 
         // Byte-wise order, computed on two big-endian u128 halves: the same
         // order as comparing the bytes, without a memcmp call per lookup
@@ -138,6 +174,21 @@ id_type!(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ids_are_bytes_on_the_wire_and_hex_in_json() {
+        let id = super::NodeId([0xab; 32]);
+        let wire = crate::codec::encode_value(&id).expect("encodes");
+        assert_eq!(wire, vec![0xab; 32], "bincode: the raw 32 bytes");
+        assert_eq!(crate::codec::decode_value::<super::NodeId>(&wire), Ok(id));
+        let json = serde_json::to_string(&id).expect("json");
+        assert_eq!(json, format!("\"{}\"", "ab".repeat(32)));
+        assert_eq!(
+            serde_json::from_str::<super::NodeId>(&json).expect("parses"),
+            id
+        );
+        assert!(serde_json::from_str::<super::NodeId>("\"abc\"").is_err());
+    }
+
     use super::*;
 
     #[test]

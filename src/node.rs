@@ -56,6 +56,9 @@ use crate::proto::wire::{Envelope, Wire};
 use crate::store::Store;
 use crate::transport::discovery::{Discovery, DiscoveryStats};
 
+/// Ops per page of [`Node::history`].
+pub const HISTORY_PAGE: usize = 256;
+
 /// How long a graceful shutdown waits for the leave to be queued.
 pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a shutdown waits for tasks after cancelling them.
@@ -452,9 +455,57 @@ impl Node {
         .await
     }
 
+    /// Every op held (of `applet`, if given), oldest first in the room's
+    /// total order, as a stream read in pages of [`HISTORY_PAGE`]: a long
+    /// log is never copied whole, and ops that arrive while the stream is
+    /// read are included when they sort after the page being read. The
+    /// stream ends at the newest op, or when the node stops.
+    pub fn history(
+        &self,
+        applet: Option<&str>,
+    ) -> impl futures_util::Stream<Item = HistoryOp> + Send + 'static {
+        struct Reader {
+            oplog: mpsc::UnboundedSender<OpLogCtl>,
+            applet: Option<String>,
+            cursor: Option<crate::proto::oplog::fold::FoldKey>,
+            page: std::collections::VecDeque<HistoryOp>,
+            done: bool,
+        }
+        let reader = Reader {
+            oplog: self.inner.oplog.clone(),
+            applet: applet.map(str::to_string),
+            cursor: None,
+            page: Default::default(),
+            done: false,
+        };
+        futures_util::stream::unfold(reader, |mut r| async move {
+            loop {
+                if let Some(op) = r.page.pop_front() {
+                    return Some((op, r));
+                }
+                if r.done {
+                    return None;
+                }
+                let (reply, rx) = oneshot::channel();
+                r.oplog
+                    .send(OpLogCtl::HistoryPage {
+                        applet: r.applet.clone(),
+                        cursor: r.cursor,
+                        limit: HISTORY_PAGE,
+                        reply,
+                    })
+                    .ok()?;
+                let (ops, next) = rx.await.ok()?;
+                r.page.extend(ops);
+                r.done = next.is_none();
+                r.cursor = next;
+            }
+        })
+    }
+
     /// The newest `limit` ops (of `applet`, if given), oldest first, in
     /// the room's total order.
-    pub async fn history(
+    pub async fn history_tail(
         &self,
         applet: Option<&str>,
         limit: usize,
@@ -469,6 +520,36 @@ impl Node {
             })
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Reads the folded state of the applet `A` named `name`: `read` runs
+    /// inside the op-log actor on the current state (keep it short; copy
+    /// out what you need). Fails with [`Error::Rejected`] when no applet of
+    /// that name and type is registered.
+    pub async fn query<A, R>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&A) -> R + Send + 'static,
+    ) -> Result<R, Error>
+    where
+        A: crate::proto::oplog::fold::Applet + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let name = name.to_string();
+        let query = move |folder: &crate::proto::oplog::fold::Folder| {
+            let state = folder
+                .applet(&name)
+                .and_then(|a| a.as_any().downcast_ref::<A>());
+            let _ = reply.send(state.map(read).ok_or(name));
+        };
+        self.inner
+            .oplog
+            .send(OpLogCtl::Query(Box::new(query)))
+            .map_err(|_| Error::Stopped)?;
+        rx.await
+            .map_err(|_| Error::Stopped)?
+            .map_err(|name| Error::Rejected(format!("no applet {name} of that type")))
     }
 
     /// The op-log's state: state hash, frontier hash, op and author counts.

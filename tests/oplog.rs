@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use flashmesh::event::StateMark;
 use flashmesh::{Config, IdentitySource, Node, Room, RoomCode};
+use futures_util::StreamExt;
 use tokio::time::Instant;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -88,8 +89,26 @@ async fn ops_from_every_node_reach_every_node_and_the_states_agree() {
         same_state(&refs, 50)
     })
     .await;
-    let history = nodes[3].history(Some("chat"), 100).await.expect("running");
+    // The history stream: every chat op, in fold order, read in pages.
+    let history: Vec<_> = nodes[3].history(Some("chat")).collect().await;
     assert_eq!(history.len(), 50);
+    let keys: Vec<_> = history
+        .iter()
+        .map(|o| (o.lamport, o.author, o.seq))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "fold order");
+    assert!(
+        nodes[3]
+            .history(Some("dm"))
+            .collect::<Vec<_>>()
+            .await
+            .is_empty()
+    );
+    let tail = nodes[3]
+        .history_tail(Some("chat"), 10)
+        .await
+        .expect("running");
+    assert_eq!(tail[..], history[40..]);
     // Convergence is visible in membership: every node sees every other
     // node's published mark equal to its own state.
     let mine = StateMark::of(&a.log_state().await.expect("running").state_hash, 50);
@@ -132,6 +151,15 @@ async fn a_node_away_while_a_thousand_ops_were_made_catches_up_on_return() {
     assert_eq!(c.log_state().await.expect("running").ops, 1, "kept its op");
     let pair = [&a, &c];
     wait_for("c caught up on 1000 ops", || same_state(&pair, 1001)).await;
+    // Read back through the history stream (several pages), in one order.
+    let texts: Vec<String> = c
+        .history(Some("chat"))
+        .map(|o| String::from_utf8(o.body.expect("opens")).expect("text"))
+        .collect()
+        .await;
+    assert_eq!(texts.len(), 1001);
+    assert_eq!(texts[0], "before c leaves");
+    assert_eq!(texts[1000], "while c is away: 999");
     a.shutdown().await;
     c.shutdown().await;
 }

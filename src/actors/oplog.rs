@@ -32,13 +32,14 @@ use super::broadcast_actor::BroadcastCtl;
 use super::membership::{MembershipCtl, STATE_KEY};
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
-use crate::proto::Time;
 use crate::applets::{self, dm as dm_applet};
 use crate::codec;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
 use crate::event::{Event, StateMark};
 use crate::id::{NodeId, OpId};
+use crate::proto::Time;
+use crate::proto::oplog::fold::{FoldKey, Folder};
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
 use crate::proto::oplog::{IngestReport, OpLog, SignedOp, Snapshot, VerifiedOp};
@@ -55,6 +56,9 @@ pub const SNAPSHOT_FRACTION_DIVISOR: u64 = 4;
 /// gossiped to every member: once a second would be wasteful at 1000
 /// nodes, and convergence shows within a few seconds either way).
 pub const STATE_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Most ops one history page looks at (matching or not).
+pub const HISTORY_SCAN_MAX: usize = 4096;
 
 /// One op as [`crate::Node::history`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +110,17 @@ pub(crate) enum OpLogCtl {
         limit: usize,
         reply: oneshot::Sender<Vec<HistoryOp>>,
     },
+    /// Up to `limit` ops after `cursor` in fold order (of `applet`, if
+    /// given), with the cursor to ask from next (`None`: the end).
+    HistoryPage {
+        applet: Option<String>,
+        cursor: Option<FoldKey>,
+        limit: usize,
+        reply: oneshot::Sender<(Vec<HistoryOp>, Option<FoldKey>)>,
+    },
     State(oneshot::Sender<LogState>),
+    /// Runs a read-only query against the folded applet states.
+    Query(Box<dyn FnOnce(&Folder) + Send>),
     /// Write a snapshot now; the reply is the ops it covers.
     Snapshot(oneshot::Sender<Result<u64, String>>),
     Panic,
@@ -411,6 +425,9 @@ impl OpLogActor {
                 nonce,
             )
             .map_err(|e| e.to_string())?;
+        // The applet's rules first: a command that breaks one (a vote on a
+        // closed poll) never becomes an op.
+        self.replica.oplog().check(&op, body)?;
         if let Some(store) = &self.store {
             let o = op.op();
             let batch = Batch {
@@ -434,6 +451,20 @@ impl OpLogActor {
         Ok(op.id())
     }
 
+    fn history_op(&self, op: &VerifiedOp) -> HistoryOp {
+        let o = op.op();
+        HistoryOp {
+            id: op.id(),
+            author: o.author,
+            seq: o.seq,
+            lamport: o.lamport,
+            wall_ms: o.wall_ms,
+            applet: o.applet.clone(),
+            kind: o.kind,
+            body: open_body(&self.seal_key, o).ok(),
+        }
+    }
+
     fn history(&self, applet: Option<&str>, limit: usize) -> Vec<HistoryOp> {
         let oplog = self.replica.oplog();
         let ids: Vec<OpId> = oplog.folder().order_ids().collect();
@@ -443,22 +474,38 @@ impl OpLogActor {
             .filter_map(|id| oplog.log().get(id))
             .filter(|op| applet.is_none_or(|a| op.op().applet == a))
             .take(limit)
-            .map(|op| {
-                let o = op.op();
-                HistoryOp {
-                    id: op.id(),
-                    author: o.author,
-                    seq: o.seq,
-                    lamport: o.lamport,
-                    wall_ms: o.wall_ms,
-                    applet: o.applet.clone(),
-                    kind: o.kind,
-                    body: open_body(&self.seal_key, o).ok(),
-                }
-            })
+            .map(|op| self.history_op(op))
             .collect();
         out.reverse();
         out
+    }
+
+    /// One page of [`OpLogCtl::HistoryPage`]. Ops of other applets are
+    /// skipped, at most [`HISTORY_SCAN_MAX`] of them per page, so a page
+    /// never holds the actor long; the cursor then moves past them.
+    fn history_page(
+        &self,
+        applet: Option<&str>,
+        cursor: Option<FoldKey>,
+        limit: usize,
+    ) -> (Vec<HistoryOp>, Option<FoldKey>) {
+        let oplog = self.replica.oplog();
+        let mut out = Vec::new();
+        let mut scanned = 0;
+        let mut last = cursor;
+        for (key, id) in oplog.folder().order_after(cursor) {
+            if out.len() >= limit.max(1) || scanned >= HISTORY_SCAN_MAX {
+                return (out, last);
+            }
+            scanned += 1;
+            last = Some(key);
+            if let Some(op) = oplog.log().get(&id)
+                && applet.is_none_or(|a| op.op().applet == a)
+            {
+                out.push(self.history_op(op));
+            }
+        }
+        (out, None)
     }
 
     fn state(&self) -> LogState {
@@ -502,6 +549,15 @@ impl OpLogActor {
             } => {
                 let _ = reply.send(self.history(applet.as_deref(), limit));
             }
+            OpLogCtl::HistoryPage {
+                applet,
+                cursor,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.history_page(applet.as_deref(), cursor, limit));
+            }
+            OpLogCtl::Query(query) => query(self.replica.oplog().folder()),
             OpLogCtl::State(reply) => {
                 let _ = reply.send(self.state());
             }

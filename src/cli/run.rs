@@ -638,7 +638,11 @@ impl Client {
                     .collect();
                 let agree = live
                     .iter()
-                    .filter(|m| m.state.as_ref().is_some_and(|st| hash.starts_with(&st.hash)))
+                    .filter(|m| {
+                        m.state
+                            .as_ref()
+                            .is_some_and(|st| hash.starts_with(&st.hash))
+                    })
                     .count();
                 self.out.emit(
                     json!({"event": "state", "state_hash": hash, "frontier_hash": crate::id::to_hex(&s.frontier_hash), "ops": s.ops, "authors": s.authors, "equivocators": s.equivocators, "durable": s.durable, "replayed_at_start": s.replayed_at_start, "snapshot_ops": s.snapshot_ops, "members_agreeing": agree, "members_live": live.len()}),
@@ -652,7 +656,10 @@ impl Client {
                 });
             }
             Command::History(n) => {
-                let ops = node.history(None, n).await.map_err(|e| e.to_string())?;
+                let ops = node
+                    .history_tail(None, n)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let me = node.id();
                 let list: Vec<Value> = ops
                     .iter()

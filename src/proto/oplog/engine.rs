@@ -238,6 +238,27 @@ impl OpLog {
             .map_err(|e| AuthorError::Refused(e.to_string()))
     }
 
+    /// Would the op's applet take `op` (made by [`OpLog::prepare`], so it
+    /// sorts after every op held) with its plain `body`? The applet's rules
+    /// against the state as folded now ([`crate::proto::oplog::fold::Applet::check`]).
+    /// Ops of applets this node does not know pass: they are stored and
+    /// relayed for the nodes that know them.
+    pub fn check(&self, op: &VerifiedOp, plain: &[u8]) -> Result<(), String> {
+        let Some(applet) = self.folder.applet(&op.op().applet) else {
+            return Ok(());
+        };
+        let o = op.op();
+        applet.check(&super::fold::AppliedOp {
+            id: op.id(),
+            author: o.author,
+            seq: o.seq,
+            lamport: o.lamport,
+            wall_ms: o.wall_ms,
+            kind: o.kind,
+            body: plain,
+        })
+    }
+
     /// [`OpLog::prepare`], then [`OpLog::ingest`]: for drivers without
     /// storage (the simulator, tests).
     pub fn author(

@@ -355,6 +355,22 @@ impl Folder {
         self.order.values().copied()
     }
 
+    /// The folded ops after `cursor` (all, from the start, when `None`),
+    /// in fold order, with their keys: a reader pages through the fold
+    /// with the last key it saw as the next cursor.
+    pub fn order_after(
+        &self,
+        cursor: Option<FoldKey>,
+    ) -> impl Iterator<Item = (FoldKey, OpId)> + '_ {
+        let from = match cursor {
+            Some(k) => Bound::Excluded(k),
+            None => Bound::Unbounded,
+        };
+        self.order
+            .range((from, Bound::Unbounded))
+            .map(|(k, id)| (*k, *id))
+    }
+
     /// Every applet's saved state, by name (for snapshots).
     pub fn save_all(&self) -> Vec<(String, Vec<u8>)> {
         self.applets
