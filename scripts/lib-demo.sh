@@ -496,3 +496,59 @@ for line in sys.stdin:
     print("\t".join(text(o.get(k)) for k in sys.argv[1:]))' "$@"
   fi
 }
+
+# --- applet commands (the event-applet demos) --------------------------------
+#
+#   act NODE LINE           sends LINE (an applet command) and waits for its
+#                           answer: a "done" event (an op was written) or a
+#                           listing; an "error" instead fails the run
+#   refused NODE LINE TEXT  sends LINE and waits for an "error" whose message
+#                           contains TEXT; anything written instead fails
+#   agree NODE..            for polling: asks each NODE for /state and checks
+#                           they all report one state_hash and op count
+#   op_seen NODE APPLET ACTION [N]
+#                           NODE printed N (default 1) or more incoming
+#                           "op" events of APPLET with ACTION
+
+# answers NODE: how many "done" and "error" events NODE printed so far.
+answers() { echo "$(count "$1" done) $(count "$1" error)"; }
+
+# answered NODE DONE ERRORS: NODE printed more of either.
+answered() { more_than "$1" done "$2" || more_than "$1" error "$3"; }
+
+act() {
+  local node=$1 line=$2 d e
+  read -r d e < <(answers "$node")
+  send "$node" "$line"
+  wait_for "$node answers '$line'" answered "$node" "$d" "$e"
+  [ "$(count "$node" error)" = "$e" ] ||
+    fail "$node refused '$line': $(ev last "$node" message error)"
+  echo "ok: $node: $line"
+}
+
+refused() {
+  local node=$1 line=$2 text=$3 d e msg
+  read -r d e < <(answers "$node")
+  send "$node" "$line"
+  wait_for "$node answers '$line'" answered "$node" "$d" "$e"
+  [ "$(count "$node" done)" = "$d" ] ||
+    fail "$node accepted '$line'; expected a refusal ($text)"
+  msg=$(ev last "$node" message error)
+  [[ "$msg" == *"$text"* ]] || fail "$node refused '$line' with '$msg', expected '$text'"
+  echo "ok: $node refused '$line': $msg"
+}
+
+agree() {
+  local node first="" got
+  for node in "$@"; do
+    ask "$node" /state state
+    got="$(ev last "$node" state_hash state) $(ev last "$node" ops state)"
+    if [ -z "$first" ]; then first=$got; elif [ "$got" != "$first" ]; then return 1; fi
+  done
+}
+
+op_seen() {
+  local n
+  n=$(count "$1" op "applet=$2" "action=$3") || return 1
+  [ "$n" -ge "${4:-1}" ]
+}

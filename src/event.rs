@@ -72,6 +72,8 @@ pub enum Event {
     /// An author forked its log: two ops for one `(author, seq)`. Its ops
     /// from `seq` on no longer count.
     Equivocation { author: NodeId, seq: u64 },
+    /// This node has come to the head of a queue: it is served next.
+    QueueHead { queue: String },
     /// An actor panicked and was restarted with a fresh engine.
     ActorRestarted {
         actor: &'static str,

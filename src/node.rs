@@ -522,6 +522,15 @@ impl Node {
         rx.await.map_err(|_| Error::Stopped)
     }
 
+    /// Publishes a typed applet op (an announcement, a vote, a queue
+    /// join...): the applet's rules are checked against the current state
+    /// first, and a refusal ([`Error::Rejected`], with the reason) writes
+    /// nothing. Returns the op's id once it is durable.
+    pub async fn act(&self, op: &impl crate::applets::AppletOp) -> Result<OpId, Error> {
+        let (kind, body) = op.kind_and_body();
+        self.publish(op.applet(), kind, body).await
+    }
+
     /// Reads the folded state of the applet `A` named `name`: `read` runs
     /// inside the op-log actor on the current state (keep it short; copy
     /// out what you need). Fails with [`Error::Rejected`] when no applet of

@@ -32,7 +32,7 @@ use super::broadcast_actor::BroadcastCtl;
 use super::membership::{MembershipCtl, STATE_KEY};
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
-use crate::applets::{self, dm as dm_applet};
+use crate::applets::{self, dm as dm_applet, queue as queue_applet};
 use crate::codec;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
@@ -145,6 +145,8 @@ pub(crate) struct OpLogActor {
     /// the fold's applications (so nothing is hashed while nothing moved).
     state_marked: Option<(u64, u64)>,
     state_tick: Option<Time>,
+    /// The queues this node is at the head of (told once each time).
+    heading: BTreeSet<String>,
     neighbors: BTreeSet<NodeId>,
     replayed_at_start: u64,
     snapshot_ops: Option<u64>,
@@ -202,6 +204,7 @@ impl OpLogActor {
             started: false,
             state_marked: None,
             state_tick: None,
+            heading: BTreeSet::new(),
             neighbors: BTreeSet::new(),
             replayed_at_start: 0,
             snapshot_ops: None,
@@ -373,7 +376,39 @@ impl OpLogActor {
         for op in &chained {
             self.announce(op);
         }
+        if chained
+            .iter()
+            .any(|op| op.op().applet == queue_applet::NAME)
+        {
+            self.tell_queue_heads();
+        }
         self.maybe_snapshot().await;
+    }
+
+    /// Tells this node (`Event::QueueHead`) about every queue it has just
+    /// come to the head of.
+    fn tell_queue_heads(&mut self) {
+        let me = self.identity.node_id();
+        let heading: BTreeSet<String> = self
+            .replica
+            .oplog()
+            .folder()
+            .applet(queue_applet::NAME)
+            .and_then(|a| a.as_any().downcast_ref::<queue_applet::Queues>())
+            .map(|q| {
+                q.queues()
+                    .iter()
+                    .filter(|queue| queue.waiting.first().is_some_and(|e| e.node == me))
+                    .map(|queue| queue.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for queue in heading.difference(&self.heading) {
+            let _ = self.bus.send(Event::QueueHead {
+                queue: queue.clone(),
+            });
+        }
+        self.heading = heading;
     }
 
     fn announce(&self, op: &VerifiedOp) {
@@ -442,6 +477,9 @@ impl OpLogActor {
             return Err(reason.clone());
         }
         self.announce(&op);
+        if applet == queue_applet::NAME {
+            self.tell_queue_heads();
+        }
         self.maybe_snapshot().await;
         let (reply, _) = oneshot::channel();
         let _ = self.broadcast.send(BroadcastCtl::Publish {
@@ -491,13 +529,11 @@ impl OpLogActor {
     ) -> (Vec<HistoryOp>, Option<FoldKey>) {
         let oplog = self.replica.oplog();
         let mut out = Vec::new();
-        let mut scanned = 0;
         let mut last = cursor;
-        for (key, id) in oplog.folder().order_after(cursor) {
+        for (scanned, (key, id)) in oplog.folder().order_after(cursor).enumerate() {
             if out.len() >= limit.max(1) || scanned >= HISTORY_SCAN_MAX {
                 return (out, last);
             }
-            scanned += 1;
             last = Some(key);
             if let Some(op) = oplog.log().get(&id)
                 && applet.is_none_or(|a| op.op().applet == a)
@@ -577,6 +613,7 @@ impl Supervised for OpLogActor {
         if !self.started {
             self.started = true;
             self.load().await;
+            self.tell_queue_heads();
             self.feed(sync::Input::Start).await;
             for p in self.neighbors.clone() {
                 self.feed(sync::Input::NeighborUp(p)).await;

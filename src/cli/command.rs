@@ -37,7 +37,8 @@ TEXT               send TEXT to the room (start it with // to send a line that s
 /snapshot          save a snapshot now (restarts replay only newer ops)
 /history [N]       show the last N chat lines and messages (default 20)
 /help              show this list
-/quit              leave the room and exit";
+/quit              leave the room and exit
+In the room:";
 
 /// What a line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,9 @@ pub enum Command {
     Snapshot,
     /// Show the last N ops of the room (chat and direct messages).
     History(usize),
+    /// An applet command (announcements, polls, queues, lost+found,
+    /// requests, roster).
+    Applet(crate::cli::applets::AppletCommand),
     /// Show [`HELP`].
     Help,
     /// Leave and exit.
@@ -90,6 +94,9 @@ pub enum CommandError {
     ControlCharacter,
     #[error("bad JSON command: {0}")]
     Json(String),
+    /// An applet command's arguments are wrong (the reason says how).
+    #[error("{0}")]
+    Applet(String),
 }
 
 /// Parses one input line (its line ending included or not). `Ok(None)` for
@@ -171,11 +178,15 @@ pub fn parse_line(line: &str, json: bool) -> Result<Option<Command>, CommandErro
                 text: check_text(text.trim())?,
             }
         }
-        _ => {
-            return Err(CommandError::Unknown {
-                name: name.to_string(),
-            });
-        }
+        word => match crate::cli::applets::parse(word, args) {
+            Some(Ok(command)) => Command::Applet(command),
+            Some(Err(reason)) => return Err(CommandError::Applet(reason)),
+            None => {
+                return Err(CommandError::Unknown {
+                    name: name.to_string(),
+                });
+            }
+        },
     };
     Ok(Some(command))
 }

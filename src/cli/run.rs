@@ -507,10 +507,21 @@ impl Client {
                 id,
                 author,
                 applet,
+                kind,
                 wall_ms,
                 body,
                 ..
             } => {
+                if author != self.node.id()
+                    && let Some(body) = &body
+                    && let Some((action, summary)) =
+                        crate::cli::applets::describe(&applet, kind, body)
+                {
+                    self.out.emit(
+                        json!({"event": "op", "applet": applet, "action": action, "author": author.to_string(), "nick": self.nick_json(&author), "id": id.to_string(), "summary": summary, "wall_ms": wall_ms}),
+                        || format!("* {} {summary}", self.name(&author)),
+                    );
+                }
                 if applet == crate::applets::chat::NAME && author != self.node.id() {
                     let text = body
                         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -533,6 +544,10 @@ impl Client {
                     || format!("[dm from {}] {}", self.name(&from), clean(&text)),
                 );
             }
+            Event::QueueHead { queue } => self.out.emit(
+                json!({"event": "queue_head", "queue": queue}),
+                || format!("*** you're next in queue {queue} ***"),
+            ),
             Event::Equivocation { author, seq } => self.out.emit(
                 json!({"event": "equivocation", "author": author.to_string(), "seq": seq}),
                 || format!("! {} forked its log at op {seq}: its ops from there no longer count", self.name(&author)),
@@ -699,9 +714,16 @@ impl Client {
                     s
                 });
             }
-            Command::Help => self
-                .out
-                .emit(json!({"event": "help", "text": HELP}), || HELP.to_string()),
+            Command::Help => {
+                let text = format!("{HELP}\n{}", crate::cli::applets::HELP);
+                self.out
+                    .emit(json!({"event": "help", "text": text}), || text.clone())
+            }
+            Command::Applet(cmd) => {
+                let names = crate::cli::applets::Names(&self.nicks);
+                let shown = crate::cli::applets::run(&node, cmd, &names).await?;
+                self.out.emit(shown.json, || shown.human);
+            }
             Command::Quit => {}
         }
         Ok(())
