@@ -15,10 +15,14 @@ pub struct SimArgs {
     /// Number of broadcasts, from random nodes, spread over the run.
     #[arg(long, default_value_t = 100)]
     pub broadcasts: usize,
-    /// Number of ops (chat lines) from random nodes, spread over the same
-    /// window; each node then hosts an op-log with anti-entropy.
+    /// Number of ops from random nodes, spread over the same window; each
+    /// node then hosts an op-log with anti-entropy.
     #[arg(long, default_value_t = 0)]
     pub ops: usize,
+    /// Which ops: `all` (every built-in applet: chat, announcements, polls,
+    /// queues, lost+found, requests, roster) or `chat` (chat lines only).
+    #[arg(long, default_value = "all")]
+    pub op_mix: crate::sim::OpMix,
     /// Seed of the run: the same seed and flags give the same figures.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -101,6 +105,7 @@ impl SimArgs {
             ProfileArg::Large => cfg.set_profile(Profile::Large),
         }
         cfg.ops = self.ops;
+        cfg.op_mix = self.op_mix;
         cfg.loss = self.loss;
         cfg.duplicate = self.duplicate;
         cfg.reorder = self.reorder;

@@ -52,9 +52,11 @@ use crate::proto::oplog::sync::{self, Replica};
 use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
+mod ops;
 mod report;
 pub mod spec;
 
+pub use ops::OpMix;
 use report::Metrics;
 pub use report::Report;
 pub use spec::{CountAt, LatencyRange, PartitionSpec};
@@ -89,9 +91,11 @@ impl Profile {
 pub struct SimConfig {
     pub nodes: usize,
     pub broadcasts: usize,
-    /// Ops written (chat lines from random live nodes), spread over the
-    /// broadcast window. With 0, the nodes host no op-log at all.
+    /// Ops written (by random live nodes), spread over the broadcast
+    /// window. With 0, the nodes host no op-log at all.
     pub ops: usize,
+    /// Which applets the ops are for ([`OpMix::All`]: every built-in one).
+    pub op_mix: OpMix,
     pub seed: u64,
     pub profile: Profile,
     /// Chance that a message is lost.
@@ -154,6 +158,7 @@ impl SimConfig {
             nodes,
             broadcasts,
             ops: 0,
+            op_mix: OpMix::All,
             seed,
             profile,
             loss: 0.0,
@@ -431,6 +436,8 @@ pub struct Sim {
     metrics: Metrics,
     /// Each node's identity (only with `ops > 0`).
     identities: Vec<Identity>,
+    /// Their ids (for roster ops).
+    node_ids: Vec<NodeId>,
     /// Every op written, in order.
     ops_made: Vec<OpId>,
     /// Each node's frontier hash, until its log changes.
@@ -537,6 +544,7 @@ impl Sim {
             initial_joins_done: false,
             initial: 0,
             pending_starts: 0,
+            node_ids: identities.iter().map(Identity::node_id).collect(),
             identities,
             ops_made: Vec::new(),
             frontier_cache,
@@ -988,9 +996,28 @@ impl Sim {
         else {
             return;
         };
-        let written =
-            r.oplog_mut()
-                .author(me, chat::NAME, chat::KIND_MESSAGE, &text, wall_ms, nonce);
+        // An applet op chosen from what the author holds, unless its own
+        // rules refuse it there: then a chat line.
+        let planned = match self.cfg.op_mix {
+            OpMix::Chat => None,
+            OpMix::All => ops::plan(
+                &mut self.rng,
+                k,
+                me.node_id(),
+                r.oplog().folder(),
+                &self.node_ids,
+                wall_ms,
+            ),
+        };
+        let planned = planned.filter(|(applet, kind, body)| {
+            r.oplog()
+                .prepare(me, applet, *kind, body, wall_ms, nonce)
+                .is_ok_and(|op| r.oplog().check(&op, body).is_ok())
+        });
+        let (applet, kind, body) = planned.unwrap_or((chat::NAME, chat::KIND_MESSAGE, text));
+        let written = r
+            .oplog_mut()
+            .author(me, applet, kind, &body, wall_ms, nonce);
         let op = match written {
             Ok(op) => op,
             Err(_) => {
@@ -1000,7 +1027,7 @@ impl Sim {
         };
         self.ops_made.push(op.id());
         self.frontier_cache[author] = None;
-        self.metrics.op_written(self.now);
+        self.metrics.op_written(self.now, applet);
         match codec::encode_value(&Envelope::Op(op.into_signed())) {
             Ok(payload) => self.feed(
                 author,

@@ -109,6 +109,8 @@ pub struct Report {
     pub ops_refused: u64,
     pub oplog_msgs: u64,
     pub oplog_bytes_per_node_per_s: f64,
+    /// Ops written per applet (by name).
+    pub ops_by_applet: std::collections::BTreeMap<String, u64>,
 }
 
 impl Report {
@@ -175,6 +177,14 @@ impl Report {
                 ("ops missing", self.ops_missing.to_string()),
                 ("logs in sync after (ms)", opt(self.sync_ms)),
                 ("ops refused", self.ops_refused.to_string()),
+                (
+                    "ops by applet",
+                    self.ops_by_applet
+                        .iter()
+                        .map(|(a, n)| format!("{a} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
                 ("anti-entropy messages", self.oplog_msgs.to_string()),
                 (
                     "anti-entropy bytes per node per s",
@@ -235,6 +245,7 @@ pub(crate) struct Metrics {
     reconverged: Option<Duration>,
     want_check: bool,
     ops_written: usize,
+    ops_by_applet: std::collections::BTreeMap<String, u64>,
     ops_refused: u64,
     oplog_msgs: u64,
     oplog_bytes: u64,
@@ -266,6 +277,7 @@ impl Metrics {
             reconverged: None,
             want_check: true,
             ops_written: 0,
+            ops_by_applet: Default::default(),
             ops_refused: 0,
             oplog_msgs: 0,
             oplog_bytes: 0,
@@ -290,8 +302,9 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn op_written(&mut self, now: Time) {
+    pub(crate) fn op_written(&mut self, now: Time, applet: &str) {
         self.ops_written += 1;
+        *self.ops_by_applet.entry(applet.to_string()).or_default() += 1;
         self.state_disturbed(now);
     }
 
@@ -531,6 +544,7 @@ impl Metrics {
             ops_refused: self.ops_refused,
             oplog_msgs: self.oplog_msgs,
             oplog_bytes_per_node_per_s: round3(self.oplog_bytes as f64 / cfg.nodes as f64 / secs),
+            ops_by_applet: self.ops_by_applet.clone(),
         }
     }
 }
