@@ -499,9 +499,9 @@ for line in sys.stdin:
 
 # --- applet commands (the event-applet demos) --------------------------------
 #
-#   act NODE LINE           sends LINE (an applet command) and waits for its
-#                           answer: a "done" event (an op was written) or a
-#                           listing; an "error" instead fails the run
+#   act NODE LINE           sends LINE (an applet command that writes an
+#                           op) and waits for its "done" event; an "error"
+#                           instead fails the run (ask listings with `ask`)
 #   refused NODE LINE TEXT  sends LINE and waits for an "error" whose message
 #                           contains TEXT; anything written instead fails
 #   agree NODE..            for polling: asks each NODE for /state and checks
