@@ -64,9 +64,7 @@ items() {
   while IFS=$'\t' read -r short kind resolved claims; do
     who=$(grep -o '"by":"[0-9a-f]*"' <<<"$claims" | cut -d'"' -f4 |
       sed -e "s/^$ID_A\$/ada/" -e "s/^$ID_B\$/bob/" -e "s/^$ID_C\$/carol/" | paste -sd,)
-    # ${kind,,}: the listing spells the kind Lost/Found (done and op
-    # events spell the action lost/found).
-    line="$short:${kind,,}:$([ "$resolved" = null ] && echo open || echo resolved):${who:--}"
+    line="$short:$kind:$([ "$resolved" = null ] && echo open || echo resolved):${who:--}"
     out+="${out:+ }$line"
   done < <(paste <(ev last "$node" 'items[].short' lostfound) \
     <(ev last "$node" 'items[].item' lostfound | fields kind resolved_ms claims))

@@ -300,7 +300,9 @@ ev() {
     local out="$path | if type == \"string\" then . else tojson end"
     case "$mode" in
       count) jq -R -n "${args[@]}" "[inputs | $sel] | length" "$file" ;;
-      first) jq -R -n -r "${args[@]}" "first(inputs | $sel) | $out" "$file" ;;
+      # Not first(inputs | ..): jq 1.6's `try` (in fromjson?) swallows the
+      # break that first() stops with, so it would print every match.
+      first) jq -R -n -r "${args[@]}" "[inputs | $sel] | first // empty | $out" "$file" ;;
       last) jq -R -n -r "${args[@]}" "[inputs | $sel] | last // empty | $out" "$file" ;;
       all) jq -R -r "${args[@]}" "$sel | $out" "$file" ;;
       *) echo "ev: unknown mode $mode" >&2; return 2 ;;

@@ -96,7 +96,10 @@ pub const CLAIMS_PER_ITEM_MAX: usize = 64;
 pub const COMMANDS: &[&str] = &["lost", "found", "claim", "resolve", "lostfound"];
 
 /// Whether an item was lost or found.
+/// (`lost`/`found` in JSON; on the wire and in saved state, bincode's
+/// variant index, which the name does not change.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ItemKind {
     Lost,
     Found,
