@@ -13,7 +13,11 @@
 //! still behind the heads it was shown, it asks again at once, so a
 //! newcomer streams a long history without waiting for the next round.
 //! Within a reply, ops go in chain order per author (a successor is useless
-//! without its predecessor), authors in the order asked.
+//! without its predecessor, and a chain is checked forwards), and the
+//! authors whose newest op is newest (highest Lamport time of the chain
+//! head the replier holds) go first: when a newcomer's catch-up takes many
+//! replies, the room's recent activity arrives in the first ones, and the
+//! long-quiet authors' history last.
 //!
 //! Proofs of equivocation travel too: when the two sides' heads show the
 //! same `(author, seq)` with different ids, each sends its op there, and a
@@ -377,8 +381,18 @@ impl Replica {
         self.reply(from, ranges);
     }
 
-    /// Sends `to` the ops in `ranges`, within the reply budget.
+    /// Sends `to` the ops in `ranges`, within the reply budget, authors
+    /// with the newest chain head first.
     fn reply(&mut self, to: NodeId, ranges: &[Range]) {
+        let log = self.oplog.log();
+        let newest = |author: &NodeId| {
+            log.chain_head(author)
+                .and_then(|(_, id)| log.get(&id))
+                .map(|op| op.op().lamport)
+        };
+        let mut ranges = ranges.to_vec();
+        // Stable: ties keep the order asked.
+        ranges.sort_by_key(|r| std::cmp::Reverse(newest(&r.author)));
         let budget = self.config.ops_bytes_max - OPS_HEADER_BYTES;
         let mut messages: Vec<Vec<SignedOp>> = Vec::new();
         let mut current: Vec<SignedOp> = Vec::new();
@@ -387,7 +401,7 @@ impl Replica {
         // No reply holds more ops than this (ops are over 128 bytes), so
         // never copy more of a long chain.
         let ops_cap = self.config.ops_bytes_max * self.config.reply_messages_max / 128 + 1;
-        'ranges: for range in ranges {
+        'ranges: for range in &ranges {
             let log = self.oplog.log();
             let mut batch: Vec<SignedOp> = log
                 .range(&range.author, range.from_seq.max(1), ops_cap)
@@ -566,6 +580,77 @@ mod tests {
         }
         assert_eq!(net.nodes[1].1.oplog().log().len(), 3000);
         assert!(net.converged());
+    }
+
+    #[test]
+    fn a_reply_serves_the_authors_with_the_newest_ops_first() {
+        let ids = ids(4);
+        let mut net = Net::new(&ids[..2]);
+        // Node 0 holds a long quiet history by ids[2] and a short recent
+        // one by ids[3] (its Lamport times are above all of ids[2]'s).
+        let mut quiet = OpLog::new(ids[2].node_id(), SEAL, applets::builtin());
+        let mut recent = OpLog::new(ids[3].node_id(), SEAL, applets::builtin());
+        let mut old_ops = Vec::new();
+        for k in 0..2000u64 {
+            let op = quiet
+                .author(
+                    &ids[2],
+                    "chat",
+                    1,
+                    format!("old {k}").as_bytes(),
+                    k,
+                    [1; 24],
+                )
+                .expect("authored");
+            old_ops.push(op.into_signed());
+        }
+        recent.ingest_signed(old_ops.clone());
+        let mut new_ops = Vec::new();
+        for k in 0..5u64 {
+            let op = recent
+                .author(
+                    &ids[3],
+                    "chat",
+                    1,
+                    format!("new {k}").as_bytes(),
+                    k,
+                    [2; 24],
+                )
+                .expect("authored");
+            new_ops.push(op.into_signed());
+        }
+        net.nodes[0].1.oplog_mut().ingest_signed(old_ops);
+        net.nodes[0].1.oplog_mut().ingest_signed(new_ops);
+        // Node 1 asks for both authors, the quiet one first.
+        let want = vec![
+            Range {
+                author: ids[2].node_id(),
+                from_seq: 1,
+            },
+            Range {
+                author: ids[3].node_id(),
+                from_seq: 1,
+            },
+        ];
+        let from = net.nodes[1].0;
+        net.feed(
+            0,
+            Input::Message {
+                from,
+                msg: Message::Want { ranges: want },
+            },
+        );
+        let Some((_, _, Message::Ops { ops, .. })) = net.queue.pop_front() else {
+            panic!("no reply");
+        };
+        let authors: Vec<NodeId> = ops.iter().take(5).map(|o| o.op.author).collect();
+        assert_eq!(
+            authors,
+            vec![ids[3].node_id(); 5],
+            "the recent author first"
+        );
+        assert_eq!(ops[5].op.author, ids[2].node_id());
+        assert_eq!(ops[5].op.seq, 1, "then the quiet one, in chain order");
     }
 
     #[test]
