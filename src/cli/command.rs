@@ -37,8 +37,7 @@ TEXT               send TEXT to the room (start it with // to send a line that s
 /snapshot          save a snapshot now (restarts replay only newer ops)
 /history [N]       show the last N chat lines and messages (default 20)
 /help              show this list
-/quit              leave the room and exit
-In the room:";
+/quit              leave the room and exit";
 
 /// What a line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
