@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::crypto::identity::Identity;
 use crate::crypto::room::{RoomCode, RoomError, RoomKeys};
+use crate::proto::oplog::fold::Applet;
 use crate::proto::{membership, plumtree, topology};
 use crate::transport::discovery::DiscoveryConfig;
 
@@ -96,6 +97,33 @@ pub struct Config {
     pub membership: membership::Config,
     pub topology: topology::Config,
     pub plumtree: plumtree::Config,
+    /// A library user's own applets, folded beside the built-in ones (see
+    /// [`Config::with_applet`]).
+    pub applets: Vec<AppletFactory>,
+}
+
+/// Makes an empty instance of a library user's applet. The node calls it
+/// at start and whenever it rebuilds its op-log (a restart after a panic),
+/// so it must return the same empty state every time.
+#[derive(Clone)]
+pub struct AppletFactory(Arc<dyn Fn() -> Box<dyn Applet> + Send + Sync>);
+
+impl AppletFactory {
+    /// Wraps `make`.
+    pub fn new(make: impl Fn() -> Box<dyn Applet> + Send + Sync + 'static) -> AppletFactory {
+        AppletFactory(Arc::new(make))
+    }
+
+    /// One empty instance.
+    pub fn make(&self) -> Box<dyn Applet> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for AppletFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppletFactory({})", self.make().name())
+    }
 }
 
 /// A configuration that cannot work; the message names the field.
@@ -119,7 +147,20 @@ impl Config {
             membership: membership::Config::small_room(),
             topology: topology::Config::small_room(),
             plumtree: plumtree::Config::small_room(),
+            applets: Vec::new(),
         }
+    }
+
+    /// Registers a library user's applet: its ops are checked before
+    /// publishing, folded in the same total order as the built-in ones,
+    /// counted in the state hash, and readable with [`crate::Node::query`].
+    /// Ops of applets a node does not know are stored and relayed anyway, so
+    /// nodes with and without it share one log (their state hashes differ).
+    pub fn with_applet<A: Applet + Default>(mut self) -> Config {
+        self.applets.push(AppletFactory::new(|| {
+            Box::new(A::default()) as Box<dyn Applet>
+        }));
+        self
     }
 
     /// Switches the engines to a profile's defaults.
@@ -156,6 +197,16 @@ impl Config {
         self.membership.validate().map_err(ConfigError)?;
         self.topology.validate().map_err(ConfigError)?;
         self.plumtree.validate().map_err(ConfigError)?;
+        let mut names: std::collections::BTreeSet<&'static str> =
+            crate::applets::builtin().iter().map(|a| a.name()).collect();
+        for factory in &self.applets {
+            let name = factory.make().name();
+            if !names.insert(name) {
+                return Err(ConfigError(format!(
+                    "applets: the name {name:?} is taken (by a built-in applet or another one)"
+                )));
+            }
+        }
         Ok(())
     }
 }

@@ -266,6 +266,7 @@ impl Node {
             bus.clone(),
             membership_tx.clone(),
             cancel.clone(),
+            config.applets.clone(),
         );
         tasks.spawn(supervise(oplog, bus.clone()));
         tasks.spawn(transport.run());
@@ -704,8 +705,8 @@ impl Node {
         tracing::info!(id = %self.id().fmt_short(), "node stopped");
     }
 
-    /// Test hook: makes the named actor (`membership`, `topology` or
-    /// `broadcast`) panic, to exercise supervision.
+    /// Test hook: makes the named actor (`membership`, `topology`,
+    /// `broadcast` or `oplog`) panic, to exercise supervision.
     #[doc(hidden)]
     pub fn inject_panic(&self, actor: &str) -> Result<(), Error> {
         let sent = match actor {

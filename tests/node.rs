@@ -544,20 +544,47 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
         with_status(&a, Status::Alive).await.contains(&b.id())
     })
     .await;
+    // A memory-only op-log (no data_dir) keeps its ops over a restart.
+    a.chat("before the restart").await.expect("published");
+    let mut b_events = b.subscribe();
+    wait_for("b holds a's op", || async {
+        b.log_state().await.expect("running").ops == 1
+    })
+    .await;
     let mut events = a.subscribe();
-    for actor in ["membership", "topology", "broadcast"] {
+    for actor in ["membership", "topology", "broadcast", "oplog"] {
         a.inject_panic(actor).expect("running");
     }
     let mut restarted = BTreeSet::new();
-    wait_for("three restarts reported", || {
+    wait_for("four restarts reported", || {
         while let Ok(ev) = events.try_recv() {
             if let Event::ActorRestarted { actor, .. } = ev {
                 restarted.insert(actor);
             }
         }
-        std::future::ready(restarted.len() == 3)
+        std::future::ready(restarted.len() == 4)
     })
     .await;
+    assert_eq!(
+        a.log_state().await.expect("running").ops,
+        1,
+        "the op-log restarted with the op it held"
+    );
+    a.chat("after the restart").await.expect("published");
+    wait_for("both hold both ops with one state", || async {
+        let (sa, sb) = (
+            a.log_state().await.expect("running"),
+            b.log_state().await.expect("running"),
+        );
+        sa.ops == 2 && sb.ops == 2 && sa.state_hash == sb.state_hash
+    })
+    .await;
+    while let Ok(ev) = b_events.try_recv() {
+        assert!(
+            !matches!(ev, Event::Equivocation { .. }),
+            "a's next op after the restart continues its chain"
+        );
+    }
     let mut rx = b.subscribe();
     a.broadcast(b"after the restart".to_vec())
         .await

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use flashmesh::event::StateMark;
+use flashmesh::proto::oplog::fold::{Applet, AppliedOp};
 use flashmesh::{Config, IdentitySource, Node, Room, RoomCode};
 use futures_util::StreamExt;
 use tokio::time::Instant;
@@ -320,4 +321,101 @@ async fn a_restart_from_a_snapshot_replays_only_the_tail() {
     assert_eq!(after.replayed_at_start, 7, "only the tail is replayed");
     assert_eq!(after.state_hash, before.state_hash);
     n.shutdown().await;
+}
+
+/// A library user's applet: a shared counter (kind 1, body: one byte, the
+/// amount; 0 is refused).
+#[derive(Default)]
+struct Counter {
+    total: u64,
+    adds: u64,
+}
+
+impl Applet for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+    fn apply(&mut self, op: &AppliedOp<'_>) -> Result<(), String> {
+        self.check(op)?;
+        self.total += u64::from(op.body[0]);
+        self.adds += 1;
+        Ok(())
+    }
+    fn check(&self, op: &AppliedOp<'_>) -> Result<(), String> {
+        match (op.kind, op.body) {
+            (1, [n]) if *n > 0 => Ok(()),
+            (1, _) => Err("an add is one byte, 1 to 255".into()),
+            (k, _) => Err(format!("no kind {k}")),
+        }
+    }
+    fn save(&self) -> Vec<u8> {
+        [self.total.to_le_bytes(), self.adds.to_le_bytes()].concat()
+    }
+    fn load(&mut self, state: &[u8]) -> Result<(), String> {
+        let (t, a) = state.split_at_checked(8).ok_or("short state")?;
+        self.total = u64::from_le_bytes(t.try_into().map_err(|_| "bad state")?);
+        self.adds = u64::from_le_bytes(a.try_into().map_err(|_| "bad state")?);
+        Ok(())
+    }
+    fn reset(&mut self) {
+        *self = Counter::default();
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_users_applet_is_checked_folded_and_queried_and_a_node_without_it_keeps_its_ops()
+{
+    // a and c know the counter; b does not.
+    let a = start(config().with_applet::<Counter>()).await;
+    let mut cfg = config();
+    cfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(cfg).await;
+    let mut cfg = config().with_applet::<Counter>();
+    cfg.seeds = vec![b.local_addr().to_string()];
+    let c = start(cfg).await;
+    for n in [3u8, 4, 5] {
+        a.publish("counter", 1, vec![n]).await.expect("published");
+    }
+    let refused = a.publish("counter", 1, vec![0]).await;
+    assert!(
+        matches!(&refused, Err(flashmesh::Error::Rejected(r)) if r.contains("one byte")),
+        "the applet's rules are asked before publishing: {refused:?}"
+    );
+    wait_for("every node holds the three ops", || async {
+        for n in [&a, &b, &c] {
+            if n.log_state().await.expect("running").ops != 3 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    for n in [&a, &c] {
+        let (total, adds) = n
+            .query("counter", |s: &Counter| (s.total, s.adds))
+            .await
+            .expect("registered");
+        assert_eq!((total, adds), (12, 3));
+    }
+    assert!(
+        b.query("counter", |s: &Counter| s.total).await.is_err(),
+        "b has no counter applet"
+    );
+    assert_eq!(
+        a.log_state().await.expect("running").state_hash,
+        c.log_state().await.expect("running").state_hash
+    );
+    // Two applets of one name are a configuration error.
+    let clash = Node::start(config().with_applet::<Counter>().with_applet::<Counter>()).await;
+    assert!(
+        matches!(&clash, Err(e) if e.to_string().contains("\"counter\" is taken")),
+        "{:?}",
+        clash.err()
+    );
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
 }

@@ -34,6 +34,7 @@ use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
 use crate::applets::{self, dm as dm_applet, queue as queue_applet};
 use crate::codec;
+use crate::config::AppletFactory;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
 use crate::event::{Event, StateMark};
@@ -150,11 +151,20 @@ pub(crate) struct OpLogActor {
     neighbors: BTreeSet<NodeId>,
     replayed_at_start: u64,
     snapshot_ops: Option<u64>,
+    /// A memory-only log's ops, carried over a restart after a panic (with
+    /// a store, the restart reads them back from it instead). Without this
+    /// a panic would empty the log, and the node's next op would take seq 1
+    /// again: an equivocation in every peer's eyes.
+    carried: Vec<SignedOp>,
+    /// The library user's applets (`Config::applets`).
+    custom_applets: Vec<AppletFactory>,
 }
 
-fn fresh_replica(me: NodeId, seal_key: [u8; 32]) -> Replica {
+fn fresh_replica(me: NodeId, seal_key: [u8; 32], custom: &[AppletFactory]) -> Replica {
+    let mut all = applets::builtin();
+    all.extend(custom.iter().map(AppletFactory::make));
     Replica::new(
-        OpLog::new(me, seal_key, applets::builtin()),
+        OpLog::new(me, seal_key, all),
         sync::Config::default(),
         fresh_rng(),
     )
@@ -186,9 +196,10 @@ impl OpLogActor {
         bus: broadcast::Sender<Event>,
         membership: mpsc::UnboundedSender<MembershipCtl>,
         cancel: CancellationToken,
+        custom_applets: Vec<AppletFactory>,
     ) -> OpLogActor {
         OpLogActor {
-            replica: fresh_replica(identity.node_id(), seal_key),
+            replica: fresh_replica(identity.node_id(), seal_key, &custom_applets),
             identity,
             seal_key,
             store,
@@ -208,6 +219,8 @@ impl OpLogActor {
             neighbors: BTreeSet::new(),
             replayed_at_start: 0,
             snapshot_ops: None,
+            carried: Vec::new(),
+            custom_applets,
         }
     }
 
@@ -235,7 +248,15 @@ impl OpLogActor {
     /// every op, the fold starts from the snapshot and applies only newer
     /// ops.
     async fn load(&mut self) {
-        let Some(store) = &self.store else { return };
+        let Some(store) = &self.store else {
+            let carried = std::mem::take(&mut self.carried);
+            if !carried.is_empty() {
+                let count = carried.len();
+                self.replayed_at_start = self.replica.oplog_mut().load_stored(carried, None);
+                tracing::info!(ops = count, "memory-only op-log carried over the restart");
+            }
+            return;
+        };
         let loaded = blocking(store, |s| {
             let mut ops = Vec::new();
             s.for_each_op(|_, _, bytes| {
@@ -645,8 +666,17 @@ impl Supervised for OpLogActor {
     }
 
     fn restart(&mut self) {
-        // The engine is rebuilt from the store at the top of `run`.
-        self.replica = fresh_replica(self.identity.node_id(), self.seal_key);
+        // The engine is rebuilt from the store at the top of `run`; a
+        // memory-only log keeps its verified ops (and proofs) for it.
+        if self.store.is_none() {
+            let log = self.replica.oplog().log();
+            self.carried = log
+                .iter()
+                .chain(log.proofs())
+                .map(|op| op.clone().into_signed())
+                .collect();
+        }
+        self.replica = fresh_replica(self.identity.node_id(), self.seal_key, &self.custom_applets);
         self.timers.clear();
         self.started = false;
         self.state_marked = None;

@@ -225,6 +225,9 @@ const JSON_COMMANDS: &[(&str, &[&str])] = &[
     ("history", &["n"]),
     ("help", &[]),
     ("quit", &[]),
+    // Any line as typed, e.g. `{"cmd":"line","text":"/vote lunch pizza"}`:
+    // every applet command is reachable from JSON this way.
+    ("line", &["text"]),
 ];
 
 fn parse_json(line: &str) -> Result<Command, CommandError> {
@@ -286,7 +289,12 @@ fn parse_json(line: &str) -> Result<Command, CommandError> {
             Some(_) => return Err(json("\"n\" must be a number".into())),
         }),
         "help" => Command::Help,
-        _ => Command::Quit,
+        "quit" => Command::Quit,
+        "line" => {
+            let text = string_field(&obj, cmd, "text")?;
+            parse_line(text, false)?.ok_or_else(|| json("\"text\" is empty".into()))?
+        }
+        other => return Err(json(format!("{other:?} is known but not handled"))),
     })
 }
 
@@ -482,6 +490,20 @@ mod tests {
         assert_eq!(j(r#"{"cmd":"join"}"#), Ok(Some(Command::Join)));
         assert_eq!(j(r#"{"cmd":"help"}"#), Ok(Some(Command::Help)));
         assert_eq!(j(r#"{"cmd":"quit"}"#), Ok(Some(Command::Quit)));
+        // "line" takes any line as typed: applet commands, chat, commands.
+        assert_eq!(
+            j(r#"{"cmd":"line","text":"/vote list"}"#),
+            parse_line("/vote list", false)
+        );
+        assert!(matches!(
+            j(r#"{"cmd":"line","text":"/vote list"}"#),
+            Ok(Some(Command::Applet(_)))
+        ));
+        assert_eq!(
+            j(r#"{"cmd":"line","text":"{not json}"}"#),
+            Ok(Some(Command::Chat("{not json}".into())))
+        );
+        assert_eq!(j(r#"{"cmd":"line","text":"/me"}"#), Ok(Some(Command::Me)));
         // Other lines parse as in plain mode.
         assert_eq!(j("/me"), Ok(Some(Command::Me)));
         assert_eq!(j("hello"), Ok(Some(Command::Chat("hello".into()))));
@@ -527,6 +549,7 @@ mod tests {
             err(r#"{"cmd":"dm","to":" ","text":"hi"}"#),
             "\"to\" is empty"
         );
+        assert_eq!(err(r#"{"cmd":"line","text":"  "}"#), "\"text\" is empty");
         assert_eq!(
             err(r#"{"cmd":"peers","verbose":"yes"}"#),
             "\"verbose\" must be true or false"
@@ -549,10 +572,11 @@ mod tests {
     #[test]
     fn help_has_one_line_per_command() {
         let lines: Vec<&str> = HELP.lines().collect();
-        // The TEXT line stands for chat.
-        assert_eq!(lines.len(), JSON_COMMANDS.len());
+        // The TEXT line stands for chat; "line" (JSON only) is any line.
+        let typed = JSON_COMMANDS.iter().filter(|(n, _)| *n != "line");
+        assert_eq!(lines.len(), typed.clone().count());
         assert!(lines[0].starts_with("TEXT"));
-        for (name, _) in JSON_COMMANDS.iter().filter(|(n, _)| *n != "chat") {
+        for (name, _) in typed.filter(|(n, _)| *n != "chat") {
             let command = format!("/{name}");
             assert!(
                 lines.iter().any(|l| l.starts_with(&command)),
