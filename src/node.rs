@@ -44,7 +44,7 @@ use crate::actors::transport::{
     SHUTDOWN_FLUSH_TIMEOUT, TransportActor, TransportCmd, TransportStats, TransportStatsSnapshot,
     listen,
 };
-use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, supervise};
+use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, report_panic, supervise};
 use crate::config::{Config, IdentitySource, check_nick};
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
@@ -269,20 +269,32 @@ impl Node {
             config.applets.clone(),
         );
         tasks.spawn(supervise(oplog, bus.clone()));
-        tasks.spawn(transport.run());
-        tasks.spawn(listen(listener, transport_tx.clone(), listener_stop));
-        tasks.spawn(actors::discovery::forward_found(
-            found_rx,
-            transport_tx.clone(),
-            topology_tx.clone(),
-            cancel.clone(),
+        tasks.spawn(report_panic("transport", transport.run(), bus.clone()));
+        tasks.spawn(report_panic(
+            "listener",
+            listen(listener, transport_tx.clone(), listener_stop),
+            bus.clone(),
+        ));
+        tasks.spawn(report_panic(
+            "discovery",
+            actors::discovery::forward_found(
+                found_rx,
+                transport_tx.clone(),
+                topology_tx.clone(),
+                cancel.clone(),
+            ),
+            bus.clone(),
         ));
         for seed in &config.seeds {
-            tasks.spawn(actors::discovery::seed_loop(
-                seed.clone(),
-                transport_tx.clone(),
-                link_count_rx.clone(),
-                cancel.clone(),
+            tasks.spawn(report_panic(
+                "seeds",
+                actors::discovery::seed_loop(
+                    seed.clone(),
+                    transport_tx.clone(),
+                    link_count_rx.clone(),
+                    cancel.clone(),
+                ),
+                bus.clone(),
             ));
         }
 
