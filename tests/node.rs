@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use flashmesh::transport::discovery::DiscoveryConfig;
 use flashmesh::{Config, Delivery, Event, IdentitySource, Node, NodeId, Room, RoomCode, Status};
+use futures_util::SinkExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
@@ -518,6 +519,54 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
     }
     wait_for("two bad frames counted", || {
         std::future::ready(a.stats().transport.bad_frames >= 2)
+    })
+    .await;
+
+    // After a proper handshake: a frame cut short by the end of the
+    // stream, and well-encrypted frames whose plaintext is not one
+    // canonical `Wire` (garbage; a valid value with a trailing byte).
+    let mut valid_plus_one = flashmesh::codec::encode(&flashmesh::proto::wire::Wire::Plumtree(
+        flashmesh::proto::plumtree::Message::Prune,
+    ))
+    .expect("encodes");
+    valid_plus_one.push(0);
+    let before = a.stats().transport.bad_frames;
+    for case in 0..3 {
+        let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
+        let me = flashmesh::crypto::identity::Identity::generate();
+        let (mut framed, mut secured) = flashmesh::transport::link::handshake(
+            &mut s,
+            flashmesh::transport::link::Role::Dialer,
+            &me,
+            &main_room().keys().link_psk,
+            0,
+        )
+        .await
+        .expect("same room: the handshake completes");
+        match case {
+            0 => {
+                let frame = framed.get_mut();
+                frame
+                    .write_all(&[0x00, 0x20, 1, 2, 3, 4, 5])
+                    .await
+                    .expect("writes");
+                frame.shutdown().await.expect("half-closes");
+            }
+            1 => {
+                let body = secured.sealer.seal_bytes(&[0xee; 40]).expect("seals");
+                framed.send(body).await.expect("sends");
+            }
+            _ => {
+                let body = secured.sealer.seal_bytes(&valid_plus_one).expect("seals");
+                framed.send(body).await.expect("sends");
+            }
+        }
+        let mut sink = Vec::new();
+        let read = tokio::time::timeout(DEADLINE, framed.get_mut().read_to_end(&mut sink)).await;
+        assert!(read.is_ok(), "case {case}: the node must close the link");
+    }
+    wait_for("three more bad frames counted", || {
+        std::future::ready(a.stats().transport.bad_frames >= before + 3)
     })
     .await;
 
