@@ -171,9 +171,10 @@ impl OpLog {
         for op in ops {
             let id = op.id();
             match self.log.ingest(op) {
-                Ingested::Chained(ids) => {
-                    to_fold.extend(&ids);
-                    report.chained.extend(ids);
+                Ingested::Chained { added, dropped } => {
+                    to_fold.extend(&added);
+                    report.chained.extend(added);
+                    report.refused.extend(dropped);
                 }
                 Ingested::Duplicate => report.duplicates += 1,
                 Ingested::Pending => report.pending += 1,

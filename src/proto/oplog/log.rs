@@ -28,9 +28,14 @@ pub const FRONTIER_DOMAIN: &[u8] = b"flashmesh/frontier/v1";
 /// What happened to one ingested op.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ingested {
-    /// Joined its author's chain, followed by these pending ops it unblocked
-    /// (in chain order), all now in the chain.
-    Chained(Vec<OpId>),
+    /// Joined its author's chain: `added` is this op followed by the pending
+    /// ops it unblocked (in chain order), all now in the chain; `dropped` is
+    /// a pending op that turned out not to fit the new head (a broken
+    /// chain), with the reason. Ops above a dropped one keep waiting.
+    Chained {
+        added: Vec<OpId>,
+        dropped: Vec<(OpId, String)>,
+    },
     /// Already held.
     Duplicate,
     /// Waits for its author's op `seq − 1`.
@@ -115,6 +120,7 @@ impl Log {
             return Ingested::Refused(reason);
         }
         let mut added = vec![id];
+        let mut dropped = Vec::new();
         self.by_id.insert(id, (author, seq));
         log.chain.push(op);
         // Unblock what waited for it.
@@ -125,11 +131,15 @@ impl Log {
                     self.by_id.insert(op.id(), (author, op.op().seq));
                     log.chain.push(op);
                 }
-                Err(_) => break, // dropped: a broken chain
+                Err(reason) => {
+                    // A broken chain: refused, nothing kept.
+                    dropped.push((op.id(), reason));
+                    break;
+                }
             }
         }
         self.chained += added.len() as u64;
-        Ingested::Chained(added)
+        Ingested::Chained { added, dropped }
     }
 
     fn equivocate(log: &mut AuthorLog, op: VerifiedOp) -> Ingested {

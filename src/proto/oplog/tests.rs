@@ -207,6 +207,106 @@ fn forged_broken_weak_and_oversized_ops_are_refused_with_a_reason() {
     assert_eq!(e.log().len(), 1, "nothing refused was kept");
 }
 
+/// Small-order (weak) Ed25519 public keys: the identity (y = 1), the
+/// point of order 2 (y = −1) and a point of order 4 (y = 0).
+fn weak_keys() -> [[u8; 32]; 3] {
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut minus_one = [0xff; 32];
+    minus_one[0] = 0xec;
+    minus_one[31] = 0x7f;
+    [identity, minus_one, [0; 32]]
+}
+
+#[test]
+fn bad_ops_in_any_order_are_refused_with_their_reason_and_nothing_valid_is_lost() {
+    for seed in 0..SEEDS {
+        let mut rng = EngineRng::seed_from_u64(500 + seed);
+        let ids = people(7, 500 + seed);
+        let mut valid = history(&ids[..3], 6, &mut rng);
+        // Bad ops, each with the word its refusal must name.
+        let mut bad: Vec<(SignedOp, &str)> = Vec::new();
+        // Authors 3..7 each write a short valid chain and then one op that
+        // does not fit it: a wrong `prev`, or a `lamport` not above.
+        for author in &ids[3..] {
+            let len = rng.random_range(1..4u64);
+            let mut prev = None;
+            for seq in 1..=len {
+                let op = signed(author, seq, prev, seq, &format!("{seq}"));
+                prev = Some(op.op.id());
+                valid.push(op);
+            }
+            let next = len + 1;
+            let broken = if rng.random_bool(0.5) {
+                let mut wrong = [0u8; 32];
+                rng.fill(&mut wrong[..]);
+                signed(author, next, Some(crate::id::OpId(wrong)), next, "x")
+            } else {
+                let lamport = rng.random_range(1..=len);
+                signed(author, next, prev, lamport, "x")
+            };
+            bad.push((broken, "broken chain"));
+        }
+        for _ in 0..12 {
+            let mut op = valid[rng.random_range(0..valid.len())].clone();
+            match rng.random_range(0..3) {
+                // Forged: a field changed after signing, or the signature.
+                0 => {
+                    match rng.random_range(0..4) {
+                        0 => op.op.wall_ms += rng.random_range(1..1000),
+                        1 => op.op.lamport += rng.random_range(1..1000),
+                        2 => op.op.kind ^= 1,
+                        _ => {
+                            let at = rng.random_range(0..op.sig.len());
+                            op.sig[at] ^= rng.random_range(1..=255u8);
+                        }
+                    }
+                    bad.push((op, "signature"));
+                }
+                1 => {
+                    op.op.author = NodeId(weak_keys()[rng.random_range(0..3)]);
+                    bad.push((op, "key"));
+                }
+                _ => {
+                    let extra = rng.random_range(1..4096);
+                    op.op.body = vec![0; super::op::OP_BODY_BYTES_MAX + extra];
+                    bad.push((op, "bytes"));
+                }
+            }
+        }
+        let reference = replay(&ids[0], valid.clone(), valid.len());
+
+        let mut mixed: Vec<SignedOp> = valid.clone();
+        for op in &valid {
+            if rng.random_bool(0.2) {
+                mixed.push(op.clone());
+            }
+        }
+        mixed.extend(bad.iter().map(|(op, _)| op.clone()));
+        mixed.shuffle(&mut rng);
+        let mut e = engine(&ids[1]);
+        let mut refused: Vec<(crate::id::OpId, String)> = Vec::new();
+        let chunk = rng.random_range(1..10);
+        for part in mixed.chunks(chunk) {
+            refused.extend(e.ingest_signed(part.to_vec()).refused);
+        }
+
+        assert_eq!(refused.len(), bad.len(), "seed {seed}: {refused:?}");
+        for (op, why) in &bad {
+            let id = op.op.id();
+            let (_, reason) = refused
+                .iter()
+                .find(|(r, _)| *r == id)
+                .unwrap_or_else(|| panic!("seed {seed}: a bad op ({why}) was not refused"));
+            assert!(reason.contains(why), "seed {seed}: {why}: {reason}");
+        }
+        assert_eq!(e.log().len(), valid.len() as u64, "seed {seed}");
+        assert_eq!(e.state_hash(), reference.state_hash(), "seed {seed}");
+        assert_eq!(e.log().frontier_hash(), reference.log().frontier_hash());
+        assert!(e.log().equivocators().is_empty(), "seed {seed}");
+    }
+}
+
 #[test]
 fn an_equivocating_author_is_flagged_and_every_node_folds_the_same() {
     let ids = people(3, 8);
