@@ -41,10 +41,10 @@ use crate::actors::oplog::{HistoryOp, LogState, OpLogActor, OpLogCtl};
 use crate::actors::router::Router;
 use crate::actors::topology::{TopologyActor, TopologyCtl};
 use crate::actors::transport::{
-    SHUTDOWN_FLUSH_TIMEOUT, TransportActor, TransportCmd, TransportStats, TransportStatsSnapshot,
-    listen,
+    Listener, SHUTDOWN_FLUSH_TIMEOUT, TransportActor, TransportCmd, TransportStats,
+    TransportStatsSnapshot,
 };
-use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, report_panic, supervise};
+use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, supervise};
 use crate::config::{Config, IdentitySource, check_nick};
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
@@ -167,6 +167,7 @@ impl Node {
                     local_addr.port(),
                     found_tx,
                     cancel.child_token(),
+                    bus.clone(),
                 )
                 .await
                 .map_err(|source| Error::Discovery {
@@ -269,26 +270,27 @@ impl Node {
             config.applets.clone(),
         );
         tasks.spawn(supervise(oplog, bus.clone()));
-        tasks.spawn(report_panic("transport", transport.run(), bus.clone()));
-        tasks.spawn(report_panic(
-            "listener",
-            listen(listener, transport_tx.clone(), listener_stop),
+        tasks.spawn(supervise(transport, bus.clone()));
+        tasks.spawn(supervise(
+            Listener {
+                listener,
+                actor: transport_tx.clone(),
+                stop: listener_stop,
+            },
             bus.clone(),
         ));
-        tasks.spawn(report_panic(
-            "discovery",
-            actors::discovery::forward_found(
-                found_rx,
-                transport_tx.clone(),
-                topology_tx.clone(),
-                cancel.clone(),
-            ),
+        tasks.spawn(supervise(
+            actors::discovery::ForwardFound {
+                found: found_rx,
+                transport: transport_tx.clone(),
+                topology: topology_tx.clone(),
+                cancel: cancel.clone(),
+            },
             bus.clone(),
         ));
         for seed in &config.seeds {
-            tasks.spawn(report_panic(
-                "seeds",
-                actors::discovery::seed_loop(
+            tasks.spawn(supervise(
+                actors::discovery::SeedLoop::new(
                     seed.clone(),
                     transport_tx.clone(),
                     link_count_rx.clone(),
@@ -718,10 +720,19 @@ impl Node {
     }
 
     /// Test hook: makes the named actor (`membership`, `topology`,
-    /// `broadcast` or `oplog`) panic, to exercise supervision.
+    /// `broadcast`, `oplog`, `transport` or `discovery`) panic, to exercise
+    /// supervision.
     #[doc(hidden)]
     pub fn inject_panic(&self, actor: &str) -> Result<(), Error> {
         let sent = match actor {
+            "transport" => self.inner.transport.send(TransportCmd::Panic).is_ok(),
+            "discovery" => match &self.inner.discovery {
+                Some(d) => {
+                    d.inject_panic();
+                    true
+                }
+                None => return Err(Error::Rejected("discovery is off".into())),
+            },
             "membership" => self.inner.membership.send(MembershipCtl::Panic).is_ok(),
             "topology" => self.inner.topology.send(TopologyCtl::Panic).is_ok(),
             "broadcast" => self.inner.broadcast.send(BroadcastCtl::Panic).is_ok(),

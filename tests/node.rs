@@ -648,6 +648,111 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
     b.shutdown().await;
 }
 
+/// Waits for `ActorRestarted` of `actor` on `events`, collecting the
+/// link-down reasons seen on the way into `down`.
+async fn wait_for_restart(
+    events: &mut broadcast::Receiver<Event>,
+    actor: &str,
+    down: &mut Vec<(NodeId, String)>,
+) {
+    let mut restarted = false;
+    wait_for(&format!("{actor} restart reported"), || {
+        while let Ok(ev) = events.try_recv() {
+            match ev {
+                Event::ActorRestarted { actor: a, .. } if a == actor => restarted = true,
+                Event::LinkDown { peer, reason } => down.push((peer, reason)),
+                Event::ActorFailed { actor: a, reason } => {
+                    panic!("{a} failed instead of restarting: {reason}")
+                }
+                _ => {}
+            }
+        }
+        std::future::ready(restarted)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicked_transport_or_discovery_is_restarted_and_the_mesh_reforms() {
+    let port = free_udp_port();
+    let mut cfg = config(main_room());
+    cfg.discovery = Some(discovery_on(port));
+    let a = start(cfg.clone()).await;
+    let b = start(cfg.clone()).await;
+    let pair = [a.clone(), b.clone()];
+    wait_for("a and b linked by beacons", || {
+        all_see_each_other_alive(&pair)
+    })
+    .await;
+    wait_for("a has a link to b", || async {
+        a.peers()
+            .await
+            .expect("running")
+            .iter()
+            .any(|p| p.peer == b.id())
+    })
+    .await;
+
+    // The transport: every link is closed, then the mesh re-forms.
+    let mut events = a.subscribe();
+    a.inject_panic("transport").expect("running");
+    let mut down = Vec::new();
+    wait_for_restart(&mut events, "transport", &mut down).await;
+    wait_for("a reports its link to b closed by the restart", || {
+        while let Ok(ev) = events.try_recv() {
+            if let Event::LinkDown { peer, reason } = ev {
+                down.push((peer, reason));
+            }
+        }
+        std::future::ready(
+            down.iter()
+                .any(|(p, r)| *p == b.id() && r.contains("restarted after a panic")),
+        )
+    })
+    .await;
+    wait_for("a links to b again", || async {
+        a.peers()
+            .await
+            .expect("running")
+            .iter()
+            .any(|p| p.peer == b.id())
+    })
+    .await;
+    let mut b_rx = b.subscribe();
+    a.broadcast(b"after the transport restart".to_vec())
+        .await
+        .expect("accepted");
+    wait_for_message(
+        &mut b_rx,
+        b"after the transport restart",
+        "b receives a's broadcast over the new link",
+    )
+    .await;
+
+    // Discovery: it beacons again at once and still hears newcomers.
+    let before = a.stats();
+    a.inject_panic("discovery").expect("discovery is on");
+    wait_for_restart(&mut events, "discovery", &mut down).await;
+    wait_for("a sends beacons after the restart", || {
+        std::future::ready(a.stats().beacons_sent > before.beacons_sent)
+    })
+    .await;
+    let c = start(cfg).await;
+    let all = [a.clone(), b.clone(), c.clone()];
+    wait_for("a, b and c see each other alive", || {
+        all_see_each_other_alive(&all)
+    })
+    .await;
+    assert!(
+        a.stats().beacons_received > before.beacons_received,
+        "a's restarted discovery hears beacons"
+    );
+    for n in all {
+        n.shutdown().await;
+    }
+    drop(pair);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
     let a = start(config(main_room())).await;

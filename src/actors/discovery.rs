@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::Supervised;
 use super::topology::TopologyCtl;
 use super::transport::TransportCmd;
 use crate::proto::topology;
@@ -34,67 +35,103 @@ pub const SEED_RETRY_MAX: Duration = Duration::from_secs(30);
 pub const SEED_STABLE: Duration = Duration::from_secs(30);
 
 /// Forwards beacon findings to the transport and topology.
-pub(crate) async fn forward_found(
-    mut found: mpsc::UnboundedReceiver<Found>,
-    transport: mpsc::UnboundedSender<TransportCmd>,
-    topology: mpsc::UnboundedSender<TopologyCtl>,
-    cancel: CancellationToken,
-) {
-    loop {
-        let next = tokio::select! {
-            _ = cancel.cancelled() => return,
-            f = found.recv() => f,
-        };
-        let Some(Found { node, addr }) = next else {
-            return;
-        };
-        let _ = transport.send(TransportCmd::AddrHint {
-            node,
-            addrs: vec![addr],
-            observed: true,
-        });
-        let _ = topology.send(TopologyCtl::Input(topology::Input::MemberAlive(node)));
+pub(crate) struct ForwardFound {
+    pub(crate) found: mpsc::UnboundedReceiver<Found>,
+    pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
+    pub(crate) topology: mpsc::UnboundedSender<TopologyCtl>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl Supervised for ForwardFound {
+    const NAME: &'static str = "discovery-forward";
+
+    async fn run(&mut self) {
+        loop {
+            let next = tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                f = self.found.recv() => f,
+            };
+            let Some(Found { node, addr }) = next else {
+                return;
+            };
+            let _ = self.transport.send(TransportCmd::AddrHint {
+                node,
+                addrs: vec![addr],
+                observed: true,
+            });
+            let _ = self
+                .topology
+                .send(TopologyCtl::Input(topology::Input::MemberAlive(node)));
+        }
     }
+
+    fn restart(&mut self) {}
 }
 
 /// Keeps one seed dialled (see the module docs).
-pub(crate) async fn seed_loop(
+pub(crate) struct SeedLoop {
     seed: String,
     transport: mpsc::UnboundedSender<TransportCmd>,
-    mut links: watch::Receiver<usize>,
+    links: watch::Receiver<usize>,
     cancel: CancellationToken,
-) {
-    let mut backoff = SEED_RETRY_MIN;
-    loop {
-        match dial_seed(&seed, &transport).await {
-            Ok(peer) => {
-                tracing::info!(%seed, peer = %peer.fmt_short(), "seed linked");
-                let linked_at = Instant::now();
-                // Wait until this node has no link at all.
-                loop {
-                    if *links.borrow_and_update() == 0 {
-                        break;
-                    }
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        changed = links.changed() => if changed.is_err() { return },
-                    }
-                }
-                if linked_at.elapsed() >= SEED_STABLE {
-                    backoff = SEED_RETRY_MIN;
-                }
-            }
-            Err(reason) => {
-                tracing::info!(%seed, %reason, retry_in = ?backoff, "seed not reached");
-            }
+    /// Kept over a restart, so a panicking loop does not hammer the seed.
+    backoff: Duration,
+}
+
+impl SeedLoop {
+    pub(crate) fn new(
+        seed: String,
+        transport: mpsc::UnboundedSender<TransportCmd>,
+        links: watch::Receiver<usize>,
+        cancel: CancellationToken,
+    ) -> SeedLoop {
+        SeedLoop {
+            seed,
+            transport,
+            links,
+            cancel,
+            backoff: SEED_RETRY_MIN,
         }
-        let wait = super::super::node::jittered(backoff);
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        backoff = (backoff * 2).min(SEED_RETRY_MAX);
     }
+}
+
+impl Supervised for SeedLoop {
+    const NAME: &'static str = "seeds";
+
+    async fn run(&mut self) {
+        loop {
+            match dial_seed(&self.seed, &self.transport).await {
+                Ok(peer) => {
+                    tracing::info!(seed = %self.seed, peer = %peer.fmt_short(), "seed linked");
+                    let linked_at = Instant::now();
+                    // Wait until this node has no link at all.
+                    loop {
+                        if *self.links.borrow_and_update() == 0 {
+                            break;
+                        }
+                        tokio::select! {
+                            _ = self.cancel.cancelled() => return,
+                            changed = self.links.changed() => if changed.is_err() { return },
+                        }
+                    }
+                    if linked_at.elapsed() >= SEED_STABLE {
+                        self.backoff = SEED_RETRY_MIN;
+                    }
+                }
+                Err(reason) => {
+                    tracing::info!(seed = %self.seed, %reason, retry_in = ?self.backoff, "seed not reached");
+                }
+            }
+            let wait = super::super::node::jittered(self.backoff);
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            self.backoff = (self.backoff * 2).min(SEED_RETRY_MAX);
+        }
+    }
+
+    fn restart(&mut self) {}
 }
 
 /// Resolves `seed` and dials its addresses in turn (IPv4 first).

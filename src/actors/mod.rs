@@ -34,11 +34,12 @@
 //! same inboxes. After [`RESTARTS_MAX`] panics within [`RESTART_WINDOW`] the
 //! actor stays down and `Event::ActorFailed` says so.
 //!
-//! The transport, the listener, discovery forwarding and the seed loops
-//! hold no engine to rebuild (their state is the sockets and link tasks):
-//! they run under `report_panic`, which does not restart them but reports a
-//! panic as `Event::ActorFailed`, so a degraded node says so instead of
-//! going quiet.
+//! The transport, the listener, the discovery task, discovery forwarding
+//! and the seed loops run under `supervise` too. They hold no engine to
+//! rebuild: the listener, forwarding and seed loops carry on as they were;
+//! discovery keeps its socket and sends a beacon at once; the transport
+//! closes every link (its table may be half-updated) and lets the mesh
+//! re-form (see [`transport`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -194,23 +195,6 @@ pub(crate) async fn supervise<A: Supervised>(mut actor: A, bus: broadcast::Sende
     }
 }
 
-/// Runs a task that is not restarted (see the module docs): a panic in it
-/// is reported as `Event::ActorFailed` and logged.
-pub(crate) async fn report_panic(
-    name: &'static str,
-    task: impl Future<Output = ()>,
-    bus: broadcast::Sender<Event>,
-) {
-    if let Err(panic) = AssertUnwindSafe(task).catch_unwind().await {
-        let reason = panic_message(panic.as_ref());
-        tracing::error!(actor = name, %reason, "task panicked; it stays down");
-        let _ = bus.send(Event::ActorFailed {
-            actor: name,
-            reason,
-        });
-    }
-}
-
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_string()
@@ -257,21 +241,6 @@ mod tests {
         fn restart(&mut self) {
             self.restarted += 1;
         }
-    }
-
-    #[tokio::test]
-    async fn a_panic_in_a_task_that_is_not_restarted_is_reported() {
-        let (bus, mut rx) = broadcast::channel(16);
-        report_panic("transport", async { panic!("boom") }, bus.clone()).await;
-        match rx.try_recv() {
-            Ok(Event::ActorFailed { actor, reason }) => {
-                assert_eq!(actor, "transport");
-                assert!(reason.contains("boom"), "{reason}");
-            }
-            other => panic!("expected ActorFailed, got {other:?}"),
-        }
-        report_panic("transport", async {}, bus).await;
-        assert!(rx.try_recv().is_err(), "a normal end reports nothing");
     }
 
     #[tokio::test]

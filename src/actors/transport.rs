@@ -34,6 +34,13 @@
 //! writer and reports the link closed (bad frames are counted in
 //! [`TransportStats::bad_frames`]). A peer whose send queue is full is
 //! dropped ([`TransportStats::slow_peer_drops`]).
+//!
+//! ## Supervision
+//!
+//! The actor and the accept loop ([`Listener`]) each run under the
+//! supervisor. A restarted transport closes every link (its table may be
+//! half-updated after a panic) and keeps its address book; topology and the
+//! peers dial again, so the mesh re-forms within a dial round.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -52,7 +59,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::router::Router;
-use super::{LINK_SEND_QUEUE, topology::TopologyCtl};
+use super::{LINK_SEND_QUEUE, Supervised, topology::TopologyCtl};
 use crate::crypto::identity::Identity;
 use crate::event::{Event, PeerInfo};
 use crate::id::NodeId;
@@ -174,6 +181,8 @@ pub(crate) enum TransportCmd {
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     /// Stop accepting, flush and close every link, then reply.
     Shutdown(oneshot::Sender<()>),
+    /// Test hook: panic, to exercise supervision.
+    Panic,
     // ---- from the transport's own tasks ----
     Inbound(TcpStream, SocketAddr),
     Established(Box<Established>),
@@ -287,32 +296,45 @@ pub(crate) struct TransportActor {
     next_conn: u64,
 }
 
-/// Accepts connections until `stop`, handing each to the actor.
-pub(crate) async fn listen(
-    listener: TcpListener,
-    actor: mpsc::UnboundedSender<TransportCmd>,
-    stop: CancellationToken,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((stream, addr)) => {
-                if actor.send(TransportCmd::Inbound(stream, addr)).is_err() {
-                    return;
+/// The accept loop: hands each connection to the actor until `stop`.
+/// Supervised on its own (a restart accepts on the same socket).
+pub(crate) struct Listener {
+    pub(crate) listener: TcpListener,
+    pub(crate) actor: mpsc::UnboundedSender<TransportCmd>,
+    pub(crate) stop: CancellationToken,
+}
+
+impl Supervised for Listener {
+    const NAME: &'static str = "listener";
+
+    async fn run(&mut self) {
+        loop {
+            let accepted = tokio::select! {
+                _ = self.stop.cancelled() => return,
+                a = self.listener.accept() => a,
+            };
+            match accepted {
+                Ok((stream, addr)) => {
+                    if self
+                        .actor
+                        .send(TransportCmd::Inbound(stream, addr))
+                        .is_err()
+                    {
+                        return;
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(ACCEPT_RETRY) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return,
+                        _ = tokio::time::sleep(ACCEPT_RETRY) => {}
+                    }
                 }
             }
         }
     }
+
+    fn restart(&mut self) {}
 }
 
 impl TransportActor {
@@ -352,23 +374,6 @@ impl TransportActor {
             book: AddressBook::default(),
             handshakes: 0,
             next_conn: 0,
-        }
-    }
-
-    pub(crate) async fn run(mut self) {
-        loop {
-            let cmd = tokio::select! {
-                _ = self.cancel.cancelled() => break,
-                cmd = self.inbox.recv() => cmd,
-            };
-            let Some(cmd) = cmd else { break };
-            if let Some(reply) = self.handle(cmd) {
-                self.shutdown(reply).await;
-                break;
-            }
-        }
-        for (_, link) in self.links.drain() {
-            link.close.cancel();
         }
     }
 
@@ -422,6 +427,7 @@ impl TransportActor {
                 let _ = reply.send(peers);
             }
             TransportCmd::Shutdown(reply) => return Some(reply),
+            TransportCmd::Panic => panic!("injected panic (test hook)"),
             TransportCmd::Inbound(stream, addr) => self.on_inbound(stream, addr),
             TransportCmd::Established(est) => {
                 self.handshakes = self.handshakes.saturating_sub(1);
@@ -796,6 +802,41 @@ impl TransportActor {
             close.cancel();
         }
         let _ = reply.send(());
+    }
+}
+
+impl Supervised for TransportActor {
+    const NAME: &'static str = "transport";
+
+    async fn run(&mut self) {
+        loop {
+            let cmd = tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                cmd = self.inbox.recv() => cmd,
+            };
+            let Some(cmd) = cmd else { break };
+            if let Some(reply) = self.handle(cmd) {
+                self.shutdown(reply).await;
+                break;
+            }
+        }
+        for (_, link) in self.links.drain() {
+            link.close.cancel();
+        }
+    }
+
+    /// After a panic the link table may be half-updated, so every link is
+    /// closed (`LinkDown` to topology and on the bus) and the mesh re-forms:
+    /// topology dials again from the address book, which is kept, and peers
+    /// redial too. Handshakes and dials in flight finish normally and report
+    /// back as usual.
+    fn restart(&mut self) {
+        let peers: Vec<NodeId> = self.links.keys().copied().collect();
+        for peer in peers {
+            self.close_link(&peer, "the transport restarted after a panic", false);
+            self.to_topology(topology::Input::LinkDown(peer));
+        }
+        self.publish_count();
     }
 }
 

@@ -19,6 +19,11 @@
 //!   and the beacon's TCP port); drops and counts own beacons, replays and
 //!   stale beacons, other rooms' beacons and garbage.
 //!
+//! The task runs under the node's supervisor: after a panic it carries on
+//! with the same socket, counters and replay window, sends a beacon at
+//! once, and the restart is reported as `Event::ActorRestarted`
+//! (`discovery`).
+//!
 //! It never unicasts to the shared port: only one of the sockets sharing it
 //! would receive the datagram.
 
@@ -26,20 +31,22 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::{StdRng, SysRng};
 use rand::{Rng, RngExt, SeedableRng};
 use tokio::net::UdpSocket;
-use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::beacon::{self, BEACON_NONCE_BYTES, BEACON_VERSION, Beacon, BeaconError, BeaconOpener};
 use super::udp::{bind_shared, default_broadcast_addrs};
+use crate::actors::{Supervised, supervise};
+use crate::event::Event;
 use crate::id::NodeId;
 
 /// The discovery port unless configured otherwise.
@@ -205,6 +212,7 @@ fn bump(counter: &AtomicU64) {
 pub struct Discovery {
     stats: Arc<DiscoveryStats>,
     announce: Arc<Notify>,
+    panic_hook: Arc<AtomicBool>,
     local_addr: SocketAddr,
     task: Option<JoinHandle<()>>,
 }
@@ -216,7 +224,8 @@ impl Discovery {
     /// called inside a tokio runtime.
     ///
     /// `beacon_key` is the room's beacon key, `me` this node (its own
-    /// beacons are dropped), `tcp_port` the port peers should dial.
+    /// beacons are dropped), `tcp_port` the port peers should dial; a
+    /// restart after a panic is reported on `bus`.
     pub async fn spawn(
         cfg: DiscoveryConfig,
         beacon_key: [u8; 32],
@@ -224,6 +233,7 @@ impl Discovery {
         tcp_port: u16,
         found: UnboundedSender<Found>,
         cancel: CancellationToken,
+        bus: broadcast::Sender<Event>,
     ) -> io::Result<Discovery> {
         cfg.validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -232,8 +242,12 @@ impl Discovery {
         let local_addr = socket.local_addr()?;
         let stats = Arc::new(DiscoveryStats::default());
         let announce = Arc::new(Notify::new());
+        let panic_hook = Arc::new(AtomicBool::new(false));
         let now = Instant::now();
         let task = Task {
+            cancel,
+            announce: announce.clone(),
+            panic_hook: panic_hook.clone(),
             socket,
             key: beacon_key,
             me,
@@ -253,10 +267,11 @@ impl Discovery {
             rng: StdRng::from_rng(&mut rng),
         };
         tracing::debug!(%local_addr, "discovery listening");
-        let handle = tokio::spawn(task.run(cancel, announce.clone()));
+        let handle = tokio::spawn(supervise(task, bus));
         Ok(Discovery {
             stats,
             announce,
+            panic_hook,
             local_addr,
             task: Some(handle),
         })
@@ -271,6 +286,13 @@ impl Discovery {
     /// [`NEWCOMER_REPLY_DELAY_MAX_MS`] unless an extra beacon went out less
     /// than [`EXTRA_BEACON_SPACING_MIN_MS`] ago.
     pub fn announce_now(&self) {
+        self.announce.notify_one();
+    }
+
+    /// Test hook: makes the task panic, to exercise supervision.
+    #[doc(hidden)]
+    pub fn inject_panic(&self) {
+        self.panic_hook.store(true, Ordering::SeqCst);
         self.announce.notify_one();
     }
 
@@ -419,6 +441,9 @@ enum Targets {
 
 /// The discovery task's state.
 struct Task {
+    cancel: CancellationToken,
+    announce: Arc<Notify>,
+    panic_hook: Arc<AtomicBool>,
     socket: UdpSocket,
     key: [u8; 32],
     me: NodeId,
@@ -435,8 +460,12 @@ struct Task {
     rng: StdRng,
 }
 
-impl Task {
-    async fn run(mut self, cancel: CancellationToken, announce: Arc<Notify>) {
+impl Supervised for Task {
+    const NAME: &'static str = "discovery";
+
+    async fn run(&mut self) {
+        let cancel = self.cancel.clone();
+        let announce = self.announce.clone();
         let mut buf = vec![0u8; DATAGRAM_BUF_BYTES];
         loop {
             let deadline = self.schedule.deadline();
@@ -448,7 +477,12 @@ impl Task {
                         self.send_beacon().await;
                     }
                 }
-                () = announce.notified() => self.request_extra(),
+                () = announce.notified() => {
+                    if self.panic_hook.swap(false, Ordering::SeqCst) {
+                        panic!("injected panic (test hook)");
+                    }
+                    self.request_extra();
+                }
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((n, from)) => self.on_datagram(&buf[..n], from),
                     Err(e) => {
@@ -464,6 +498,15 @@ impl Task {
         tracing::debug!("discovery stopped");
     }
 
+    /// Beacons go out again at once (the socket, counters, replay window
+    /// and the record of who was heard are kept).
+    fn restart(&mut self) {
+        let now = Instant::now();
+        self.schedule = Schedule::new(now, self.schedule.interval, self.schedule.jitter);
+    }
+}
+
+impl Task {
     fn request_extra(&mut self) {
         let delay = Duration::from_millis(self.rng.random_range(0..=NEWCOMER_REPLY_DELAY_MAX_MS));
         self.schedule.request_extra(Instant::now(), delay);
@@ -595,9 +638,17 @@ mod tests {
         let cancel = CancellationToken::new();
         let id = NodeId([n; 32]);
         let tcp_port = 40_000 + u16::from(n);
-        let discovery = Discovery::spawn(cfg, key, id, tcp_port, tx, cancel.clone())
-            .await
-            .expect("discovery starts");
+        let discovery = Discovery::spawn(
+            cfg,
+            key,
+            id,
+            tcp_port,
+            tx,
+            cancel.clone(),
+            broadcast::channel(16).0,
+        )
+        .await
+        .expect("discovery starts");
         Node {
             id,
             tcp_port,
@@ -817,6 +868,7 @@ mod tests {
             1,
             tx,
             CancellationToken::new(),
+            broadcast::channel(16).0,
         )
         .await
         .err()
