@@ -37,7 +37,7 @@
 //!
 //! ## Supervision
 //!
-//! The actor and the accept loop ([`Listener`]) each run under the
+//! The actor and the accept loop (`Listener`) each run under the
 //! supervisor. A restarted transport closes every link (its table may be
 //! half-updated after a panic) and keeps its address book; topology and the
 //! peers dial again, so the mesh re-forms within a dial round.
