@@ -8,7 +8,9 @@
 //!   broadcast, and acknowledged; a store error (a full disk) refuses the
 //!   op and changes nothing.
 //! * Ops from broadcast or anti-entropy: ingested, then the newly chained
-//!   ones (and equivocation proofs) are stored in one durable commit, then
+//!   ones (and equivocation proofs) are stored in one durable commit (the
+//!   anti-entropy messages already queued, up to [`NET_BATCH_MAX`], share
+//!   one commit), then
 //!   announced on the bus (`Event::Op`; `Event::Mail` for a direct message
 //!   to this node).
 //!
@@ -52,6 +54,10 @@ pub const SNAPSHOT_EVERY_OPS: u64 = 1000;
 /// ...and after a quarter of the ops held (writing one costs time in
 /// proportion to the state, so a fixed interval would be quadratic).
 pub const SNAPSHOT_FRACTION_DIVISOR: u64 = 4;
+
+/// Most queued anti-entropy messages handled before one durable commit of
+/// what they chained (64 `Ops` messages of at most 48 KiB: 3 MiB).
+pub const NET_BATCH_MAX: usize = 64;
 
 /// How often, at most, the state mark is published in membership (it is
 /// gossiped to every member: once a second would be wasteful at 1000
@@ -338,12 +344,24 @@ impl OpLogActor {
     }
 
     async fn feed(&mut self, input: sync::Input) {
-        let now = self.clock.now();
-        self.replica.handle(now, input);
-        let reports = self.drain();
-        for report in reports {
-            self.after_ingest(report).await;
+        self.feed_all(vec![input]).await;
+    }
+
+    /// Handles `inputs` in order, sending what each asks for at once, then
+    /// stores everything they chained in **one** durable commit (a
+    /// catch-up arrives as many `Ops` messages: one fsync per message would
+    /// bound it by the disk).
+    async fn feed_all(&mut self, inputs: Vec<sync::Input>) {
+        let mut merged = IngestReport::default();
+        for input in inputs {
+            let now = self.clock.now();
+            self.replica.handle(now, input);
+            for mut report in self.drain() {
+                merged.chained.append(&mut report.chained);
+                merged.equivocations.append(&mut report.equivocations);
+            }
         }
+        self.after_ingest(merged).await;
     }
 
     /// Stores what `report` chained (and its proofs), then announces it.
@@ -653,7 +671,16 @@ impl Supervised for OpLogActor {
                 },
                 msg = self.net.recv() => match msg {
                     None => return,
-                    Some((from, msg)) => self.feed(sync::Input::Message { from, msg }).await,
+                    Some((from, msg)) => {
+                        // What else is queued already goes in the same commit.
+                        let mut inputs = vec![sync::Input::Message { from, msg }];
+                        while inputs.len() < NET_BATCH_MAX
+                            && let Ok((from, msg)) = self.net.try_recv()
+                        {
+                            inputs.push(sync::Input::Message { from, msg });
+                        }
+                        self.feed_all(inputs).await;
+                    }
                 },
                 _ = sleep_until(self.clock, deadline) => {
                     let now = self.clock.now();

@@ -3,7 +3,8 @@
 //! away, newcomers).
 //!
 //! Every `interval` (jittered) the replica sends `Summary` (the frontier
-//! hash) to a random neighbour. A neighbour whose frontier hash differs
+//! hash) to a random neighbour, and at once to its first neighbour when it
+//! had none (a newcomer starts catching up with its first link). A neighbour whose frontier hash differs
 //! answers with its heads (`Heads`, in pages of at most `heads_bytes_max`,
 //! the last page marked `done`). With the whole list the first node
 //! (1) asks for what it lacks (`Want`: per author, the first seq it lacks)
@@ -144,13 +145,22 @@ pub struct Replica {
     incoming: BTreeMap<NodeId, Vec<Head>>,
     /// The last complete heads a peer showed: what to keep asking for.
     shown: BTreeMap<NodeId, BTreeMap<NodeId, u64>>,
-    /// The last `Want` sent to each peer: asking the same again means the
-    /// last answer brought nothing that chained, so stop until next round.
-    asked: BTreeMap<NodeId, Vec<Range>>,
+    /// The last `Want` sent to each peer, and when it was sent or last
+    /// answered: asking the same again after its answer means the answer
+    /// brought nothing that chained, so stop until next round. While one
+    /// is in flight (see [`WANT_SILENCE_DIVISOR`]), new heads from that
+    /// peer only update `shown`: the answer's last message asks again with
+    /// them.
+    asked: BTreeMap<NodeId, (Vec<Range>, Time)>,
     started: bool,
     outbox: VecDeque<Output>,
 }
 
+/// A `Want` counts as in flight until its peer has been silent (no `Ops`
+/// from it) for `interval / WANT_SILENCE_DIVISOR` (500 ms by default:
+/// far above a LAN round trip, and short enough that a lost answer costs
+/// less than a round).
+pub const WANT_SILENCE_DIVISOR: u32 = 4;
 /// Most ranges in one `Want` (a range is 40 bytes: well within a frame).
 pub const WANT_RANGES_MAX: usize = 1024;
 /// Bytes a `Heads` message has besides its heads.
@@ -194,7 +204,7 @@ impl Replica {
         self.outbox.pop_front()
     }
 
-    pub fn handle(&mut self, _now: Time, input: Input) {
+    pub fn handle(&mut self, now: Time, input: Input) {
         match input {
             Input::Start => {
                 if !self.started {
@@ -207,7 +217,14 @@ impl Replica {
                 self.arm();
             }
             Input::NeighborUp(p) => {
-                self.neighbors.insert(p);
+                // The first link (a newcomer, or a node back from a
+                // partition of its own): compare at once rather than at the
+                // next round, so catching up starts with the link.
+                let first = self.neighbors.is_empty();
+                if self.neighbors.insert(p) && first && self.started {
+                    let hash = self.oplog.log().frontier_hash();
+                    self.send(p, Message::Summary { hash });
+                }
             }
             Input::NeighborDown(p) => {
                 self.neighbors.remove(&p);
@@ -218,12 +235,16 @@ impl Replica {
             Input::Ops(ops) => self.ingest(ops),
             Input::Message { from, msg } => match msg {
                 Message::Summary { hash } => self.on_summary(from, hash),
-                Message::Heads { heads, done } => self.on_heads(from, heads, done),
+                Message::Heads { heads, done } => self.on_heads(now, from, heads, done),
                 Message::Want { ranges } => self.on_want(from, &ranges),
                 Message::Ops { ops, last } => {
+                    // The answer is coming: the `Want` stays in flight.
+                    if let Some((_, at)) = self.asked.get_mut(&from) {
+                        *at = now;
+                    }
                     self.ingest(ops);
                     if last {
-                        self.ask(from);
+                        self.ask(now, from);
                     }
                 }
             },
@@ -295,7 +316,7 @@ impl Replica {
         }
     }
 
-    fn on_heads(&mut self, from: NodeId, heads: Vec<Head>, done: bool) {
+    fn on_heads(&mut self, now: Time, from: NodeId, heads: Vec<Head>, done: bool) {
         let pages = self.incoming.entry(from).or_default();
         pages.extend(heads);
         if !done {
@@ -341,14 +362,23 @@ impl Replica {
             });
         }
         self.shown.insert(from, shown);
-        self.ask(from);
+        // Two exchanges with one peer can overlap (both ends' rounds, a
+        // round during a long catch-up, the first link's exchange): with a
+        // `Want` in flight, its answer asks again with these heads.
+        let in_flight = self.asked.get(&from).is_some_and(|(_, at)| {
+            now.saturating_since(*at) < self.config.interval / WANT_SILENCE_DIVISOR
+        });
+        if !in_flight {
+            self.asked.remove(&from);
+            self.ask(now, from);
+        }
         if !push.is_empty() {
-            self.reply(from, &push);
+            self.reply(from, &push, false);
         }
     }
 
     /// Asks `peer` for what it showed and this node still lacks.
-    fn ask(&mut self, peer: NodeId) {
+    fn ask(&mut self, now: Time, peer: NodeId) {
         let Some(shown) = self.shown.get(&peer) else {
             return;
         };
@@ -367,23 +397,26 @@ impl Replica {
             })
             .take(WANT_RANGES_MAX)
             .collect();
-        if ranges.is_empty() || self.asked.get(&peer) == Some(&ranges) {
+        if ranges.is_empty() || self.asked.get(&peer).is_some_and(|(r, _)| *r == ranges) {
             self.shown.remove(&peer);
             self.asked.remove(&peer);
             return;
         }
-        self.asked.insert(peer, ranges.clone());
+        self.asked.insert(peer, (ranges.clone(), now));
         self.send(peer, Message::Want { ranges });
     }
 
     fn on_want(&mut self, from: NodeId, ranges: &[Range]) {
         let ranges = &ranges[..ranges.len().min(WANT_RANGES_MAX)];
-        self.reply(from, ranges);
+        self.reply(from, ranges, true);
     }
 
     /// Sends `to` the ops in `ranges`, within the reply budget, authors
-    /// with the newest chain head first.
-    fn reply(&mut self, to: NodeId, ranges: &[Range]) {
+    /// with the newest chain head first. An `answer` to a `Want` always
+    /// ends with a message marked `last` (an empty one if nothing is
+    /// held); a push never is, so `last` tells the asker its own request
+    /// is done.
+    fn reply(&mut self, to: NodeId, ranges: &[Range], answer: bool) {
         let log = self.oplog.log();
         let newest = |author: &NodeId| {
             log.chain_head(author)
@@ -433,13 +466,16 @@ impl Replica {
         if !current.is_empty() && !full {
             messages.push(current);
         }
+        if answer && messages.is_empty() {
+            messages.push(Vec::new());
+        }
         let count = messages.len();
         for (i, ops) in messages.into_iter().enumerate() {
             self.send(
                 to,
                 Message::Ops {
                     ops,
-                    last: i + 1 == count,
+                    last: answer && i + 1 == count,
                 },
             );
         }
@@ -485,6 +521,10 @@ mod tests {
                         net.feed(i, Input::NeighborUp(*p));
                     }
                 }
+            }
+            // The first links' exchanges (nothing to exchange yet).
+            while let Some((to, from, msg)) = net.queue.pop_front() {
+                net.feed(to, Input::Message { from, msg });
             }
             net
         }
@@ -580,6 +620,103 @@ mod tests {
         }
         assert_eq!(net.nodes[1].1.oplog().log().len(), 3000);
         assert!(net.converged());
+    }
+
+    #[test]
+    fn overlapping_exchanges_with_one_peer_do_not_cut_a_catch_up_short() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        write(&mut net, &ids, 0, 3000);
+        // Two rounds of node 1 pick node 0 before any answer arrives (a
+        // round during a long catch-up, or the first link's exchange and a
+        // round): the second exchange's heads must not end the first's
+        // streaming.
+        net.feed(1, Input::Timer(Timer::Round));
+        net.feed(1, Input::Timer(Timer::Round));
+        while let Some((to, from, msg)) = net.queue.pop_front() {
+            net.feed(to, Input::Message { from, msg });
+        }
+        assert_eq!(net.nodes[1].1.oplog().log().len(), 3000);
+        assert!(net.converged());
+    }
+
+    #[test]
+    fn a_push_does_not_end_the_receivers_own_request() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        // Several answers' worth (each is at most 8 × 48 KiB).
+        write(&mut net, &ids, 0, 8000);
+        // Both rounds at once: node 1 asks node 0 for its history while
+        // node 0, seeing node 1's empty heads, pushes the same history.
+        // The push's end must not count as the end of node 1's request.
+        net.feed(1, Input::Timer(Timer::Round));
+        net.feed(0, Input::Timer(Timer::Round));
+        while let Some((to, from, msg)) = net.queue.pop_front() {
+            net.feed(to, Input::Message { from, msg });
+        }
+        assert_eq!(net.nodes[1].1.oplog().log().len(), 8000);
+    }
+
+    #[test]
+    fn a_want_for_what_the_peer_lacks_is_answered_with_an_empty_last() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        let from = net.nodes[1].0;
+        net.feed(
+            0,
+            Input::Message {
+                from,
+                msg: Message::Want {
+                    ranges: vec![Range {
+                        author: ids[1].node_id(),
+                        from_seq: 1,
+                    }],
+                },
+            },
+        );
+        let replies: Vec<Message> = net.queue.drain(..).map(|(_, _, m)| m).collect();
+        assert!(
+            matches!(&replies[..], [Message::Ops { ops, last: true }] if ops.is_empty()),
+            "{replies:?}"
+        );
+    }
+
+    #[test]
+    fn the_first_link_starts_an_exchange_at_once_and_later_ones_wait_for_the_round() {
+        let ids = ids(3);
+        let oplog = OpLog::new(ids[0].node_id(), SEAL, applets::builtin());
+        let mut r = Replica::new(oplog, Config::default(), EngineRng::seed_from_u64(3));
+        let summaries = |r: &mut Replica| {
+            let mut to = Vec::new();
+            while let Some(o) = r.poll_output() {
+                if let Output::Send {
+                    to: peer,
+                    msg: Message::Summary { .. },
+                } = o
+                {
+                    to.push(peer);
+                }
+            }
+            to
+        };
+        // Before Start (a replica being rebuilt) a link sends nothing.
+        r.handle(Time::ZERO, Input::NeighborUp(ids[1].node_id()));
+        assert!(summaries(&mut r).is_empty());
+        r.handle(Time::ZERO, Input::NeighborDown(ids[1].node_id()));
+        r.handle(Time::ZERO, Input::Start);
+        r.handle(Time::ZERO, Input::NeighborUp(ids[1].node_id()));
+        assert_eq!(summaries(&mut r), vec![ids[1].node_id()], "the first link");
+        r.handle(Time::ZERO, Input::NeighborUp(ids[2].node_id()));
+        r.handle(Time::ZERO, Input::NeighborUp(ids[1].node_id()));
+        assert!(
+            summaries(&mut r).is_empty(),
+            "a second link, a repeated one"
+        );
+        // Alone again, then a link: the first link again.
+        r.handle(Time::ZERO, Input::NeighborDown(ids[1].node_id()));
+        r.handle(Time::ZERO, Input::NeighborDown(ids[2].node_id()));
+        r.handle(Time::ZERO, Input::NeighborUp(ids[2].node_id()));
+        assert_eq!(summaries(&mut r), vec![ids[2].node_id()]);
     }
 
     #[test]
