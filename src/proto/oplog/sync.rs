@@ -4,15 +4,18 @@
 //!
 //! Every `interval` (jittered) the replica sends `Summary` (the frontier
 //! hash) to a random neighbour, and at once to its first neighbour when it
-//! had none (a newcomer starts catching up with its first link). A neighbour whose frontier hash differs
-//! answers with its heads (`Heads`, in pages of at most `heads_bytes_max`,
-//! the last page marked `done`). With the whole list the first node
-//! (1) asks for what it lacks (`Want`: per author, the first seq it lacks)
-//! and (2) pushes what the neighbour lacks (`Ops`). A `Want` is answered
-//! with `Ops` messages of at most `ops_bytes_max` each, at most
-//! `reply_messages_max` of them, the last marked `last`; if the asker is
-//! still behind the heads it was shown, it asks again at once, so a
-//! newcomer streams a long history without waiting for the next round.
+//! had none (a newcomer starts catching up with its first link). A
+//! neighbour whose frontier hash differs answers with its heads (`Heads`,
+//! in pages of at most `heads_bytes_max`, the last page marked `done`).
+//! With the whole list the first node (1) asks for what it lacks (`Want`:
+//! per author, the first seq it lacks) and (2) pushes what the neighbour
+//! lacks (`Ops`, never marked `last`). A `Want` is answered with `Ops`
+//! messages of at most `ops_bytes_max` each, at most `reply_messages_max`
+//! of them, the last marked `last` (one empty message if nothing is held);
+//! if the asker is still behind the heads it was shown, it asks again at
+//! once, so a newcomer streams a long history without waiting for the next
+//! round. Heads that arrive while a `Want` to that peer is in flight only
+//! update what the asker was shown (see [`WANT_SILENCE_DIVISOR`]).
 //! Within a reply, ops go in chain order per author (a successor is useless
 //! without its predecessor, and a chain is checked forwards), and the
 //! authors whose newest op is newest (highest Lamport time of the chain
