@@ -358,7 +358,13 @@ impl OpLogActor {
             self.replica.handle(now, input);
             for mut report in self.drain() {
                 merged.chained.append(&mut report.chained);
-                merged.equivocations.append(&mut report.equivocations);
+                for (author, seq) in report.equivocations {
+                    // One fork per author (the earliest seq seen) per commit.
+                    match merged.equivocations.iter_mut().find(|(a, _)| *a == author) {
+                        Some((_, s)) => *s = (*s).min(seq),
+                        None => merged.equivocations.push((author, seq)),
+                    }
+                }
             }
         }
         self.after_ingest(merged).await;

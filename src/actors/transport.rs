@@ -291,6 +291,9 @@ pub(crate) struct TransportActor {
     pub(crate) listener_stop: CancellationToken,
     links: HashMap<NodeId, Link>,
     dialing: HashSet<NodeId>,
+    /// Peers topology was told are linked (and not since told otherwise):
+    /// what a restart must take back, whatever state `links` was left in.
+    reported_up: HashSet<NodeId>,
     book: AddressBook,
     handshakes: usize,
     next_conn: u64,
@@ -371,6 +374,7 @@ impl TransportActor {
             listener_stop,
             links: HashMap::new(),
             dialing: HashSet::new(),
+            reported_up: HashSet::new(),
             book: AddressBook::default(),
             handshakes: 0,
             next_conn: 0,
@@ -390,7 +394,7 @@ impl TransportActor {
                     "closed by this node (links rebalanced, or the peer left)",
                     true,
                 );
-                self.to_topology(topology::Input::LinkDown(peer));
+                self.tell_topology(topology::Input::LinkDown(peer));
             }
             TransportCmd::Send(to, wire) => {
                 self.send(to, wire);
@@ -462,7 +466,7 @@ impl TransportActor {
                 bump(&self.stats.dials_failed);
                 tracing::debug!(peer = %peer.fmt_short(), %reason, "dial failed");
                 if !self.links.contains_key(&peer) {
-                    self.to_topology(topology::Input::DialFailed(peer));
+                    self.tell_topology(topology::Input::DialFailed(peer));
                 }
             }
             TransportCmd::Closed {
@@ -477,14 +481,23 @@ impl TransportActor {
                 }
                 if self.links.get(&peer).is_some_and(|l| l.conn == conn) {
                     self.close_link(&peer, &reason, false);
-                    self.to_topology(topology::Input::LinkDown(peer));
+                    self.tell_topology(topology::Input::LinkDown(peer));
                 }
             }
         }
         None
     }
 
-    fn to_topology(&self, input: topology::Input) {
+    fn tell_topology(&mut self, input: topology::Input) {
+        match &input {
+            topology::Input::LinkUp { peer, .. } => {
+                self.reported_up.insert(*peer);
+            }
+            topology::Input::LinkDown(peer) => {
+                self.reported_up.remove(peer);
+            }
+            _ => {}
+        }
         let _ = self.topology.send(TopologyCtl::Input(input));
     }
 
@@ -504,7 +517,7 @@ impl TransportActor {
                 bump(&self.stats.slow_peer_drops);
                 tracing::warn!(peer = %to.fmt_short(), "peer too slow: send queue full, dropping the link");
                 self.close_link(&to, "too slow: send queue full", false);
-                self.to_topology(topology::Input::LinkDown(to));
+                self.tell_topology(topology::Input::LinkDown(to));
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -536,14 +549,14 @@ impl TransportActor {
                 // Already linked (it dialled us first): topology treats a
                 // repeated LinkUp as a no-op but needs an answer to its dial.
                 let outbound = self.links.get(&peer).is_some_and(|l| l.outbound);
-                self.to_topology(topology::Input::LinkUp { peer, outbound });
+                self.tell_topology(topology::Input::LinkUp { peer, outbound });
             }
             return;
         }
         let addrs = self.book.get(&peer);
         if addrs.is_empty() {
             bump(&self.stats.dials_failed);
-            self.to_topology(topology::Input::DialFailed(peer));
+            self.tell_topology(topology::Input::DialFailed(peer));
             return;
         }
         self.dialing.insert(peer);
@@ -701,7 +714,7 @@ impl TransportActor {
         self.publish_count();
         if !replacing {
             tracing::info!(peer = %peer.fmt_short(), %addr, outbound, "link up");
-            self.to_topology(topology::Input::LinkUp { peer, outbound });
+            self.tell_topology(topology::Input::LinkUp { peer, outbound });
             let _ = self.bus.send(Event::LinkUp {
                 peer,
                 outbound,
@@ -834,8 +847,18 @@ impl Supervised for TransportActor {
         let peers: Vec<NodeId> = self.links.keys().copied().collect();
         for peer in peers {
             self.close_link(&peer, "the transport restarted after a panic", false);
-            self.to_topology(topology::Input::LinkDown(peer));
         }
+        // Topology hears of every link it believes in, even one the panic
+        // left out of the table.
+        let mut up: Vec<NodeId> = self.reported_up.drain().collect();
+        up.sort();
+        for peer in up {
+            self.tell_topology(topology::Input::LinkDown(peer));
+        }
+        // A dial the panic interrupted would block that peer's dials for
+        // good; one still running reports as usual when it ends (topology
+        // times its dials out on its own).
+        self.dialing.clear();
         self.publish_count();
     }
 }

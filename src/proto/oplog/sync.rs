@@ -11,7 +11,9 @@
 //! per author, the first seq it lacks) and (2) pushes what the neighbour
 //! lacks (`Ops`, never marked `last`). A `Want` is answered with `Ops`
 //! messages of at most `ops_bytes_max` each, at most `reply_messages_max`
-//! of them, the last marked `last` (one empty message if nothing is held);
+//! of them, each naming the `Want`'s `req`, the last marked `last` (one
+//! empty message if nothing is held); only the answer to the current
+//! `Want` counts;
 //! if the asker is still behind the heads it was shown, it asks again at
 //! once, so a newcomer streams a long history without waiting for the next
 //! round. Heads that arrive while a `Want` to that peer is in flight only
@@ -95,10 +97,16 @@ pub enum Message {
     Summary { hash: [u8; 32] },
     /// One page of the sender's heads, by author; `done` on the last.
     Heads { heads: Vec<Head>, done: bool },
-    /// "Send me these authors' ops from these seqs on."
-    Want { ranges: Vec<Range> },
-    /// Ops; `last` on the last message answering a `Want`.
-    Ops { ops: Vec<SignedOp>, last: bool },
+    /// "Send me these authors' ops from these seqs on." `req` numbers the
+    /// sender's requests; the answer echoes it.
+    Want { req: u64, ranges: Vec<Range> },
+    /// Ops. `answer`: the `req` of the `Want` they answer (`None` for a
+    /// push); `last` on the last message of an answer.
+    Ops {
+        ops: Vec<SignedOp>,
+        answer: Option<u64>,
+        last: bool,
+    },
 }
 
 /// What the driver feeds the replica.
@@ -154,9 +162,20 @@ pub struct Replica {
     /// is in flight (see [`WANT_SILENCE_DIVISOR`]), new heads from that
     /// peer only update `shown`: the answer's last message asks again with
     /// them.
-    asked: BTreeMap<NodeId, (Vec<Range>, Time)>,
+    asked: BTreeMap<NodeId, Asked>,
+    /// The next `Want::req`.
+    next_req: u64,
     started: bool,
     outbox: VecDeque<Output>,
+}
+
+/// The `Want` in flight to one peer.
+#[derive(Debug)]
+struct Asked {
+    req: u64,
+    ranges: Vec<Range>,
+    /// When it was sent, or its answer last brought a message.
+    at: Time,
 }
 
 /// A `Want` counts as in flight until its peer has been silent (no `Ops`
@@ -183,6 +202,7 @@ impl Replica {
             incoming: BTreeMap::new(),
             shown: BTreeMap::new(),
             asked: BTreeMap::new(),
+            next_req: 0,
             started: false,
             outbox: VecDeque::new(),
         }
@@ -239,14 +259,20 @@ impl Replica {
             Input::Message { from, msg } => match msg {
                 Message::Summary { hash } => self.on_summary(from, hash),
                 Message::Heads { heads, done } => self.on_heads(now, from, heads, done),
-                Message::Want { ranges } => self.on_want(from, &ranges),
-                Message::Ops { ops, last } => {
-                    // The answer is coming: the `Want` stays in flight.
-                    if let Some((_, at)) = self.asked.get_mut(&from) {
-                        *at = now;
-                    }
+                Message::Want { req, ranges } => self.on_want(from, req, &ranges),
+                Message::Ops { ops, answer, last } => {
+                    // Only the answer to the `Want` in flight keeps it in
+                    // flight and, at its end, asks again: a push or a late
+                    // answer to an older `Want` is just ops.
+                    let current = match (answer, self.asked.get_mut(&from)) {
+                        (Some(r), Some(asked)) if asked.req == r => {
+                            asked.at = now;
+                            true
+                        }
+                        _ => false,
+                    };
                     self.ingest(ops);
-                    if last {
+                    if current && last {
                         self.ask(now, from);
                     }
                 }
@@ -368,15 +394,15 @@ impl Replica {
         // Two exchanges with one peer can overlap (both ends' rounds, a
         // round during a long catch-up, the first link's exchange): with a
         // `Want` in flight, its answer asks again with these heads.
-        let in_flight = self.asked.get(&from).is_some_and(|(_, at)| {
-            now.saturating_since(*at) < self.config.interval / WANT_SILENCE_DIVISOR
+        let in_flight = self.asked.get(&from).is_some_and(|a| {
+            now.saturating_since(a.at) < self.config.interval / WANT_SILENCE_DIVISOR
         });
         if !in_flight {
             self.asked.remove(&from);
             self.ask(now, from);
         }
         if !push.is_empty() {
-            self.reply(from, &push, false);
+            self.reply(from, &push, None);
         }
     }
 
@@ -400,26 +426,34 @@ impl Replica {
             })
             .take(WANT_RANGES_MAX)
             .collect();
-        if ranges.is_empty() || self.asked.get(&peer).is_some_and(|(r, _)| *r == ranges) {
+        if ranges.is_empty() || self.asked.get(&peer).is_some_and(|a| a.ranges == ranges) {
             self.shown.remove(&peer);
             self.asked.remove(&peer);
             return;
         }
-        self.asked.insert(peer, (ranges.clone(), now));
-        self.send(peer, Message::Want { ranges });
+        let req = self.next_req;
+        self.next_req += 1;
+        self.asked.insert(
+            peer,
+            Asked {
+                req,
+                ranges: ranges.clone(),
+                at: now,
+            },
+        );
+        self.send(peer, Message::Want { req, ranges });
     }
 
-    fn on_want(&mut self, from: NodeId, ranges: &[Range]) {
+    fn on_want(&mut self, from: NodeId, req: u64, ranges: &[Range]) {
         let ranges = &ranges[..ranges.len().min(WANT_RANGES_MAX)];
-        self.reply(from, ranges, true);
+        self.reply(from, ranges, Some(req));
     }
 
     /// Sends `to` the ops in `ranges`, within the reply budget, authors
-    /// with the newest chain head first. An `answer` to a `Want` always
-    /// ends with a message marked `last` (an empty one if nothing is
-    /// held); a push never is, so `last` tells the asker its own request
-    /// is done.
-    fn reply(&mut self, to: NodeId, ranges: &[Range], answer: bool) {
+    /// with the newest chain head first. An `answer` to a `Want` (its
+    /// `req`) always ends with a message marked `last` (an empty one if
+    /// nothing is held); a push (`None`) never is.
+    fn reply(&mut self, to: NodeId, ranges: &[Range], answer: Option<u64>) {
         let log = self.oplog.log();
         let newest = |author: &NodeId| {
             log.chain_head(author)
@@ -469,7 +503,7 @@ impl Replica {
         if !current.is_empty() && !full {
             messages.push(current);
         }
-        if answer && messages.is_empty() {
+        if answer.is_some() && messages.is_empty() {
             messages.push(Vec::new());
         }
         let count = messages.len();
@@ -478,7 +512,8 @@ impl Replica {
                 to,
                 Message::Ops {
                     ops,
-                    last: answer && i + 1 == count,
+                    answer,
+                    last: answer.is_some() && i + 1 == count,
                 },
             );
         }
@@ -670,6 +705,7 @@ mod tests {
             Input::Message {
                 from,
                 msg: Message::Want {
+                    req: 7,
                     ranges: vec![Range {
                         author: ids[1].node_id(),
                         from_seq: 1,
@@ -679,9 +715,66 @@ mod tests {
         );
         let replies: Vec<Message> = net.queue.drain(..).map(|(_, _, m)| m).collect();
         assert!(
-            matches!(&replies[..], [Message::Ops { ops, last: true }] if ops.is_empty()),
+            matches!(&replies[..], [Message::Ops { ops, answer: Some(7), last: true }] if ops.is_empty()),
             "{replies:?}"
         );
+    }
+
+    /// Delivers queued messages until one matching `stop` is at the front
+    /// (left queued), or the queue is empty.
+    fn deliver_until(net: &mut Net, stop: impl Fn(&Message) -> bool) {
+        while let Some((to, from, msg)) = net.queue.pop_front() {
+            if stop(&msg) {
+                net.queue.push_front((to, from, msg));
+                return;
+            }
+            net.feed(to, Input::Message { from, msg });
+        }
+    }
+
+    fn deliver_all(net: &mut Net) {
+        deliver_until(net, |_| false);
+    }
+
+    #[test]
+    fn a_late_answer_to_an_older_want_does_not_end_the_current_one() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        write(&mut net, &ids, 0, 8000);
+        // Node 1 asks (W1); the answer is slow to start, so after the
+        // silence limit the next round's heads ask again (W2, the same
+        // ranges). Both answers then arrive, W1's first.
+        net.feed(1, Input::Timer(Timer::Round));
+        deliver_until(&mut net, |m| matches!(m, Message::Want { .. }));
+        let w1 = net.queue.pop_front().expect("W1");
+        net.now = net.now + Duration::from_millis(600);
+        net.feed(1, Input::Timer(Timer::Round));
+        deliver_until(&mut net, |m| matches!(m, Message::Want { .. }));
+        let w2 = net.queue.pop_front().expect("W2");
+        let (to, from, msg) = w1;
+        net.feed(to, Input::Message { from, msg });
+        let (to, from, msg) = w2;
+        net.feed(to, Input::Message { from, msg });
+        deliver_all(&mut net);
+        assert_eq!(net.nodes[1].1.oplog().log().len(), 8000);
+    }
+
+    #[test]
+    fn a_lost_want_is_asked_again_after_the_silence_limit() {
+        let ids = ids(2);
+        let mut net = Net::new(&ids);
+        write(&mut net, &ids, 0, 100);
+        net.feed(1, Input::Timer(Timer::Round));
+        deliver_until(&mut net, |m| matches!(m, Message::Want { .. }));
+        net.queue.pop_front().expect("the Want, lost");
+        // Within the limit, new heads wait for the answer that never comes.
+        net.feed(1, Input::Timer(Timer::Round));
+        deliver_all(&mut net);
+        assert_eq!(net.nodes[1].1.oplog().log().len(), 0, "still waiting");
+        net.now = net.now + Duration::from_millis(600);
+        net.feed(1, Input::Timer(Timer::Round));
+        deliver_all(&mut net);
+        assert_eq!(net.nodes[1].1.oplog().log().len(), 100);
     }
 
     #[test]
@@ -777,7 +870,10 @@ mod tests {
             0,
             Input::Message {
                 from,
-                msg: Message::Want { ranges: want },
+                msg: Message::Want {
+                    req: 0,
+                    ranges: want,
+                },
             },
         );
         let Some((_, _, Message::Ops { ops, .. })) = net.queue.pop_front() else {
