@@ -648,6 +648,14 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
     b.shutdown().await;
 }
 
+async fn has_link(node: &Node, peer: NodeId) -> bool {
+    node.peers()
+        .await
+        .expect("running")
+        .iter()
+        .any(|p| p.peer == peer)
+}
+
 /// Waits for `ActorRestarted` of `actor` on `events`, collecting the
 /// link-down reasons seen on the way into `down`.
 async fn wait_for_restart(
@@ -684,14 +692,7 @@ async fn a_panicked_transport_or_discovery_is_restarted_and_the_mesh_reforms() {
         all_see_each_other_alive(&pair)
     })
     .await;
-    wait_for("a has a link to b", || async {
-        a.peers()
-            .await
-            .expect("running")
-            .iter()
-            .any(|p| p.peer == b.id())
-    })
-    .await;
+    wait_for("a has a link to b", || has_link(&a, b.id())).await;
 
     // The transport: every link is closed, then the mesh re-forms.
     let mut events = a.subscribe();
@@ -710,14 +711,7 @@ async fn a_panicked_transport_or_discovery_is_restarted_and_the_mesh_reforms() {
         )
     })
     .await;
-    wait_for("a links to b again", || async {
-        a.peers()
-            .await
-            .expect("running")
-            .iter()
-            .any(|p| p.peer == b.id())
-    })
-    .await;
+    wait_for("a links to b again", || has_link(&a, b.id())).await;
     let mut b_rx = b.subscribe();
     a.broadcast(b"after the transport restart".to_vec())
         .await

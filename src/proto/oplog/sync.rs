@@ -561,9 +561,7 @@ mod tests {
                 }
             }
             // The first links' exchanges (nothing to exchange yet).
-            while let Some((to, from, msg)) = net.queue.pop_front() {
-                net.feed(to, Input::Message { from, msg });
-            }
+            net.deliver_all();
             net
         }
 
@@ -590,12 +588,26 @@ mod tests {
             for i in 0..self.nodes.len() {
                 self.feed(i, Input::Timer(Timer::Round));
             }
+            self.deliver_all()
+        }
+
+        /// Delivers queued messages until one matching `stop` is at the
+        /// front (left queued) or the queue is empty; how many it delivered.
+        fn deliver_until(&mut self, stop: impl Fn(&Message) -> bool) -> usize {
             let mut delivered = 0;
             while let Some((to, from, msg)) = self.queue.pop_front() {
+                if stop(&msg) {
+                    self.queue.push_front((to, from, msg));
+                    break;
+                }
                 delivered += 1;
                 self.feed(to, Input::Message { from, msg });
             }
             delivered
+        }
+
+        fn deliver_all(&mut self) -> usize {
+            self.deliver_until(|_| false)
         }
 
         fn converged(&self) -> bool {
@@ -653,9 +665,7 @@ mod tests {
         write(&mut net, &ids, 0, 3000);
         // Node 1 sends its summary to node 0 (its only neighbour).
         net.feed(1, Input::Timer(Timer::Round));
-        while let Some((to, from, msg)) = net.queue.pop_front() {
-            net.feed(to, Input::Message { from, msg });
-        }
+        net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 3000);
         assert!(net.converged());
     }
@@ -671,9 +681,7 @@ mod tests {
         // streaming.
         net.feed(1, Input::Timer(Timer::Round));
         net.feed(1, Input::Timer(Timer::Round));
-        while let Some((to, from, msg)) = net.queue.pop_front() {
-            net.feed(to, Input::Message { from, msg });
-        }
+        net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 3000);
         assert!(net.converged());
     }
@@ -689,9 +697,7 @@ mod tests {
         // The push's end must not count as the end of node 1's request.
         net.feed(1, Input::Timer(Timer::Round));
         net.feed(0, Input::Timer(Timer::Round));
-        while let Some((to, from, msg)) = net.queue.pop_front() {
-            net.feed(to, Input::Message { from, msg });
-        }
+        net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 8000);
     }
 
@@ -720,22 +726,6 @@ mod tests {
         );
     }
 
-    /// Delivers queued messages until one matching `stop` is at the front
-    /// (left queued), or the queue is empty.
-    fn deliver_until(net: &mut Net, stop: impl Fn(&Message) -> bool) {
-        while let Some((to, from, msg)) = net.queue.pop_front() {
-            if stop(&msg) {
-                net.queue.push_front((to, from, msg));
-                return;
-            }
-            net.feed(to, Input::Message { from, msg });
-        }
-    }
-
-    fn deliver_all(net: &mut Net) {
-        deliver_until(net, |_| false);
-    }
-
     #[test]
     fn a_late_answer_to_an_older_want_does_not_end_the_current_one() {
         let ids = ids(2);
@@ -745,17 +735,17 @@ mod tests {
         // silence limit the next round's heads ask again (W2, the same
         // ranges). Both answers then arrive, W1's first.
         net.feed(1, Input::Timer(Timer::Round));
-        deliver_until(&mut net, |m| matches!(m, Message::Want { .. }));
+        net.deliver_until(|m| matches!(m, Message::Want { .. }));
         let w1 = net.queue.pop_front().expect("W1");
         net.now = net.now + Duration::from_millis(600);
         net.feed(1, Input::Timer(Timer::Round));
-        deliver_until(&mut net, |m| matches!(m, Message::Want { .. }));
+        net.deliver_until(|m| matches!(m, Message::Want { .. }));
         let w2 = net.queue.pop_front().expect("W2");
         let (to, from, msg) = w1;
         net.feed(to, Input::Message { from, msg });
         let (to, from, msg) = w2;
         net.feed(to, Input::Message { from, msg });
-        deliver_all(&mut net);
+        net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 8000);
     }
 
@@ -765,15 +755,15 @@ mod tests {
         let mut net = Net::new(&ids);
         write(&mut net, &ids, 0, 100);
         net.feed(1, Input::Timer(Timer::Round));
-        deliver_until(&mut net, |m| matches!(m, Message::Want { .. }));
+        net.deliver_until(|m| matches!(m, Message::Want { .. }));
         net.queue.pop_front().expect("the Want, lost");
         // Within the limit, new heads wait for the answer that never comes.
         net.feed(1, Input::Timer(Timer::Round));
-        deliver_all(&mut net);
+        net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 0, "still waiting");
         net.now = net.now + Duration::from_millis(600);
         net.feed(1, Input::Timer(Timer::Round));
-        deliver_all(&mut net);
+        net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 100);
     }
 
