@@ -53,10 +53,12 @@ pub mod event;
 pub mod id;
 pub mod join;
 pub mod node;
+pub mod present;
 pub mod proto;
 pub mod sim;
 pub mod store;
 pub mod transport;
+pub mod tui;
 
 pub use config::{Config, IdentitySource, Profile, Room};
 pub use crypto::room::RoomCode;

@@ -79,6 +79,11 @@ pub struct HistoryOp {
     pub kind: u16,
     /// The body opened with the room key (`None` if it does not open).
     pub body: Option<Vec<u8>>,
+    /// For a direct message: its recipient (in the clear on every node).
+    pub dm_to: Option<NodeId>,
+    /// For a direct message to this node: its text, opened and its sender
+    /// checked (nobody else, its sender included, can open it).
+    pub dm_text: Option<Vec<u8>>,
 }
 
 /// The log's state, as [`crate::Node::log_state`] returns it.
@@ -536,6 +541,19 @@ impl OpLogActor {
 
     fn history_op(&self, op: &VerifiedOp) -> HistoryOp {
         let o = op.op();
+        let body = open_body(&self.seal_key, o).ok();
+        let sealed = (o.applet == dm_applet::NAME)
+            .then(|| {
+                body.as_ref()
+                    .and_then(|b| codec::decode_value::<dm::SealedDm>(b).ok())
+            })
+            .flatten();
+        let dm_text = sealed
+            .as_ref()
+            .filter(|s| s.to == self.identity.node_id())
+            .and_then(|s| dm::open(&self.identity, s).ok())
+            .filter(|opened| opened.from == o.author)
+            .map(|opened| opened.body);
         HistoryOp {
             id: op.id(),
             author: o.author,
@@ -544,7 +562,9 @@ impl OpLogActor {
             wall_ms: o.wall_ms,
             applet: o.applet.clone(),
             kind: o.kind,
-            body: open_body(&self.seal_key, o).ok(),
+            body,
+            dm_to: sealed.map(|s| s.to),
+            dm_text,
         }
     }
 
