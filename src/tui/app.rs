@@ -289,6 +289,8 @@ pub struct App {
     /// Where Up/Down is in the input history (`None`: a new line).
     pub history_at: Option<usize>,
     pub popup: Option<Popup>,
+    /// How far the help popup is scrolled.
+    pub popup_scroll: u16,
     /// Queues this node is at the head of.
     pub heading: BTreeSet<String>,
     /// The wall clock, as of the last tick.
@@ -328,6 +330,7 @@ impl App {
             input_history: Vec::new(),
             history_at: None,
             popup: None,
+            popup_scroll: 0,
             heading: BTreeSet::new(),
             now_ms: 0,
             width: 80,
@@ -543,6 +546,9 @@ impl App {
                 Vec::new()
             }
             Action::Said(text) => {
+                // The line client's answers start with "* "; here the
+                // note's own mark says it.
+                let text = text.strip_prefix("* ").map_or(text.clone(), str::to_string);
                 self.note(LineKind::Note, text);
                 Vec::new()
             }
@@ -725,9 +731,8 @@ impl App {
             .map(|l| l.key);
         pane.unread = 0;
         pane.mention = false;
-        if !view.has_list() {
-            self.focus = Focus::Input;
-        }
+        // Every view opens ready to type; Esc selects in a list.
+        self.focus = Focus::Input;
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -741,6 +746,7 @@ impl App {
             }
             KeyCode::F(1) => {
                 self.popup = Some(Popup::Help);
+                self.popup_scroll = 0;
                 return Vec::new();
             }
             KeyCode::Char('e') if ctrl => {
@@ -796,6 +802,21 @@ impl App {
     }
 
     fn on_popup_key(&mut self, popup: Popup, key: KeyEvent) -> Vec<Effect> {
+        if popup == Popup::Help {
+            let step = match key.code {
+                KeyCode::Up => -1,
+                KeyCode::Down => 1,
+                KeyCode::PageUp => -(SCROLL_STEP as i32),
+                KeyCode::PageDown => SCROLL_STEP as i32,
+                _ => 0,
+            };
+            if step != 0 {
+                // Drawing stops at the last page; this stops at a bound
+                // past any help text.
+                self.popup_scroll = (self.popup_scroll as i32 + step).clamp(0, 200) as u16;
+                return Vec::new();
+            }
+        }
         match (popup, key.code) {
             (Popup::Confirm { line, .. }, KeyCode::Char('y') | KeyCode::Enter) => {
                 self.popup = None;
@@ -958,6 +979,7 @@ impl App {
             }
             "/help" => {
                 self.popup = Some(Popup::Help);
+                self.popup_scroll = 0;
                 return Vec::new();
             }
             "/join" | "/me" => {

@@ -262,13 +262,13 @@ fn draw_pane(app: &App, frame: &mut Frame, area: Rect, view: View) {
     }
     rows.truncate(height);
     rows.reverse();
-    if pane.scroll > 0 {
-        if let Some(first) = rows.first_mut() {
-            *first = TextLine::from(Span::styled(
-                format!("↑ {} more below · PgDn", pane.scroll),
-                Style::default().fg(Color::Black).bg(Color::Yellow),
-            ));
-        }
+    if pane.scroll > 0
+        && let Some(first) = rows.first_mut()
+    {
+        *first = TextLine::from(Span::styled(
+            format!("↑ {} more below · PgDn", pane.scroll),
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        ));
     }
     // Bottom-aligned: newest line last.
     let pad = height.saturating_sub(rows.len());
@@ -745,7 +745,7 @@ fn draw_popup(app: &App, frame: &mut Frame, popup: &Popup) {
             {
                 lines.push(TextLine::from(l.to_string()));
             }
-            (" help · Esc closes ".into(), lines)
+            (" help · ↑↓ PgUp PgDn scroll · Esc closes ".into(), lines)
         }
         Popup::Identity => {
             let text = vec![
@@ -817,26 +817,30 @@ fn draw_popup(app: &App, frame: &mut Frame, popup: &Popup) {
         ),
     };
     let width = (lines.iter().map(|l| l.width()).max().unwrap_or(20) as u16 + 4)
-        .max(title.len() as u16 + 4)
+        .max(title.chars().count() as u16 + 4)
         .min(area.width);
-    let height = wrapped_height(&lines, width.saturating_sub(2)) + 2;
+    let scroll = if matches!(popup, Popup::Help) {
+        app.popup_scroll
+    } else {
+        0
+    };
+    let paragraph = Paragraph::new(lines)
+        .block(Block::bordered().title(title))
+        .wrap(Wrap { trim: false });
+    let height = paragraph.line_count(width) as u16;
     let rect = centered(area, width, height);
+    // Scrolled no further than the last page.
+    let scroll = scroll.min(height.saturating_sub(rect.height));
     frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(Block::bordered().title(title))
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    frame.render_widget(paragraph.scroll((scroll, 0)), rect);
 }
 
-/// Rows `lines` take when wrapped to `width` columns.
-fn wrapped_height(lines: &[TextLine<'_>], width: u16) -> u16 {
-    let width = width.max(1) as usize;
-    lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(width) as u16)
-        .sum()
+/// Rows `lines` take when wrapped (at word boundaries, as drawn) to
+/// `width` columns.
+fn wrapped_height(lines: &[TextLine<'static>], width: u16) -> u16 {
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width) as u16
 }
 
 /// The identity popup: the text, and the QR code beside it (or below it)

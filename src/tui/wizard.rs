@@ -78,7 +78,7 @@ impl Wizard {
                 KeyCode::Char('1') | KeyCode::Char('n') => *choice = 0,
                 KeyCode::Char('2') | KeyCode::Char('j') => *choice = 1,
                 KeyCode::Esc => return Step::Cancel,
-                KeyCode::Enter if *choice == 0 => self.to_nick(),
+                KeyCode::Enter if *choice == 0 => self.ask_nick(),
                 KeyCode::Enter => {
                     self.stage = Stage::Code {
                         text: String::new(),
@@ -98,7 +98,7 @@ impl Wizard {
                             ),
                             Ok(_) => {
                                 self.choice.join = Some(typed);
-                                self.to_nick();
+                                self.ask_nick();
                             }
                             Err(e) => *error = Some(format!("not a join link: {e}")),
                         }
@@ -106,7 +106,7 @@ impl Wizard {
                         match RoomCode::parse(&typed) {
                             Ok(_) => {
                                 self.choice.room = Some(typed);
-                                self.to_nick();
+                                self.ask_nick();
                             }
                             Err(e) => *error = Some(e.to_string()),
                         }
@@ -133,7 +133,7 @@ impl Wizard {
         Step::Continue
     }
 
-    fn to_nick(&mut self) {
+    fn ask_nick(&mut self) {
         self.stage = Stage::Nick {
             text: self.nick_default.clone().unwrap_or_default(),
             error: None,
