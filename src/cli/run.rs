@@ -514,13 +514,15 @@ impl Client {
             } => {
                 if author != self.node.id()
                     && let Some(body) = &body
-                    && let Some((action, summary)) =
-                        crate::cli::applets::describe(&applet, kind, body)
+                    && let Some(d) =
+                        crate::cli::applets::describe_op(&self.node, &applet, kind, body).await
                 {
-                    self.out.emit(
-                        json!({"event": "op", "applet": applet, "action": action, "author": author.to_string(), "nick": self.nick_json(&author), "id": id.to_string(), "summary": summary, "wall_ms": wall_ms}),
-                        || format!("* {} {summary}", self.name(&author)),
-                    );
+                    let summary = d.summary;
+                    let mut event = json!({"event": "op", "applet": applet, "action": d.action, "author": author.to_string(), "nick": self.nick_json(&author), "id": id.to_string(), "summary": summary, "wall_ms": wall_ms});
+                    if let Some(fields) = event.as_object_mut() {
+                        fields.extend(d.fields);
+                    }
+                    self.out.emit(event, || format!("* {} {summary}", self.name(&author)));
                 }
                 if applet == crate::applets::chat::NAME && author != self.node.id() {
                     let text = body
