@@ -577,6 +577,10 @@ impl Client {
                 json!({"event": "actor_failed", "actor": actor, "reason": reason}),
                 || format!("! internal: the {actor} actor keeps crashing ({reason}); restart flashmesh"),
             ),
+            Event::OtherRoomBeacons { from, count } => self.out.emit(
+                json!({"event": "other_room", "from": from.to_string(), "count": count}),
+                || format!("! heard {count} beacon(s) from {from} that this room code cannot open: is the room code right?"),
+            ),
         }
     }
 
