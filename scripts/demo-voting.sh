@@ -7,8 +7,10 @@
 #     salad; refusals change nothing: an option not in the poll, a poll
 #     that does not exist, a close by someone other than the creator;
 #   * every node shows the same live tally: salad 2, soup 1, pizza 0;
-#   * ada closes the poll; a vote after the close is refused on every node
-#     (carol tries), the tally stays, and all three agree on the state hash.
+#   * ada closes the poll: carol's op event and ada's answer carry the
+#     result (salad wins); a vote after the close is refused on every node
+#     (carol tries), the tally stays, /vote list shows the close time, and
+#     all three agree on the state hash.
 # Logs: target/demo-logs/demo-voting-<node>.{jsonl,err}. Env: see
 # scripts/lib-demo.sh.
 set -euo pipefail
@@ -53,12 +55,19 @@ echo "ok: bob's changed vote counts once (soup)"
 
 act a '/vote close lunch'
 step "carol sees the close" op_seen c vote close
+winner=$(ev last c result.winner op applet=vote action=close)
+[ "$winner" = salad ] || fail "carol's close event does not name salad the winner: $(ev last c . op applet=vote action=close)"
+[ "$(ev last a result.winner done applet=vote action=close)" = salad ] ||
+  fail "ada's close answer does not name salad the winner: $(ev last a . done applet=vote action=close)"
+echo "ok: the close announces the result (salad wins) to carol and to ada"
 refused c '/vote lunch pizza' 'closed'
 refused a '/vote close lunch' 'closed'
 for n in a b c; do step "$n's tally after the close is unchanged" tally_is "$n"; done
 [ "$(ev last a 'tally.closed' poll)" = true ] || fail "ada's /vote show does not say closed: $(ev last a . poll)"
 ask b '/vote list' polls
 [ "$(ev last b 'polls[].tally.poll' polls)" = lunch ] || fail "bob's /vote list: $(ev last b . polls)"
+[[ "$(ev last b 'polls[].closes_at' polls)" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9]{2}:[0-9]{2}\ UTC$ ]] ||
+  fail "bob's /vote list has no close time: $(ev last b . polls)"
 step "ada, bob and carol agree on the state" agree a b c
 
 for n in a b c; do close_input "$n"; done

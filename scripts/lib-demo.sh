@@ -9,7 +9,10 @@
 #                           with stdin from a fifo held open in this shell,
 #                           stdout to $LOG_DIR/NAME-NODE.jsonl, stderr .err
 #                           (prefixed by RUN_PREFIX, e.g. ip netns exec NS)
-#   send NODE LINE          writes one line to the node's stdin
+#   send NODE LINE          writes one line to the node's stdin: a JSON
+#                           object as it is, any other line (chat, /me)
+#                           wrapped as {"cmd":"line","text":LINE}, since
+#                           with --json every line must be a JSON command
 #   close_input NODE        closes its stdin (EOF: graceful leave)
 #   kill_node NODE [SIG]    signals it (default KILL); it is then expected gone
 #   wait_exit NODE [DESC]   polls until the node exited (and checks its status)
@@ -202,10 +205,27 @@ start_node() {
 alive() { kill -0 "${NODE_PID[$1]}" 2>/dev/null; }
 gone() { ! alive "$1"; }
 
+# as_command LINE: LINE as a JSON command: a line that already is a JSON
+# object (starts with {) as it is, any other wrapped as
+# {"cmd":"line","text":LINE} (`flashmesh run --json` refuses plain lines).
+as_command() {
+  case "$1" in
+    "{"*) printf '%s\n' "$1" ;;
+    *)
+      if [ "$JSON_TOOL" = jq ]; then
+        jq -cn --arg t "$1" '{cmd:"line",text:$t}'
+      else
+        python3 -c 'import json, sys; print(json.dumps({"cmd": "line", "text": sys.argv[1]}, ensure_ascii=False, separators=(",", ":")))' "$1"
+      fi
+      ;;
+  esac
+}
+
 send() {
-  local node=$1 line=$2
+  local node=$1 line
   [ -n "${NODE_FD[$node]:-}" ] || fail "cannot write to $node: its input is closed"
   alive "$node" || fail "cannot write to $node: it is not running"
+  line=$(as_command "$2") || fail "cannot make a JSON command of: $2"
   # In a subshell: if the node just died, SIGPIPE ends the subshell only.
   (printf '%s\n' "$line" >&"${NODE_FD[$node]}") 2>/dev/null ||
     fail "cannot write to $node (it exited?)"
@@ -437,6 +457,7 @@ random_digits() {
 #                           $DEMO_TMP/rooms/): a restart is a new NODE (its
 #                           own fifo and logs, e.g. a1, a2) with the same KEY
 #   send_lines NODE LINE..  writes all the lines to its stdin in one write
+#                           (each made a JSON command as `send` does)
 #   more_than NODE EVENT N  NODE logged more than N such events
 #   ask NODE LINE EVENT     sends LINE, waits for NODE's next EVENT (its
 #                           answer; read it with `ev last NODE FIELD EVENT`)
@@ -459,11 +480,14 @@ start_node_keyed() {
 }
 
 send_lines() {
-  local node=$1
+  local node=$1 line lines=()
   shift
   [ -n "${NODE_FD[$node]:-}" ] || fail "cannot write to $node: its input is closed"
   alive "$node" || fail "cannot write to $node: it is not running"
-  (printf '%s\n' "$@" >&"${NODE_FD[$node]}") 2>/dev/null ||
+  for line in "$@"; do
+    lines+=("$(as_command "$line")") || fail "cannot make a JSON command of: $line"
+  done
+  (printf '%s\n' "${lines[@]}" >&"${NODE_FD[$node]}") 2>/dev/null ||
     fail "cannot write to $node (it exited?)"
 }
 

@@ -74,6 +74,14 @@ pub enum Event {
     Equivocation { author: NodeId, seq: u64 },
     /// This node has come to the head of a queue: it is served next.
     QueueHead { queue: String },
+    /// Discovery heard beacons it cannot open (sealed with another room's
+    /// key) while this node has no link: a sign that its room code is not
+    /// the one the nodes around it use. `from` is where the last one came
+    /// from, `count` how many were heard since the last such event (or the
+    /// start). At most one per
+    /// [`crate::transport::discovery::OTHER_ROOM_REPORT_INTERVAL_MS`]
+    /// (30 s); none while the node has a link.
+    OtherRoomBeacons { from: SocketAddr, count: u64 },
     /// An actor panicked and was restarted with a fresh engine.
     ActorRestarted {
         actor: &'static str,

@@ -18,8 +18,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use qrcode::QrCode;
-use qrcode::render::unicode::Dense1x2;
+use qrcode::{Color, QrCode};
 use url::Url;
 use url::form_urlencoded;
 
@@ -225,18 +224,60 @@ pub fn parse_peer(text: &str) -> Result<String, JoinError> {
     }
 }
 
-/// Draws `data` as a QR code in terminal text, two modules per character
-/// (`Dense1x2`) with the standard quiet zone. Light modules are drawn as
-/// blocks and dark ones as spaces, which gives the right polarity on the
-/// usual light-on-dark terminal (as the `qrcode` crate recommends).
+/// Modules of light margin around a QR code (the standard asks for 4).
+pub const QR_QUIET_ZONE_MODULES: usize = 4;
+
+/// Sets the colours a QR code is drawn in: black foreground (the dark
+/// modules) on a bright white background (the light ones).
+pub const QR_COLORS_SGR: &str = "\x1b[30;107m";
+/// Restores the terminal's colours after each line of a QR code.
+pub const QR_RESET_SGR: &str = "\x1b[0m";
+
+/// Draws `data` as a QR code in terminal text that scans on dark and on
+/// light terminal themes alike.
+///
+/// The choice: dark modules on an explicit light background, the polarity
+/// the QR standard specifies, instead of leaning on the theme's default
+/// colours (drawing light modules as blocks only works on light-on-dark
+/// terminals, and the reverse only on dark-on-light ones). Each line
+/// starts with [`QR_COLORS_SGR`] (black on bright white) and ends with
+/// [`QR_RESET_SGR`], so the code and its quiet zone of
+/// [`QR_QUIET_ZONE_MODULES`] light modules are drawn in those colours
+/// whatever the theme. Two module rows per character: `█` both dark, `▀`
+/// the upper dark, `▄` the lower dark, a space both light; a last odd row
+/// pairs with a light one.
 pub fn qr_text(data: &str) -> Result<String, JoinError> {
     let code = QrCode::new(data.as_bytes()).map_err(|e| JoinError::Qr(e.to_string()))?;
-    Ok(code
-        .render::<Dense1x2>()
-        .quiet_zone(true)
-        .dark_color(Dense1x2::Light)
-        .light_color(Dense1x2::Dark)
-        .build())
+    let width = code.width();
+    let colors = code.to_colors();
+    let side = width + 2 * QR_QUIET_ZONE_MODULES;
+    // Dark at (x, y) of the code with its quiet zone.
+    let dark = |x: usize, y: usize| {
+        let (Some(cx), Some(cy)) = (
+            x.checked_sub(QR_QUIET_ZONE_MODULES),
+            y.checked_sub(QR_QUIET_ZONE_MODULES),
+        ) else {
+            return false;
+        };
+        cx < width && cy < width && colors[cy * width + cx] == Color::Dark
+    };
+    let mut out = String::new();
+    for y in (0..side).step_by(2) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(QR_COLORS_SGR);
+        for x in 0..side {
+            out.push(match (dark(x, y), dark(x, y + 1)) {
+                (true, true) => '\u{2588}',
+                (true, false) => '\u{2580}',
+                (false, true) => '\u{2584}',
+                (false, false) => ' ',
+            });
+        }
+        out.push_str(QR_RESET_SGR);
+    }
+    Ok(out)
 }
 
 /// Percent-encodes a query value.
@@ -464,17 +505,76 @@ mod tests {
         assert_eq!(back.node, join.node);
     }
 
+    /// Reads a drawn QR code back into modules (true: dark): each line
+    /// must carry the explicit colours, each character two module rows.
+    fn modules_of(text: &str) -> Vec<Vec<bool>> {
+        let mut rows = Vec::new();
+        for line in text.lines() {
+            let inner = line
+                .strip_prefix(QR_COLORS_SGR)
+                .and_then(|l| l.strip_suffix(QR_RESET_SGR))
+                .unwrap_or_else(|| panic!("a line without the QR colours: {line:?}"));
+            let (mut upper, mut lower) = (Vec::new(), Vec::new());
+            for c in inner.chars() {
+                let (u, l) = match c {
+                    '\u{2588}' => (true, true),
+                    '\u{2580}' => (true, false),
+                    '\u{2584}' => (false, true),
+                    ' ' => (false, false),
+                    other => panic!("not a QR character: {other:?}"),
+                };
+                upper.push(u);
+                lower.push(l);
+            }
+            rows.push(upper);
+            rows.push(lower);
+        }
+        rows
+    }
+
     #[test]
-    fn a_qr_code_is_drawn_with_its_quiet_zone() {
+    fn a_drawn_qr_code_decodes_back_to_the_link() {
+        let link = JoinUri {
+            room: Some(RoomCode::parse("amber-otter-lamp-mesa-quilt-river-4821").expect("a code")),
+            peers: vec!["192.168.1.5:9000".into(), "[fe80::1]:9001".into()],
+            node: Some(id()),
+        }
+        .to_uri();
+        let modules = modules_of(&qr_text(&link).expect("fits"));
+        // Each module as 4×4 pixels: dark modules black, light ones white.
+        const PX: usize = 4;
+        let (w, h) = (modules[0].len() * PX, modules.len() * PX);
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+            if modules[y / PX][x / PX] { 0 } else { 255 }
+        });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code in the drawing");
+        let (_, decoded) = grids[0].decode().expect("the drawing decodes");
+        assert_eq!(decoded, link);
+    }
+
+    #[test]
+    fn a_qr_code_is_drawn_with_its_quiet_zone_in_explicit_light_colours() {
         let data = "flashmesh://join?peer=192.168.1.5:9000";
         let text = qr_text(data).expect("fits");
-        let modules = QrCode::new(data.as_bytes()).expect("fits").width();
-        let side = modules + 2 * 4;
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), side.div_ceil(2));
-        assert!(lines.iter().all(|l| l.chars().count() == side));
-        // The quiet zone is light, drawn as full blocks.
-        assert!(lines[0].chars().all(|c| c == '\u{2588}'));
+        let width = QrCode::new(data.as_bytes()).expect("fits").width();
+        let side = width + 2 * QR_QUIET_ZONE_MODULES;
+        let rows = modules_of(&text);
+        assert_eq!(text.lines().count(), side.div_ceil(2));
+        assert!(rows.iter().all(|r| r.len() == side));
+        // The quiet zone is light on every side (a last odd row pads light).
+        let q = QR_QUIET_ZONE_MODULES;
+        for (y, row) in rows.iter().enumerate() {
+            for (x, dark) in row.iter().enumerate() {
+                let inside = (q..q + width).contains(&x) && (q..q + width).contains(&y);
+                assert!(
+                    inside || !dark,
+                    "a dark module at ({x}, {y}) in the quiet zone"
+                );
+            }
+        }
+        // The top-left finder pattern's corner is dark.
+        assert!(rows[q][q]);
     }
 
     #[test]

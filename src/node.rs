@@ -112,6 +112,9 @@ pub struct NodeStats {
     pub beacons_received: u64,
     /// Datagrams on the discovery port that were not this room's beacons.
     pub beacons_dropped: u64,
+    /// Of those, beacon-sized datagrams that did not open with this room's
+    /// key (other rooms' beacons: see [`Event::OtherRoomBeacons`]).
+    pub beacons_other_room: u64,
 }
 
 impl Node {
@@ -158,6 +161,7 @@ impl Node {
         let (bus, first_events) = broadcast::channel(EVENT_BUS_CAPACITY);
 
         let (found_tx, found_rx) = mpsc::unbounded_channel();
+        let (link_count, link_count_rx) = watch::channel(0usize);
         let discovery = match &config.discovery {
             Some(dc) => Some(
                 Discovery::spawn(
@@ -166,6 +170,7 @@ impl Node {
                     me,
                     local_addr.port(),
                     found_tx,
+                    link_count_rx.clone(),
                     cancel.child_token(),
                     bus.clone(),
                 )
@@ -195,7 +200,6 @@ impl Node {
         };
         let transport_stats = Arc::new(TransportStats::default());
         let broadcast_stats = Arc::new(BroadcastStats::default());
-        let (link_count, link_count_rx) = watch::channel(0usize);
         let listener_stop = cancel.child_token();
 
         let generation = unix_micros();
@@ -678,6 +682,7 @@ impl Node {
             stats.beacons_sent = g(&d.sent);
             stats.beacons_received = g(&d.received);
             stats.beacons_dropped = g(&d.dropped_bad);
+            stats.beacons_other_room = g(&d.other_room);
         }
         stats
     }

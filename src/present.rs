@@ -209,10 +209,12 @@ pub enum OpKind {
     /// A direct message between `from` (the author) and `to`; `text` is
     /// its words when this node could open it.
     Dm { to: NodeId, opened: bool },
-    /// An applet op: `text` says what it did ("announced in #food: ...").
+    /// An applet op: `text` says what it did ("announced in #food: ...");
+    /// `fields` are more JSON fields (a closed poll's `result`).
     Action {
         applet: String,
         action: &'static str,
+        fields: serde_json::Map<String, serde_json::Value>,
     },
 }
 
@@ -236,6 +238,9 @@ pub struct OpView<'a> {
     /// A direct message's recipient, and its text when it opened.
     pub dm_to: Option<NodeId>,
     pub dm_text: Option<&'a [u8]>,
+    /// What describing an applet op needs beyond its body (a closed
+    /// poll's tally), when the caller read it.
+    pub context: Option<&'a crate::cli::applets::OpContext>,
 }
 
 /// What an op says; `None` for ops with nothing to show a person (an
@@ -263,13 +268,20 @@ pub fn op_text(op: &OpView<'_>, me: &NodeId, names: &Names) -> Option<OpText> {
             }
         }
         applet => {
-            let (action, summary) = crate::cli::applets::describe(applet, op.kind, op.body?)?;
+            let none = crate::cli::applets::OpContext::default();
+            let d = crate::cli::applets::describe(
+                applet,
+                op.kind,
+                op.body?,
+                op.context.unwrap_or(&none),
+            )?;
             (
                 OpKind::Action {
                     applet: applet.to_string(),
-                    action,
+                    action: d.action,
+                    fields: d.fields,
                 },
-                summary,
+                d.summary,
             )
         }
     };
@@ -370,6 +382,7 @@ mod tests {
             body: Some(b"sealed"),
             dm_to: Some(id(2)),
             dm_text: Some(b"psst"),
+            context: None,
         };
         let t = op_text(&to_me, &id(2), &names).expect("shown");
         assert!(t.line(&id(2), &names).ends_with("[dm ada -> you] psst"));

@@ -172,6 +172,52 @@ async fn three_nodes_find_each_other_by_beacons_alone() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_room_code_is_told_of_beacons_it_cannot_open() {
+    let port = free_udp_port();
+    let fast = DiscoveryConfig {
+        interval: Duration::from_millis(200),
+        ..discovery_on(port)
+    };
+    let mut cfg = config(main_room());
+    cfg.discovery = Some(fast.clone());
+    let a = start(cfg).await;
+    let mut cfg = config(room("test-room-wrong-typed-code-1234"));
+    cfg.discovery = Some(fast);
+    let b = start(cfg).await;
+    let mut events = b.subscribe();
+    let mut heard = None;
+    wait_for("b reports beacons it cannot open", || {
+        while let Ok(ev) = events.try_recv() {
+            if let Event::OtherRoomBeacons { from, count } = ev {
+                heard.get_or_insert((from, count));
+            }
+        }
+        std::future::ready(heard.is_some())
+    })
+    .await;
+    let (from, count) = heard.expect("polled until reported");
+    assert!(count >= 1, "{count}");
+    assert!(from.ip().is_loopback(), "{from}");
+    // The rate limit: no second report within 30 s, however many beacons
+    // arrive (a beacon every 200 ms here).
+    let unopened = b.stats().beacons_other_room;
+    assert!(unopened >= count, "{unopened} < {count}");
+    wait_for("b hears three more of a's beacons", || {
+        std::future::ready(b.stats().beacons_other_room >= unopened + 3)
+    })
+    .await;
+    while let Ok(ev) = events.try_recv() {
+        assert!(
+            !matches!(ev, Event::OtherRoomBeacons { .. }),
+            "a second report within 30 s: {ev:?}"
+        );
+    }
+    assert!(a.peers().await.expect("running").is_empty());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 /// Drains `rx` into `seen` (payloads of room messages).
 fn collect_messages(rx: &mut broadcast::Receiver<Event>, seen: &mut BTreeSet<Vec<u8>>) {
     while let Ok(ev) = rx.try_recv() {

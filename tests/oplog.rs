@@ -277,8 +277,8 @@ fn sigkill_right_after_publish_returned_loses_nothing_in_20_kills() {
         p.send(r#"{"cmd":"state"}"#);
         let state = p.expect("state");
         assert_eq!(state["ops"], acknowledged.len() as u64, "round {round}");
-        let text = format!("round {round}");
-        p.send(&text);
+        // With --json every line is a JSON command.
+        p.send(&format!(r#"{{"cmd":"chat","text":"round {round}"}}"#));
         let sent = p.expect("sent");
         acknowledged.push(sent["id"].as_str().expect("an id").to_string());
         p.kill();

@@ -219,6 +219,7 @@ impl Poll {
             counts,
             voters: self.ballots.len(),
             closed: self.closed.is_some(),
+            closed_wall_ms: self.closed.as_ref().map(|c| c.wall_ms),
             closes_at_ms: self.closes_at_ms,
         }
     }
@@ -247,6 +248,8 @@ pub struct Tally {
     /// Closed by its creator's close op (not by time: see
     /// [`Tally::is_closed_at`]).
     pub closed: bool,
+    /// The close op's wall time (display only), once there is one.
+    pub closed_wall_ms: Option<u64>,
     pub closes_at_ms: Option<u64>,
 }
 
@@ -254,6 +257,16 @@ impl Tally {
     /// Closed by its close op, or by its close time at `now_ms`.
     pub fn is_closed_at(&self, now_ms: u64) -> bool {
         self.closed || self.closes_at_ms.is_some_and(|t| now_ms >= t)
+    }
+
+    /// The options with the most votes, in the poll's order: one is the
+    /// winner, more are a tie, none when nobody voted.
+    pub fn leaders(&self) -> Vec<&OptionCount> {
+        let most = self.counts.iter().map(|c| c.votes).max().unwrap_or(0);
+        if most == 0 {
+            return Vec::new();
+        }
+        self.counts.iter().filter(|c| c.votes == most).collect()
     }
 }
 
@@ -717,9 +730,12 @@ mod tests {
                 ],
                 voters: 3,
                 closed: false,
+                closed_wall_ms: None,
                 closes_at_ms: None,
             }
         );
+        let leaders: Vec<&str> = tally.leaders().iter().map(|c| c.option.as_str()).collect();
+        assert_eq!(leaders, ["pizza"]);
         let poll = v.poll("lunch").expect("the poll exists");
         assert_eq!(poll.creator, node(1));
         assert_eq!(poll.vote_of(&node(3)), Some("thai"));
@@ -857,6 +873,28 @@ mod tests {
         // A close after the close time is taken and recorded.
         run(&mut v, 1, 70, close("lunch")).expect("closed by its creator");
         assert!(v.tally("lunch").expect("exists").closed);
+    }
+
+    #[test]
+    fn the_leaders_are_the_winner_or_every_tied_option_or_none_without_votes() {
+        let mut v = Votes::default();
+        run(
+            &mut v,
+            1,
+            10,
+            create("lunch", &["thai", "pizza", "soup"], None),
+        )
+        .expect("created");
+        let names = |v: &Votes| -> Vec<String> {
+            let tally = v.tally("lunch").expect("the poll exists");
+            tally.leaders().iter().map(|c| c.option.clone()).collect()
+        };
+        assert!(names(&v).is_empty(), "no votes: no leader");
+        run(&mut v, 1, 11, cast("lunch", "soup")).expect("voted");
+        run(&mut v, 2, 12, cast("lunch", "thai")).expect("voted");
+        assert_eq!(names(&v), ["thai", "soup"], "a tie, in the poll's order");
+        run(&mut v, 3, 13, cast("lunch", "soup")).expect("voted");
+        assert_eq!(names(&v), ["soup"]);
     }
 
     #[test]

@@ -12,8 +12,10 @@
 //! JSON events: `done` (an op was written: `applet`, `action`, `id`, and
 //! `short` for an item without a name), `announcements`, `polls`, `poll`,
 //! `queue`, `queues`, `lostfound`, `requests`, `roster`; incoming applet
-//! ops print as `op` (`applet`, `action`, `author`, `id`, `summary`), and
-//! `queue_head` tells this node it is next in a queue.
+//! ops print as `op` (`applet`, `action`, `author`, `id`, `summary`, and
+//! for a poll's close its `result`: see [`describe`]), and `queue_head`
+//! tells this node it is next in a queue. Poll listings carry each poll's
+//! close time (`closes_at`, UTC, and `closes_in_ms` from now).
 
 use std::collections::HashMap;
 
@@ -210,18 +212,131 @@ async fn run_announce(
 }
 
 fn tally_text(t: &vote::Tally, now_ms: u64) -> String {
-    let closed = t.is_closed_at(now_ms);
     let mut s = format!(
-        "poll {} \"{}\": {} voter(s){}",
+        "poll {} \"{}\": {} voter(s), {}",
         t.poll,
         one_line(&t.title),
         t.voters,
-        if closed { ", closed" } else { "" }
+        close_text(t, now_ms)
     );
     for c in &t.counts {
         s.push_str(&format!("\n  {:>3}  {}", c.votes, c.option));
     }
     s
+}
+
+/// When a poll closes, as of `now_ms`: "closes in 12m (2025-06-01 14:05
+/// UTC)", "closed (2025-06-01 13:50 UTC)" (by its close op or its close
+/// time), "open, no close time".
+fn close_text(t: &vote::Tally, now_ms: u64) -> String {
+    // The close op's time when it has one; else the time given at creation.
+    let at = t.closed_wall_ms.or(t.closes_at_ms);
+    match (t.is_closed_at(now_ms), at) {
+        (true, Some(at)) => format!("closed ({})", utc_text(at)),
+        (true, None) => "closed".to_string(),
+        (false, Some(at)) => format!(
+            "closes in {} ({})",
+            duration_text(at.saturating_sub(now_ms)),
+            utc_text(at)
+        ),
+        (false, None) => "open, no close time".to_string(),
+    }
+}
+
+/// A poll's close time in its JSON: `closes_at` (UTC text of the close
+/// op's time, else the close time given; null without either) and
+/// `closes_in_ms` (null once closed or without a close time).
+fn close_json(t: &vote::Tally, now_ms: u64) -> Value {
+    let at = t.closed_wall_ms.or(t.closes_at_ms);
+    let closes_in_ms = match t.closes_at_ms {
+        Some(at) if !t.is_closed_at(now_ms) => Some(at - now_ms),
+        _ => None,
+    };
+    json!({
+        "closed_now": t.is_closed_at(now_ms),
+        "closes_at": at.map(utc_text),
+        "closes_in_ms": closes_in_ms,
+    })
+}
+
+/// A poll's result from its tally: the winner, or the tied options.
+fn result_text(t: &vote::Tally) -> String {
+    let leaders = t.leaders();
+    match leaders.as_slice() {
+        [] => "no votes".to_string(),
+        [one] => format!(
+            "{} wins with {} of {} vote(s)",
+            one_line(&one.option),
+            one.votes,
+            t.voters
+        ),
+        tied => format!(
+            "tie between {} with {} vote(s) each",
+            tied.iter()
+                .map(|c| one_line(&c.option))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tied[0].votes
+        ),
+    }
+}
+
+/// A poll's result in JSON: `winner` (null on a tie or without votes),
+/// `tied` (the options sharing the most votes, when more than one),
+/// `voters` and `counts` (per option, in the poll's order).
+fn result_json(t: &vote::Tally) -> Value {
+    let leaders = t.leaders();
+    let winner = match leaders.as_slice() {
+        [one] => Some(one.option.clone()),
+        _ => None,
+    };
+    let tied: Vec<&str> = if leaders.len() > 1 {
+        leaders.iter().map(|c| c.option.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    json!({"winner": winner, "tied": tied, "voters": t.voters, "counts": t.counts})
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM UTC`.
+fn utc_text(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's
+    // days_from_civil, inverted), for the proleptic Gregorian calendar.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// A duration in the largest two units: "45s", "12m", "1h05m", "2d03h".
+/// Rounded up to the next whole unit shown, so "closes in 1m" is never
+/// already closed.
+fn duration_text(ms: u64) -> String {
+    let secs = ms.div_ceil(1000);
+    if secs < 60 {
+        return format!("{secs}s");
+    }
+    let mins = secs.div_ceil(60);
+    if mins < 60 {
+        return format!("{mins}m");
+    }
+    if mins < 24 * 60 {
+        return format!("{}h{:02}m", mins / 60, mins % 60);
+    }
+    let hours = mins.div_ceil(60);
+    format!("{}d{:02}h", hours / 24, hours % 24)
 }
 
 async fn run_vote(node: &Node, c: vote::Command, _names: &Names<'_>) -> Result<Shown, String> {
@@ -237,7 +352,11 @@ async fn run_vote(node: &Node, c: vote::Command, _names: &Names<'_>) -> Result<S
                 .map_err(err)?;
             let list: Vec<Value> = tallies
                 .iter()
-                .map(|t| json!({"tally": t, "closed_now": t.is_closed_at(now_ms)}))
+                .map(|t| {
+                    let mut entry = close_json(t, now_ms);
+                    entry["tally"] = json!(t);
+                    entry
+                })
                 .collect();
             let human = if tallies.is_empty() {
                 "no polls".to_string()
@@ -272,10 +391,11 @@ async fn run_vote(node: &Node, c: vote::Command, _names: &Names<'_>) -> Result<S
             if let Some(v) = &my_vote {
                 human.push_str(&format!("\n  (your vote: {v})"));
             }
-            return Ok(Shown {
-                json: json!({"event": "poll", "tally": tally, "closed_now": tally.is_closed_at(now_ms), "my_vote": my_vote}),
-                human,
-            });
+            let mut json = close_json(&tally, now_ms);
+            json["event"] = json!("poll");
+            json["tally"] = json!(tally);
+            json["my_vote"] = json!(my_vote);
+            return Ok(Shown { json, human });
         }
         _ => {}
     }
@@ -289,6 +409,25 @@ async fn run_vote(node: &Node, c: vote::Command, _names: &Names<'_>) -> Result<S
         vote::Command::Close { poll } => ("close", format!("* poll {poll} closed")),
         _ => unreachable!("answered above"),
     };
+    if let vote::Command::Close { poll } = &c {
+        // The result as this node has it now that its close is folded.
+        let id_ = poll.clone();
+        let tally = node
+            .query(name, move |v: &vote::Votes| v.tally(&id_))
+            .await
+            .map_err(err)?;
+        if let Some(t) = tally {
+            let mut shown = done(
+                name,
+                action,
+                id,
+                None,
+                format!("{human}: {}", result_text(&t)),
+            );
+            shown.json["result"] = result_json(&t);
+            return Ok(shown);
+        }
+    }
     Ok(done(name, action, id, None, human))
 }
 
@@ -512,23 +651,7 @@ async fn run_request(node: &Node, c: request::Command, names: &Names<'_>) -> Res
             .map_err(err)?;
         let lines: Vec<String> = list
             .iter()
-            .map(|(short, r)| {
-                format!(
-                    "{short} [{}] {}{}  by {}  {}{}",
-                    r.urgency.as_str(),
-                    one_line(&r.what),
-                    r.place
-                        .as_ref()
-                        .map(|p| format!(" @ {}", one_line(p)))
-                        .unwrap_or_default(),
-                    names.name(&r.requester),
-                    r.status.as_str(),
-                    r.claimer
-                        .as_ref()
-                        .map(|c| format!(" by {}", names.name(c)))
-                        .unwrap_or_default()
-                )
-            })
+            .map(|(short, r)| request_line(short, r, names))
             .collect();
         let json_list: Vec<Value> = list
             .iter()
@@ -583,6 +706,38 @@ async fn run_request(node: &Node, c: request::Command, names: &Names<'_>) -> Res
         _ => format!("* request {short} cancelled"),
     };
     Ok(done(name, action, id, Some(short), human))
+}
+
+/// One request in `/requests`: who asked, and who holds, fulfilled or
+/// cancelled it (the op's author, from `closed_by`; a claimer who did not
+/// fulfil it is named apart).
+fn request_line(short: &str, r: &request::Request, names: &Names<'_>) -> String {
+    let by = |node: &Option<NodeId>| {
+        node.as_ref()
+            .map(|n| format!(" by {}", names.name(n)))
+            .unwrap_or_default()
+    };
+    let status = match r.status {
+        request::Status::Open => "open".to_string(),
+        request::Status::Claimed => format!("claimed{}", by(&r.claimer)),
+        request::Status::Fulfilled | request::Status::Cancelled => {
+            let mut s = format!("{}{}", r.status.as_str(), by(&r.closed_by));
+            if r.claimer.is_some() && r.claimer != r.closed_by {
+                s.push_str(&format!(" (claimed{})", by(&r.claimer)));
+            }
+            s
+        }
+    };
+    format!(
+        "{short} [{}] {}{}  by {}  {status}",
+        r.urgency.as_str(),
+        one_line(&r.what),
+        r.place
+            .as_ref()
+            .map(|p| format!(" @ {}", one_line(p)))
+            .unwrap_or_default(),
+        names.name(&r.requester),
+    )
 }
 
 /// A node named by full id or id prefix (among members and the nodes the
@@ -668,11 +823,64 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
     Ok(shown)
 }
 
-/// How an incoming op of an event applet reads: the action and a short
-/// summary; `None` for ops of other applets (or bodies that do not
-/// decode, which the fold refuses anyway).
-pub fn describe(applet: &str, kind: u16, body: &[u8]) -> Option<(&'static str, String)> {
-    Some(match applet {
+/// How an incoming op reads (see [`describe`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Described {
+    /// The op's action word (`post`, `close`, ..).
+    pub action: &'static str,
+    /// A short summary, for the human line and the `summary` field.
+    pub summary: String,
+    /// More fields for the `op` JSON event: `result` for a poll's close
+    /// (see `result_json`); empty for the others.
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// What [`describe`] needs beyond the op's body, read from the applets'
+/// state after the op was folded (see [`describe_op`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpContext {
+    /// For a poll's close: the poll's tally with the close folded.
+    pub closed_poll: Option<vote::Tally>,
+}
+
+/// Reads what [`describe`] needs for this op from `node`'s applet state,
+/// then describes it. Call it when the op's [`crate::Event::Op`] arrives:
+/// the op is folded by then, so a close finds its poll's tally at the
+/// close, as this node has it (a later vote is refused by the closed poll;
+/// only an earlier vote still to arrive can change it).
+pub async fn describe_op(node: &Node, applet: &str, kind: u16, body: &[u8]) -> Option<Described> {
+    describe(
+        applet,
+        kind,
+        body,
+        &op_context(node, applet, kind, body).await,
+    )
+}
+
+/// What [`describe`] needs for this op, read from `node`'s applet state
+/// (see [`describe_op`]).
+pub async fn op_context(node: &Node, applet: &str, kind: u16, body: &[u8]) -> OpContext {
+    let mut context = OpContext::default();
+    if applet == vote::NAME
+        && let Ok(vote::VoteOp::Close(c)) = vote::VoteOp::decode(kind, body)
+    {
+        let poll = c.poll.clone();
+        context.closed_poll = node
+            .query(vote::NAME, move |v: &vote::Votes| v.tally(&poll))
+            .await
+            .ok()
+            .flatten();
+    }
+    context
+}
+
+/// How an incoming op of an event applet reads: the action, a short
+/// summary and any more JSON fields; `None` for ops of other applets (or
+/// bodies that do not decode, which the fold refuses anyway). Pure: what
+/// the body does not say comes in `context` (a poll close's result).
+pub fn describe(applet: &str, kind: u16, body: &[u8], context: &OpContext) -> Option<Described> {
+    let mut fields = serde_json::Map::new();
+    let (action, summary) = match applet {
         announce::NAME => match announce::AnnounceOp::decode(kind, body).ok()? {
             announce::AnnounceOp::Post(p) => (
                 "post",
@@ -693,7 +901,18 @@ pub fn describe(applet: &str, kind: u16, body: &[u8]) -> Option<(&'static str, S
                 ),
             ),
             vote::VoteOp::Vote(v) => ("vote", format!("voted in poll {}", v.poll)),
-            vote::VoteOp::Close(c) => ("close", format!("closed poll {}", c.poll)),
+            vote::VoteOp::Close(c) => {
+                match context.closed_poll.as_ref().filter(|t| t.poll == c.poll) {
+                    Some(t) => {
+                        fields.insert("result".into(), result_json(t));
+                        (
+                            "close",
+                            format!("closed poll {}: {}", c.poll, result_text(t)),
+                        )
+                    }
+                    None => ("close", format!("closed poll {}", c.poll)),
+                }
+            }
         },
         queue::NAME => match queue::QueueOp::decode(kind, body).ok()? {
             queue::QueueOp::Create(q) => ("create", format!("opened queue {}", q.queue)),
@@ -743,6 +962,11 @@ pub fn describe(applet: &str, kind: u16, body: &[u8]) -> Option<(&'static str, S
             }
         },
         _ => return None,
+    };
+    Some(Described {
+        action,
+        summary,
+        fields,
     })
 }
 
@@ -782,6 +1006,167 @@ mod tests {
         ));
         assert!(matches!(parse("vote", "meta"), Some(Err(_))));
         assert!(parse("peers", "").is_none());
+    }
+
+    fn tally(
+        counts: &[(&str, usize)],
+        closed_wall_ms: Option<u64>,
+        closes_at_ms: Option<u64>,
+    ) -> vote::Tally {
+        vote::Tally {
+            poll: "lunch".into(),
+            title: "Lunch?".into(),
+            counts: counts
+                .iter()
+                .map(|(option, votes)| vote::OptionCount {
+                    option: option.to_string(),
+                    votes: *votes,
+                })
+                .collect(),
+            voters: counts.iter().map(|(_, v)| v).sum(),
+            closed: closed_wall_ms.is_some(),
+            closed_wall_ms,
+            closes_at_ms,
+        }
+    }
+
+    fn request_by(
+        requester: u8,
+        status: request::Status,
+        claimer: Option<u8>,
+        closed_by: Option<u8>,
+    ) -> request::Request {
+        request::Request {
+            id: OpId([9; 32]),
+            requester: NodeId([requester; 32]),
+            what: "extension cord".into(),
+            place: None,
+            urgency: request::Urgency::Urgent,
+            lamport: 1,
+            seq: 1,
+            wall_ms: 0,
+            status,
+            claimer: claimer.map(|n| NodeId([n; 32])),
+            closed_by: closed_by.map(|n| NodeId([n; 32])),
+            changed_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_request_list_names_who_fulfilled_it_not_only_who_claimed_it() {
+        let nicks: HashMap<NodeId, String> = [
+            (NodeId([1; 32]), "ada".to_string()),
+            (NodeId([2; 32]), "bob".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let names = Names(&nicks);
+        use request::Status::*;
+        // Claimed by bob, then fulfilled by ada, the requester.
+        let line = request_line("7f3a", &request_by(1, Fulfilled, Some(2), Some(1)), &names);
+        assert_eq!(
+            line,
+            "7f3a [urgent] extension cord  by ada (01010101)  fulfilled by ada (01010101) (claimed by bob (02020202))"
+        );
+        // Fulfilled by its claimer.
+        let line = request_line("7f3a", &request_by(1, Fulfilled, Some(2), Some(2)), &names);
+        assert!(line.ends_with("  fulfilled by bob (02020202)"), "{line}");
+        // Fulfilled by the requester without a claim.
+        let line = request_line("7f3a", &request_by(1, Fulfilled, None, Some(1)), &names);
+        assert!(line.ends_with("  fulfilled by ada (01010101)"), "{line}");
+        let line = request_line("7f3a", &request_by(1, Cancelled, Some(2), Some(1)), &names);
+        assert!(
+            line.ends_with("  cancelled by ada (01010101) (claimed by bob (02020202))"),
+            "{line}"
+        );
+        let line = request_line("7f3a", &request_by(1, Claimed, Some(2), None), &names);
+        assert!(line.ends_with("  claimed by bob (02020202)"), "{line}");
+        let line = request_line("7f3a", &request_by(1, Open, None, None), &names);
+        assert!(line.ends_with("  open"), "{line}");
+    }
+
+    #[test]
+    fn utc_text_and_duration_text_read_as_people_write_them() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
+        // 2024-02-29 13:45:59 UTC (a leap day).
+        assert_eq!(utc_text(1_709_214_359_000), "2024-02-29 13:45 UTC");
+        assert_eq!(utc_text(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(duration_text(0), "0s");
+        assert_eq!(duration_text(45_000), "45s");
+        assert_eq!(duration_text(60_000), "1m");
+        assert_eq!(duration_text(11 * 60_000 + 1), "12m");
+        assert_eq!(duration_text(65 * 60_000), "1h05m");
+        assert_eq!(duration_text(51 * 3_600_000), "2d03h");
+    }
+
+    #[test]
+    fn the_poll_list_shows_when_each_poll_closes() {
+        let now = 1_709_214_000_000; // 2024-02-29 13:40 UTC
+        let open = tally(&[("pizza", 1)], None, Some(now + 12 * 60_000));
+        let text = tally_text(&open, now);
+        assert!(
+            text.starts_with(
+                "poll lunch \"Lunch?\": 1 voter(s), closes in 12m (2024-02-29 13:52 UTC)"
+            ),
+            "{text}"
+        );
+        let json = close_json(&open, now);
+        assert_eq!(json["closes_at"], "2024-02-29 13:52 UTC");
+        assert_eq!(json["closes_in_ms"], 12 * 60_000);
+        assert_eq!(json["closed_now"], false);
+        // Past its close time.
+        let text = tally_text(&open, now + 13 * 60_000);
+        assert!(text.contains(", closed (2024-02-29 13:52 UTC)"), "{text}");
+        assert_eq!(
+            close_json(&open, now + 13 * 60_000)["closes_in_ms"],
+            Value::Null
+        );
+        // Closed by its creator: the close op's time.
+        let closed = tally(&[("pizza", 1)], Some(now - 60_000), Some(now + 60_000));
+        assert!(tally_text(&closed, now).contains(", closed (2024-02-29 13:39 UTC)"));
+        // No close time.
+        let endless = tally(&[], None, None);
+        assert!(tally_text(&endless, now).contains(", open, no close time"));
+        assert_eq!(close_json(&endless, now)["closes_at"], Value::Null);
+    }
+
+    #[test]
+    fn a_poll_close_reads_with_its_result() {
+        let (kind, body) = vote::VoteOp::Close(vote::ClosePoll {
+            poll: "lunch".into(),
+        })
+        .body();
+        let described = |t: Option<vote::Tally>| {
+            describe(vote::NAME, kind, &body, &OpContext { closed_poll: t }).expect("a vote op")
+        };
+        let won = described(Some(tally(&[("pizza", 3), ("salad", 2)], Some(5), None)));
+        assert_eq!(won.action, "close");
+        assert_eq!(
+            won.summary,
+            "closed poll lunch: pizza wins with 3 of 5 vote(s)"
+        );
+        assert_eq!(won.fields["result"]["winner"], "pizza");
+        assert_eq!(won.fields["result"]["voters"], 5);
+        assert_eq!(won.fields["result"]["counts"][1]["votes"], 2);
+        let tie = described(Some(tally(
+            &[("pizza", 2), ("salad", 2), ("soup", 1)],
+            Some(5),
+            None,
+        )));
+        assert_eq!(
+            tie.summary,
+            "closed poll lunch: tie between pizza, salad with 2 vote(s) each"
+        );
+        assert_eq!(tie.fields["result"]["winner"], Value::Null);
+        assert_eq!(tie.fields["result"]["tied"], json!(["pizza", "salad"]));
+        let none = described(Some(tally(&[("pizza", 0)], Some(5), None)));
+        assert_eq!(none.summary, "closed poll lunch: no votes");
+        // Another poll's tally is not this close's result.
+        let mut other = tally(&[("pizza", 1)], Some(5), None);
+        other.poll = "dinner".into();
+        let plain = described(Some(other));
+        assert_eq!(plain.summary, "closed poll lunch");
+        assert!(plain.fields.is_empty());
     }
 
     #[test]

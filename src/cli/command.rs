@@ -3,11 +3,15 @@
 //! A pure function, so every command, escape and error is tested here and
 //! the run loop only dispatches. Plain lines are chat; lines starting with
 //! `/` are commands (`//` escapes a chat line that starts with `/`). With
-//! `--json`, a line starting with `{` is a JSON command object, for scripts:
-//! `{"cmd":"chat","text":"hi"}`, `{"cmd":"dm","to":"ada","text":"hi"}`,
+//! `--json`, every non-blank line must be a JSON command object, for
+//! scripts: `{"cmd":"chat","text":"hi"}`, `{"cmd":"dm","to":"ada","text":"hi"}`,
 //! `{"cmd":"peers","verbose":true}`, `{"cmd":"members"}`, `{"cmd":"me"}`,
 //! `{"cmd":"nick","name":"ada"}`, `{"cmd":"join"}`, `{"cmd":"help"}`,
-//! `{"cmd":"quit"}`. Missing and unknown fields are errors, so a typo in a
+//! `{"cmd":"quit"}`, and `{"cmd":"line","text":"/vote list"}` for any line
+//! as typed. Anything else (plain text, `/me`, `[1,2]`, `"hi"`, broken
+//! JSON) is refused and nothing is sent, so a script never chats a line it
+//! meant as a command. Missing, unknown and duplicate fields are errors too
+//! (`{"cmd":"chat","text":"a","text":"b"}` names `"text"`), so a typo in a
 //! script fails loudly instead of doing something else.
 
 use serde_json::{Map, Value};
@@ -93,13 +97,19 @@ pub enum CommandError {
     ControlCharacter,
     #[error("bad JSON command: {0}")]
     Json(String),
+    /// With `--json`, a line that is not a JSON object.
+    #[error(
+        "with --json every line is a JSON command object, e.g. {{\"cmd\":\"chat\",\"text\":\"hi\"}}"
+    )]
+    NotJsonObject,
     /// An applet command's arguments are wrong (the reason says how).
     #[error("{0}")]
     Applet(String),
 }
 
 /// Parses one input line (its line ending included or not). `Ok(None)` for
-/// a blank line. With `json`, a line starting with `{` is a JSON command.
+/// a blank line. With `json`, every other line must be a JSON command
+/// object ([`CommandError::NotJsonObject`] otherwise).
 pub fn parse_line(line: &str, json: bool) -> Result<Option<Command>, CommandError> {
     if line.len() > LINE_BYTES_MAX {
         return Err(CommandError::LineTooLong {
@@ -111,7 +121,7 @@ pub fn parse_line(line: &str, json: bool) -> Result<Option<Command>, CommandErro
     if line.is_empty() {
         return Ok(None);
     }
-    if json && line.starts_with('{') {
+    if json {
         return parse_json(line).map(Some);
     }
     if line.starts_with("//") {
@@ -230,12 +240,47 @@ const JSON_COMMANDS: &[(&str, &[&str])] = &[
     ("line", &["text"]),
 ];
 
+/// A JSON object whose keys are all different. serde_json's own `Map`
+/// keeps the last of two equal keys without a word; this one refuses them.
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON command object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate field {key:?}"
+                        )));
+                    }
+                    let value: Value = access.next_value()?;
+                    map.insert(key, value);
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn parse_json(line: &str) -> Result<Command, CommandError> {
     let json = |msg: String| CommandError::Json(msg);
-    let value: Value = serde_json::from_str(line).map_err(|e| json(e.to_string()))?;
-    let Value::Object(obj) = value else {
-        return Err(json("a command is a JSON object".into()));
-    };
+    // Only an object is a command: refuse anything else before parsing, so
+    // a plain line gets the rule, not a JSON syntax error.
+    if !line.starts_with('{') {
+        return Err(CommandError::NotJsonObject);
+    }
+    let UniqueKeys(obj) = serde_json::from_str(line).map_err(|e| json(e.to_string()))?;
     let cmd = match obj.get("cmd") {
         Some(Value::String(cmd)) => cmd.as_str(),
         Some(_) => return Err(json("\"cmd\" must be a string".into())),
@@ -504,9 +549,52 @@ mod tests {
             Ok(Some(Command::Chat("{not json}".into())))
         );
         assert_eq!(j(r#"{"cmd":"line","text":"/me"}"#), Ok(Some(Command::Me)));
-        // Other lines parse as in plain mode.
-        assert_eq!(j("/me"), Ok(Some(Command::Me)));
-        assert_eq!(j("hello"), Ok(Some(Command::Chat("hello".into()))));
+    }
+
+    #[test]
+    fn in_json_mode_every_line_that_is_not_a_json_object_is_refused() {
+        for line in [
+            "garbage{",
+            "[1,2,3]",
+            r#""hi""#,
+            "hello room",
+            "/me",
+            "//x",
+            "42",
+            "null",
+        ] {
+            let err = parse_line(line, true).expect_err(line);
+            assert_eq!(err, CommandError::NotJsonObject, "{line:?}");
+            assert_eq!(
+                err.to_string(),
+                r#"with --json every line is a JSON command object, e.g. {"cmd":"chat","text":"hi"}"#
+            );
+        }
+        // An object that is not valid JSON is a JSON error with the reason.
+        assert!(matches!(
+            parse_line("{garbage", true),
+            Err(CommandError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn a_json_command_with_a_duplicate_key_is_refused_naming_the_key() {
+        let dup = |line: &str| match parse_line(line, true) {
+            Err(CommandError::Json(msg)) => msg,
+            other => panic!("{line:?} gave {other:?}"),
+        };
+        assert!(
+            dup(r#"{"cmd":"chat","text":"a","text":"b"}"#).starts_with("duplicate field \"text\""),
+            "{}",
+            dup(r#"{"cmd":"chat","text":"a","text":"b"}"#)
+        );
+        assert!(dup(r#"{"cmd":"chat","cmd":"quit"}"#).starts_with("duplicate field \"cmd\""));
+        // Equal keys in a nested value are not the command's fields: the
+        // command is refused for its type instead.
+        assert_eq!(
+            dup(r#"{"cmd":"chat","text":{"a":1}}"#),
+            "\"chat\" field \"text\" must be a string"
+        );
     }
 
     #[test]

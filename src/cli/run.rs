@@ -326,7 +326,15 @@ impl Client {
                 kind,
                 wall_ms,
                 body,
-            } => self.on_op(id, author, seq, lamport, applet, kind, wall_ms, body),
+            } => {
+                let context = match &body {
+                    Some(b) if author != self.node.id() => {
+                        crate::cli::applets::op_context(&self.node, &applet, kind, b).await
+                    }
+                    _ => Default::default(),
+                };
+                self.on_op(id, author, (seq, lamport), applet, kind, wall_ms, body, &context)
+            }
             Event::Mail {
                 id,
                 from,
@@ -370,6 +378,10 @@ impl Client {
                 json!({"event": "actor_failed", "actor": actor, "reason": reason}),
                 || format!("! internal: the {actor} actor keeps crashing ({reason}); restart flashmesh"),
             ),
+            Event::OtherRoomBeacons { from, count } => self.out.emit(
+                json!({"event": "other_room", "from": from.to_string(), "count": count}),
+                || format!("! heard {count} beacon(s) from {from} that this room code cannot open: is the room code right?"),
+            ),
         }
     }
 
@@ -380,12 +392,12 @@ impl Client {
         &mut self,
         id: crate::id::OpId,
         author: NodeId,
-        seq: u64,
-        lamport: u64,
+        (seq, lamport): (u64, u64),
         applet: String,
         kind: u16,
         wall_ms: u64,
         body: Option<Vec<u8>>,
+        context: &crate::cli::applets::OpContext,
     ) {
         let me = self.node.id();
         if author == me {
@@ -399,6 +411,7 @@ impl Client {
             body: body.as_deref(),
             dm_to: None,
             dm_text: None,
+            context: Some(context),
         };
         let Some(shown) = present::op_text(&view, &me, &self.names) else {
             return;
@@ -408,8 +421,16 @@ impl Client {
                 present::OpKind::Chat => {
                     json!({"event": "chat", "from": author.to_string(), "nick": self.nick_json(&author), "text": shown.text, "id": id.to_string(), "wall_ms": wall_ms})
                 }
-                present::OpKind::Action { applet, action } => {
-                    json!({"event": "op", "applet": applet, "action": action, "author": author.to_string(), "nick": self.nick_json(&author), "id": id.to_string(), "summary": shown.text, "wall_ms": wall_ms})
+                present::OpKind::Action {
+                    applet,
+                    action,
+                    fields,
+                } => {
+                    let mut event = json!({"event": "op", "applet": applet, "action": action, "author": author.to_string(), "nick": self.nick_json(&author), "id": id.to_string(), "summary": shown.text, "wall_ms": wall_ms});
+                    if let Some(all) = event.as_object_mut() {
+                        all.extend(fields.clone());
+                    }
+                    event
                 }
                 present::OpKind::Dm { .. } => return, // a Mail event tells its recipient
             };
@@ -558,6 +579,7 @@ impl Client {
                             body: o.body.as_deref(),
                             dm_to: o.dm_to,
                             dm_text: o.dm_text.as_deref(),
+                            context: None,
                         };
                         present::op_text(&view, &me, &self.names).map(|t| (o, t))
                     })

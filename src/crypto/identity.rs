@@ -37,6 +37,10 @@ pub enum IdentityError {
     Exposed { path: PathBuf, mode: u32 },
     #[error("key file {path} is not a flashmesh key file ({reason})")]
     Malformed { path: PathBuf, reason: String },
+    /// The key file path names a directory (say, the data directory given
+    /// by mistake); nothing in it was read or written.
+    #[error("{path} is a directory, not a key file")]
+    IsDirectory { path: PathBuf },
     #[error("cannot read or write key file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -102,6 +106,12 @@ impl Identity {
             source,
         };
         let meta = fs::metadata(path).map_err(io)?;
+        // Before the mode and size checks, whose words would not fit.
+        if meta.is_dir() {
+            return Err(IdentityError::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -289,6 +299,29 @@ mod tests {
         let err = Identity::load(&path).expect_err("refused");
         assert!(matches!(err, IdentityError::Exposed { mode: 0o644, .. }));
         assert!(err.to_string().contains("chmod 600"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_given_as_the_key_file_is_called_a_directory() {
+        let dir = temp_dir("is-a-directory");
+        let path = dir.join("rooms");
+        fs::create_dir_all(&path).expect("dir");
+        #[cfg(unix)]
+        {
+            // A mode others can read must not be what the message is about.
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        for result in [Identity::load(&path), Identity::load_or_create(&path)] {
+            let err = result.expect_err("refused");
+            assert!(matches!(err, IdentityError::IsDirectory { .. }), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!("{} is a directory, not a key file", path.display())
+            );
+        }
+        assert!(path.is_dir(), "the directory is left alone");
         let _ = fs::remove_dir_all(&dir);
     }
 

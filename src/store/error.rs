@@ -30,6 +30,14 @@ pub enum StorageError {
         found: u64,
         supported: u64,
     },
+    /// The file is 0 bytes long, but the marker beside it says this store
+    /// held ops: the log was lost (truncated), not a new room. No store was
+    /// opened; the file and the marker were left as they are.
+    #[error(
+        "{path} is empty, but this node stored the room's ops in it before ({marker} says so): \
+         the log was lost; restore a backup, or remove both files to start this room's log afresh"
+    )]
+    Lost { path: PathBuf, marker: PathBuf },
     /// Another process (or another `Store` in this one) has the file open.
     /// Nothing was changed and no store was opened.
     #[error(
@@ -80,6 +88,7 @@ impl StorageError {
         match self {
             StorageError::Corrupt { path, .. }
             | StorageError::Version { path, .. }
+            | StorageError::Lost { path, .. }
             | StorageError::Locked { path }
             | StorageError::Full { path }
             | StorageError::Io { path, .. }

@@ -29,6 +29,16 @@
 //!   error, never a panic; it costs one read of the file per open.
 //! * After an I/O failure (a full disk, say) redb refuses every call until
 //!   the file is reopened; the store does that itself on its next call.
+//! * A store that has held ops is never taken for a new room. Before the
+//!   first commit that stores an op (and at an open that finds ops but no
+//!   marker, for files older than the marker), the store writes a marker
+//!   file beside the database, `<dir>/oplog.held` ([`HELD_MARKER_FILE_NAME`]),
+//!   synced with its directory. It survives a truncation of the database
+//!   file: an open that finds `oplog.redb` 0 bytes long *and* the marker
+//!   refuses with [`StorageError::Lost`] instead of starting an empty room.
+//!   A 0-byte file without the marker (a creation interrupted before its
+//!   first commit) still becomes a new store. To start a room afresh on
+//!   purpose, remove both files (or the directory).
 //!
 //! All methods take `&self`; a `Store` can be shared between threads (redb
 //! runs one write transaction at a time and reads beside it).
@@ -57,6 +67,13 @@ use crate::proto::oplog::op::OP_BYTES_MAX;
 
 /// The database file's name inside the room's directory.
 pub const DB_FILE_NAME: &str = "oplog.redb";
+/// The marker file written beside the database before it first stores an
+/// op: a 0-byte database beside it is a lost log, not a new room.
+pub const HELD_MARKER_FILE_NAME: &str = "oplog.held";
+/// What the marker file says (people may find it; the store only checks
+/// that it exists).
+const HELD_MARKER_TEXT: &str = "flashmesh: oplog.redb in this directory has held this room's ops; \
+if it is empty, the log was lost (restore a backup, or remove both files to start afresh)\n";
 /// The layout of the tables below, written at creation and checked at every
 /// open. The `meta` table itself never changes shape.
 pub const FORMAT_VERSION: u64 = 1;
@@ -143,6 +160,10 @@ impl Batch {
 /// One room's op-log database. See the module docs for the contract.
 pub struct Store {
     path: PathBuf,
+    /// `<dir>/oplog.held`.
+    marker: PathBuf,
+    /// Whether the marker is known to be on disk.
+    marked: std::sync::atomic::AtomicBool,
     /// `None` after redb latched an I/O failure, until the next call opens
     /// the file again.
     db: RwLock<Option<Database>>,
@@ -162,18 +183,56 @@ impl Store {
     /// version, or is open in another process (or another `Store`) is an
     /// error naming it, and what it holds is left as it is. A file that is
     /// not a redb database is not written at all; in one that is, redb's
-    /// integrity check may have rewritten its own commit header.
+    /// integrity check may have rewritten its own commit header. A 0-byte
+    /// file beside the held marker (see the module docs) is
+    /// [`StorageError::Lost`], and left as it is.
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
         let path = dir.join(DB_FILE_NAME);
+        let marker = dir.join(HELD_MARKER_FILE_NAME);
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        let marked = marker.exists();
+        if marked && std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(StorageError::Lost { path, marker });
+        }
         let db = open_database(&path)?;
-        Ok(Store {
+        let store = Store {
             path,
+            marker,
+            marked: std::sync::atomic::AtomicBool::new(marked),
             db: RwLock::new(Some(db)),
-        })
+        };
+        if !marked && store.op_count()? > 0 {
+            // A store from before the marker: mark it now.
+            store.mark_held()?;
+        }
+        Ok(store)
+    }
+
+    /// Writes the held marker (once): the file, synced, and its directory
+    /// entry, synced, so that it is on disk before the commit it precedes.
+    fn mark_held(&self) -> Result<(), StorageError> {
+        use std::sync::atomic::Ordering;
+        if self.marked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let io = |source| StorageError::Io {
+            path: self.marker.clone(),
+            source,
+        };
+        let mut file = std::fs::File::create(&self.marker).map_err(io)?;
+        io::Write::write_all(&mut file, HELD_MARKER_TEXT.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        #[cfg(unix)]
+        if let Some(dir) = self.marker.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        self.marked.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The database file.
@@ -200,6 +259,10 @@ impl Store {
         self.check_batch(batch)?;
         if batch.is_empty() {
             return Ok(());
+        }
+        if !batch.ops.is_empty() {
+            // Before the commit: an error here has written nothing.
+            self.mark_held()?;
         }
         self.run(|db| {
             let txn = begin_durable(db)?;

@@ -500,6 +500,57 @@ fn an_empty_file_or_empty_database_becomes_a_store() {
 }
 
 #[test]
+fn a_store_truncated_to_zero_bytes_after_holding_ops_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(DB_FILE_NAME);
+    let store = Store::open(dir.path()).expect("opens");
+    store.append(&run_of(1, 1, 3, 8)).expect("appends");
+    store.close().expect("closes");
+    std::fs::File::create(&path).expect("truncates"); // 0 bytes now
+    let err = Store::open(dir.path()).expect_err("refused");
+    assert!(matches!(err, StorageError::Lost { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("is empty") && text.contains("was lost"),
+        "{text}"
+    );
+    assert_eq!(err.path(), path);
+    // Left as it is: still empty, the marker still there, refused again.
+    assert_eq!(std::fs::metadata(&path).expect("exists").len(), 0);
+    assert!(dir.path().join(HELD_MARKER_FILE_NAME).exists());
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StorageError::Lost { .. })
+    ));
+}
+
+#[test]
+fn a_zero_byte_store_of_a_fresh_room_starts_empty_and_is_marked_at_its_first_op() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(DB_FILE_NAME), b"").expect("writes");
+    let store = Store::open(dir.path()).expect("a fresh room opens");
+    assert_eq!(store.op_count().expect("counts"), 0);
+    let marker = dir.path().join(HELD_MARKER_FILE_NAME);
+    assert!(!marker.exists(), "no op yet: nothing to remember");
+    store.append(&Batch::default()).expect("appends nothing");
+    assert!(!marker.exists());
+    store.append(&run_of(1, 1, 1, 8)).expect("appends");
+    assert!(marker.exists(), "the first op leaves the marker");
+}
+
+#[test]
+fn a_store_with_ops_from_before_the_marker_is_marked_when_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join(HELD_MARKER_FILE_NAME);
+    let store = Store::open(dir.path()).expect("opens");
+    store.append(&run_of(1, 1, 2, 8)).expect("appends");
+    store.close().expect("closes");
+    std::fs::remove_file(&marker).expect("removes the marker");
+    drop(Store::open(dir.path()).expect("opens"));
+    assert!(marker.exists(), "marked at the open");
+}
+
+#[test]
 fn another_format_version_is_refused_naming_both_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(DB_FILE_NAME);

@@ -17,7 +17,13 @@
 //!   within about a second rather than a whole interval;
 //! * reports every accepted beacon as [`Found`] (the datagram's source IP
 //!   and the beacon's TCP port); drops and counts own beacons, replays and
-//!   stale beacons, other rooms' beacons and garbage.
+//!   stale beacons, other rooms' beacons and garbage;
+//! * tells a node that hears beacons it cannot open while it has no link
+//!   that its room code may be wrong: [`Event::OtherRoomBeacons`] on the
+//!   bus, at most once per [`OTHER_ROOM_REPORT_INTERVAL_MS`] (30 s), with
+//!   the address of the last such beacon and how many it heard since the
+//!   last report (see [`OtherRoom`]). A node with links hears other rooms
+//!   quietly (several rooms may share a LAN).
 //!
 //! The task runs under the node's supervisor: after a panic it carries on
 //! with the same socket, counters and replay window, sends a beacon at
@@ -38,7 +44,7 @@ use rand::rngs::{StdRng, SysRng};
 use rand::{Rng, RngExt, SeedableRng};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -81,6 +87,10 @@ pub const DATAGRAM_BUF_BYTES: usize = 2048;
 pub const SEND_ERROR_WARN_INTERVAL_MS: u64 = 60_000;
 /// Pause after a failed receive, so a persistent socket error cannot spin.
 pub const RECV_ERROR_BACKOFF_MS: u64 = 100;
+/// At most one [`Event::OtherRoomBeacons`] per this time per node: often
+/// enough to be seen by someone waiting for a link, rarely enough not to
+/// flood a client on a LAN with other rooms.
+pub const OTHER_ROOM_REPORT_INTERVAL_MS: u64 = 30_000;
 
 /// How discovery runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,7 +160,8 @@ pub struct Found {
 }
 
 /// Counters of one discovery task (relaxed atomics: monitoring only).
-/// `received = found + dropped_bad + dropped_replay + dropped_own`.
+/// `received = found + dropped_bad + dropped_replay + dropped_own`;
+/// `other_room` counts a part of `dropped_bad`.
 #[derive(Debug, Default)]
 pub struct DiscoveryStats {
     /// Datagrams sent (one per target per beacon).
@@ -169,6 +180,9 @@ pub struct DiscoveryStats {
     pub dropped_replay: AtomicU64,
     /// This node's own beacons.
     pub dropped_own: AtomicU64,
+    /// Of `dropped_bad`: beacon-sized datagrams that do not open with this
+    /// room's beacon key (another room's beacons, or a wrong room code).
+    pub other_room: AtomicU64,
 }
 
 /// A copy of [`DiscoveryStats`] at one moment.
@@ -181,6 +195,7 @@ pub struct DiscoveryCounts {
     pub dropped_bad: u64,
     pub dropped_replay: u64,
     pub dropped_own: u64,
+    pub other_room: u64,
 }
 
 impl DiscoveryStats {
@@ -195,6 +210,7 @@ impl DiscoveryStats {
             dropped_bad: get(&self.dropped_bad),
             dropped_replay: get(&self.dropped_replay),
             dropped_own: get(&self.dropped_own),
+            other_room: get(&self.other_room),
         }
     }
 }
@@ -224,14 +240,18 @@ impl Discovery {
     /// called inside a tokio runtime.
     ///
     /// `beacon_key` is the room's beacon key, `me` this node (its own
-    /// beacons are dropped), `tcp_port` the port peers should dial; a
-    /// restart after a panic is reported on `bus`.
+    /// beacons are dropped), `tcp_port` the port peers should dial; `links`
+    /// is the node's link count (other rooms' beacons are reported only
+    /// while it is 0); a restart after a panic and
+    /// [`Event::OtherRoomBeacons`] are reported on `bus`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn spawn(
         cfg: DiscoveryConfig,
         beacon_key: [u8; 32],
         me: NodeId,
         tcp_port: u16,
         found: UnboundedSender<Found>,
+        links: watch::Receiver<usize>,
         cancel: CancellationToken,
         bus: broadcast::Sender<Event>,
     ) -> io::Result<Discovery> {
@@ -265,6 +285,9 @@ impl Discovery {
             last_send_warn: None,
             found_closed: false,
             rng: StdRng::from_rng(&mut rng),
+            links,
+            other_room: OtherRoom::default(),
+            bus: bus.clone(),
         };
         tracing::debug!(%local_addr, "discovery listening");
         let handle = tokio::spawn(supervise(task, bus));
@@ -431,6 +454,38 @@ impl Heard {
     }
 }
 
+/// When to tell of beacons this node cannot open (another room's, or its
+/// own room code is wrong): while it has no link, at most once per
+/// [`OTHER_ROOM_REPORT_INTERVAL_MS`], the first at once.
+#[derive(Debug, Default)]
+pub struct OtherRoom {
+    /// Heard since the last report (or the start).
+    unreported: u64,
+    last_report: Option<Instant>,
+}
+
+impl OtherRoom {
+    /// Records one beacon this node could not open, heard at `now` with
+    /// `links` links; returns the count to report (those heard since the
+    /// last report, this one included), or `None` when the node has a link
+    /// or reported less than [`OTHER_ROOM_REPORT_INTERVAL_MS`] ago.
+    pub fn heard(&mut self, now: Instant, links: usize) -> Option<u64> {
+        self.unreported = self.unreported.saturating_add(1);
+        if links > 0 {
+            return None;
+        }
+        let spacing = Duration::from_millis(OTHER_ROOM_REPORT_INTERVAL_MS);
+        if self
+            .last_report
+            .is_some_and(|at| now.saturating_duration_since(at) < spacing)
+        {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+}
+
 /// Where beacons go.
 #[derive(Debug)]
 enum Targets {
@@ -458,6 +513,10 @@ struct Task {
     /// The [`Found`] receiver is gone (beacons keep going out).
     found_closed: bool,
     rng: StdRng,
+    /// The node's link count.
+    links: watch::Receiver<usize>,
+    other_room: OtherRoom,
+    bus: broadcast::Sender<Event>,
 }
 
 impl Supervised for Task {
@@ -569,6 +628,14 @@ impl Task {
                 };
                 bump(counter);
                 tracing::trace!(%from, "datagram dropped: {e}");
+                if matches!(e, BeaconError::WrongRoom) {
+                    bump(&self.stats.other_room);
+                    let links = *self.links.borrow();
+                    if let Some(count) = self.other_room.heard(Instant::now(), links) {
+                        tracing::info!(%from, count, "beacons this room code cannot open, and no link");
+                        let _ = self.bus.send(Event::OtherRoomBeacons { from, count });
+                    }
+                }
                 return;
             }
         };
@@ -644,6 +711,7 @@ mod tests {
             id,
             tcp_port,
             tx,
+            watch::channel(0).1,
             cancel.clone(),
             broadcast::channel(16).0,
         )
@@ -735,6 +803,22 @@ mod tests {
         // One regular and one extra beacon each, no storm.
         wait_until("a answered", || a.counts().sent == 2).await;
         assert!(b.counts().sent <= 2, "{:?}", b.counts());
+    }
+
+    #[test]
+    fn other_room_beacons_are_reported_without_links_at_most_once_per_interval() {
+        let mut other = OtherRoom::default();
+        let t0 = Instant::now();
+        let spacing = Duration::from_millis(OTHER_ROOM_REPORT_INTERVAL_MS);
+        assert_eq!(other.heard(t0, 0), Some(1), "the first at once");
+        assert_eq!(other.heard(t0 + Duration::from_secs(1), 0), None);
+        assert_eq!(other.heard(t0 + Duration::from_secs(2), 0), None);
+        // Linked meanwhile: counted, not reported.
+        assert_eq!(other.heard(t0 + spacing, 1), None);
+        // Unlinked again after the interval: everything since the last report.
+        assert_eq!(other.heard(t0 + spacing, 0), Some(4));
+        assert_eq!(other.heard(t0 + spacing + Duration::from_secs(29), 0), None);
+        assert_eq!(other.heard(t0 + spacing * 2, 0), Some(2));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -867,6 +951,7 @@ mod tests {
             NodeId([1; 32]),
             1,
             tx,
+            watch::channel(0).1,
             CancellationToken::new(),
             broadcast::channel(16).0,
         )

@@ -291,6 +291,8 @@ pub struct App {
     pub popup: Option<Popup>,
     /// How far the help popup is scrolled.
     pub popup_scroll: u16,
+    /// Beacons of another room heard while alone: from where, how many.
+    pub other_room: Option<(std::net::SocketAddr, u64)>,
     /// Queues this node is at the head of.
     pub heading: BTreeSet<String>,
     /// The wall clock, as of the last tick.
@@ -331,6 +333,7 @@ impl App {
             history_at: None,
             popup: None,
             popup_scroll: 0,
+            other_room: None,
             heading: BTreeSet::new(),
             now_ms: 0,
             width: 80,
@@ -498,6 +501,7 @@ impl App {
                         body: o.body.as_deref(),
                         dm_to: o.dm_to,
                         dm_text: o.dm_text.as_deref(),
+                        context: None,
                     };
                     self.add_op(&view, (o.lamport, o.author, o.seq));
                 }
@@ -602,6 +606,7 @@ impl App {
                     body: body.as_deref(),
                     dm_to: None,
                     dm_text: None,
+                    context: None,
                 };
                 self.add_op(&view, (lamport, author, seq));
                 let list = View::of_applet(&applet);
@@ -624,6 +629,7 @@ impl App {
                     body: Some(&[]),
                     dm_to: Some(self.me),
                     dm_text: Some(&payload),
+                    context: None,
                 };
                 // Keyed by the op id's bytes after the high-water mark, so
                 // it sorts as it arrives and is never shown twice.
@@ -659,8 +665,19 @@ impl App {
                 }
                 Vec::new()
             }
+            Event::OtherRoomBeacons { from, count } => {
+                self.other_room = Some((from, count));
+                self.note(
+                    LineKind::Error,
+                    format!(
+                        "heard {count} beacon(s) from {from} that this room code cannot open: is the room code right?"
+                    ),
+                );
+                Vec::new()
+            }
             Event::LinkUp { .. } => {
                 self.links += 1;
+                self.other_room = None;
                 Vec::new()
             }
             Event::LinkDown { .. } => {

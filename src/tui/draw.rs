@@ -681,9 +681,15 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         )
     };
     if app.links == 0 {
-        let text = format!(
-            " ⚠ no links: nobody from this room found yet · Ctrl-E shows the join link{heading} · F1 help"
-        );
+        let text = match app.other_room {
+            Some((from, _)) => format!(
+                " ⚠ no links, but {} sends beacons of another room: is the room code right?{heading}",
+                from.ip()
+            ),
+            None => format!(
+                " ⚠ no links: nobody from this room found yet · Ctrl-E shows the join link{heading} · F1 help"
+            ),
+        };
         frame.render_widget(
             Paragraph::new(text).style(Style::default().fg(Color::Black).bg(Color::Yellow)),
             area,
