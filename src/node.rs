@@ -35,7 +35,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::actors::addr_book::{self, AddrBookWriter};
 use crate::actors::broadcast_actor::{BroadcastActor, BroadcastCtl, BroadcastStats};
+use crate::actors::discovery::{SeedLoop, Target};
 use crate::actors::membership::{ADDR_KEY, MembershipActor, MembershipCtl, NICK_KEY, format_addrs};
 use crate::actors::oplog::{HistoryOp, LogState, OpLogActor, OpLogCtl};
 use crate::actors::router::Router;
@@ -240,6 +242,18 @@ impl Node {
             broadcast_stats.clone(),
             cancel.clone(),
         );
+        let book_writer = match &store {
+            Some(store) => {
+                let (writer, task) = AddrBookWriter::new(store.clone(), me, cancel.clone());
+                tasks.spawn(supervise(task, bus.clone()));
+                Some(writer)
+            }
+            None => None,
+        };
+        let remembered = match &store {
+            Some(store) => addr_book::remembered(store, me).await,
+            None => Vec::new(),
+        };
         let transport = TransportActor::new(
             identity.clone(),
             keys.link_psk,
@@ -254,6 +268,7 @@ impl Node {
             cancel.clone(),
             tasks.clone(),
             listener_stop.clone(),
+            book_writer,
         );
 
         tasks.spawn(supervise(membership, bus.clone()));
@@ -292,10 +307,22 @@ impl Node {
             },
             bus.clone(),
         ));
-        for seed in &config.seeds {
+        // Remembered peers, newest first: their addresses go to the
+        // transport's book before their loops ask it to dial them.
+        let targets = config.seeds.iter().cloned().map(Target::Seed);
+        let mut remembered_targets = Vec::new();
+        for (node, addrs) in remembered {
+            let _ = transport_tx.send(TransportCmd::AddrHint {
+                node,
+                addrs,
+                observed: false,
+            });
+            remembered_targets.push(Target::Remembered(node));
+        }
+        for target in targets.chain(remembered_targets) {
             tasks.spawn(supervise(
-                actors::discovery::SeedLoop::new(
-                    seed.clone(),
+                SeedLoop::new(
+                    target,
                     transport_tx.clone(),
                     link_count_rx.clone(),
                     cancel.clone(),

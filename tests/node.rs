@@ -911,3 +911,44 @@ async fn two_connections_to_one_peer_settle_on_one_link_that_stays_up() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_with_no_seed_and_no_discovery_links_to_a_peer_it_saw_before() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut acfg = config(main_room());
+    acfg.identity = IdentitySource::KeyFile(dir.path().join("a.key"));
+    acfg.data_dir = Some(dir.path().join("a-rooms"));
+    let a = start(acfg).await;
+    let mut bcfg = config(main_room());
+    bcfg.identity = IdentitySource::KeyFile(dir.path().join("b.key"));
+    bcfg.data_dir = Some(dir.path().join("b-rooms"));
+    bcfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(bcfg.clone()).await;
+    let b_id = b.id();
+    wait_for("b links to a", || has_link(&b, a.id())).await;
+    b.shutdown().await;
+
+    // The link-up was written to b's address book: a, at the address b
+    // dialled, and never b itself.
+    let b_store_dir =
+        dir.path()
+            .join("b-rooms")
+            .join(format!("{}-{}", a.room_tag(), b_id.fmt_short()));
+    let store = flashmesh::store::Store::open(&b_store_dir).expect("b's store opens");
+    let book = store.newest_addrs(16).expect("reads");
+    store.close().expect("closes");
+    assert_eq!(book.len(), 1, "only a: {book:?}");
+    assert_eq!(book[0].0, a.id());
+    assert_eq!(
+        flashmesh::actors::addr_book::decode_addrs(&book[0].2).first(),
+        Some(&a.local_addr())
+    );
+
+    // Back with no seed and no discovery: the address book is its way in.
+    bcfg.seeds.clear();
+    let b = start(bcfg).await;
+    assert_eq!(b.id(), b_id, "same key file, same id");
+    wait_for("b links to a again", || has_link(&b, a.id())).await;
+    b.shutdown().await;
+    a.shutdown().await;
+}

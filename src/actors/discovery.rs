@@ -13,6 +13,15 @@
 //! it links, and dialled again whenever this node has no link at all. A
 //! seed link that drops within [`SEED_STABLE`] does not reset the backoff
 //! (a full seed sheds newcomers; they should not hammer it).
+//!
+//! A remembered peer (from the store's address book, see
+//! [`super::addr_book`]) is dialled by the same loop, with the same
+//! backoff, but by node id: the transport tries the addresses its book has
+//! for that node (only that node may answer; an address that answers as
+//! another is dropped from the book and the store), and only while this
+//! node has no link at all: once linked, membership and topology find the
+//! room's other peers. A wait of [`SEED_STABLE`] or more while linked
+//! resets the backoff.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::Supervised;
 use super::topology::TopologyCtl;
 use super::transport::TransportCmd;
+use crate::id::NodeId;
 use crate::proto::topology;
 use crate::transport::discovery::Found;
 
@@ -68,9 +78,28 @@ impl Supervised for ForwardFound {
     fn restart(&mut self) {}
 }
 
-/// Keeps one seed dialled (see the module docs).
+/// What a [`SeedLoop`] dials.
+pub(crate) enum Target {
+    /// A configured seed `host:port`, resolved on every attempt; whoever
+    /// answers.
+    Seed(String),
+    /// A peer from the store's address book, dialled by id while this node
+    /// has no link.
+    Remembered(NodeId),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Seed(seed) => write!(f, "seed {seed}"),
+            Target::Remembered(node) => write!(f, "remembered peer {}", node.fmt_short()),
+        }
+    }
+}
+
+/// Keeps one seed or remembered peer dialled (see the module docs).
 pub(crate) struct SeedLoop {
-    seed: String,
+    target: Target,
     transport: mpsc::UnboundedSender<TransportCmd>,
     links: watch::Receiver<usize>,
     cancel: CancellationToken,
@@ -80,13 +109,13 @@ pub(crate) struct SeedLoop {
 
 impl SeedLoop {
     pub(crate) fn new(
-        seed: String,
+        target: Target,
         transport: mpsc::UnboundedSender<TransportCmd>,
         links: watch::Receiver<usize>,
         cancel: CancellationToken,
     ) -> SeedLoop {
         SeedLoop {
-            seed,
+            target,
             transport,
             links,
             cancel,
@@ -100,26 +129,33 @@ impl Supervised for SeedLoop {
 
     async fn run(&mut self) {
         loop {
-            match dial_seed(&self.seed, &self.transport).await {
+            let result = match &self.target {
+                Target::Seed(seed) => dial_seed(seed, &self.transport).await,
+                Target::Remembered(node) => {
+                    let node = *node;
+                    let waiting_since = Instant::now();
+                    if !self.until_alone().await {
+                        return;
+                    }
+                    if waiting_since.elapsed() >= SEED_STABLE {
+                        self.backoff = SEED_RETRY_MIN;
+                    }
+                    dial_node(node, &self.transport).await
+                }
+            };
+            match result {
                 Ok(peer) => {
-                    tracing::info!(seed = %self.seed, peer = %peer.fmt_short(), "seed linked");
+                    tracing::info!(dialled = %self.target, peer = %peer.fmt_short(), "linked");
                     let linked_at = Instant::now();
-                    // Wait until this node has no link at all.
-                    loop {
-                        if *self.links.borrow_and_update() == 0 {
-                            break;
-                        }
-                        tokio::select! {
-                            _ = self.cancel.cancelled() => return,
-                            changed = self.links.changed() => if changed.is_err() { return },
-                        }
+                    if !self.until_alone().await {
+                        return;
                     }
                     if linked_at.elapsed() >= SEED_STABLE {
                         self.backoff = SEED_RETRY_MIN;
                     }
                 }
                 Err(reason) => {
-                    tracing::info!(seed = %self.seed, %reason, retry_in = ?self.backoff, "seed not reached");
+                    tracing::info!(dialled = %self.target, %reason, retry_in = ?self.backoff, "not reached");
                 }
             }
             let wait = super::super::node::jittered(self.backoff);
@@ -132,6 +168,33 @@ impl Supervised for SeedLoop {
     }
 
     fn restart(&mut self) {}
+}
+
+impl SeedLoop {
+    /// Waits until this node has no link at all; false when the node stops.
+    async fn until_alone(&mut self) -> bool {
+        loop {
+            if *self.links.borrow_and_update() == 0 {
+                return true;
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                changed = self.links.changed() => if changed.is_err() { return false },
+            }
+        }
+    }
+}
+
+/// Asks the transport to dial `node` at the addresses its book has.
+async fn dial_node(
+    node: NodeId,
+    transport: &mpsc::UnboundedSender<TransportCmd>,
+) -> Result<NodeId, String> {
+    let (reply, rx) = oneshot::channel();
+    transport
+        .send(TransportCmd::DialNode { node, reply })
+        .map_err(|_| "the node is stopping".to_string())?;
+    rx.await.map_err(|_| "the node is stopping".to_string())?
 }
 
 /// Resolves `seed` and dials its addresses in turn (IPv4 first).

@@ -34,9 +34,11 @@
 //! same inboxes. After [`RESTARTS_MAX`] panics within [`RESTART_WINDOW`] the
 //! actor stays down and `Event::ActorFailed` says so.
 //!
-//! The transport, the listener, the discovery task, discovery forwarding
-//! and the seed loops run under `supervise` too. They hold no engine to
-//! rebuild: the listener, forwarding and seed loops carry on as they were;
+//! The transport, the listener, the discovery task, discovery forwarding,
+//! the seed and remembered-peer loops and the address-book writer
+//! ([`addr_book`]) run under `supervise` too. They hold no engine to
+//! rebuild: the listener, forwarding, the loops and the writer carry on as
+//! they were;
 //! discovery keeps its socket and sends a beacon at once; the transport
 //! closes every link (its table may be half-updated) and lets the mesh
 //! re-form (see [`transport`]).
@@ -53,6 +55,7 @@ use tokio::time::Instant;
 use crate::event::Event;
 use crate::proto::Time;
 
+pub mod addr_book;
 pub mod broadcast_actor;
 pub mod discovery;
 pub mod membership;

@@ -25,6 +25,21 @@
 //! dial for a node id that reaches another node (a stale address) is closed
 //! and that address is dropped from the book.
 //!
+//! ## Address book
+//!
+//! The in-memory book holds, per node, the addresses to try in order:
+//! *observed* ones first (a beacon's source, the address a link was dialled
+//! at, an accepted link's source IP with the listening port the peer gave in
+//! the handshake; an accepted connection's own source port is ephemeral and
+//! never recorded), then *published* ones (membership's `addr` key). When a
+//! node has a store, each link-up hands the peer's list, the address that
+//! reached it first, to the address-book writer
+//! (`AddrBookWriter` in [`super::addr_book`]: off the runtime, rate-limited per
+//! node, never this node's id), and a stale address is dropped from the
+//! stored entry too. At start the node loads the newest stored entries into
+//! this book and dials them (`TransportCmd::DialNode`, answered to the
+//! asking loop, not to topology).
+//!
 //! ## Closing
 //!
 //! Closing a link drops its writer's queue sender: the writer sends what is
@@ -58,6 +73,7 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::addr_book::AddrBookWriter;
 use super::router::Router;
 use super::{LINK_SEND_QUEUE, Supervised, topology::TopologyCtl};
 use crate::crypto::identity::Identity;
@@ -162,6 +178,12 @@ pub(crate) enum TransportCmd {
         addr: SocketAddr,
         reply: oneshot::Sender<Result<NodeId, String>>,
     },
+    /// A remembered peer: dial `node` at the addresses the book has for it
+    /// (only `node` may answer). Answered at once when already linked.
+    DialNode {
+        node: NodeId,
+        reply: oneshot::Sender<Result<NodeId, String>>,
+    },
     /// Topology: close the link (answered by `LinkDown`).
     Disconnect(NodeId),
     Send(NodeId, Wire),
@@ -186,13 +208,15 @@ pub(crate) enum TransportCmd {
     // ---- from the transport's own tasks ----
     Inbound(TcpStream, SocketAddr),
     Established(Box<Established>),
+    /// An inbound handshake failed.
     HandshakeFailed {
         addr: SocketAddr,
         reason: String,
-        reply: Option<oneshot::Sender<Result<NodeId, String>>>,
     },
     DialFailed {
-        peer: NodeId,
+        requester: Requester,
+        /// The last address tried.
+        addr: SocketAddr,
         reason: String,
         /// Addresses that answered as another node: dropped from the book.
         stale: Vec<SocketAddr>,
@@ -205,13 +229,36 @@ pub(crate) enum TransportCmd {
     },
 }
 
+/// Who asked for a dial, and so who hears how it went.
+pub(crate) enum Requester {
+    /// Topology, for this node: answered with `LinkUp` or `DialFailed` to
+    /// topology.
+    Topology(NodeId),
+    /// A seed or remembered-peer loop: answered on `reply`. `expect`: the
+    /// node that must answer (anyone when `None`).
+    Caller {
+        expect: Option<NodeId>,
+        reply: oneshot::Sender<Result<NodeId, String>>,
+    },
+}
+
+impl Requester {
+    /// The node the dial is for, if it is for one.
+    fn expect(&self) -> Option<NodeId> {
+        match self {
+            Requester::Topology(node) => Some(*node),
+            Requester::Caller { expect, .. } => *expect,
+        }
+    }
+}
+
 pub(crate) struct Established {
     outbound: bool,
     addr: SocketAddr,
     framed: Framed<TcpStream, LengthDelimitedCodec>,
     done: Secured,
-    dial_for: Option<NodeId>,
-    reply: Option<oneshot::Sender<Result<NodeId, String>>>,
+    /// `None` for an inbound connection.
+    requester: Option<Requester>,
     stale: Vec<SocketAddr>,
 }
 
@@ -295,6 +342,9 @@ pub(crate) struct TransportActor {
     /// what a restart must take back, whatever state `links` was left in.
     reported_up: HashSet<NodeId>,
     book: AddressBook,
+    /// Writes the addresses of peers that linked to the store (when the
+    /// node has one).
+    book_writer: Option<AddrBookWriter>,
     handshakes: usize,
     next_conn: u64,
 }
@@ -356,6 +406,7 @@ impl TransportActor {
         cancel: CancellationToken,
         tasks: TaskTracker,
         listener_stop: CancellationToken,
+        book_writer: Option<AddrBookWriter>,
     ) -> TransportActor {
         TransportActor {
             me: identity.node_id(),
@@ -376,6 +427,7 @@ impl TransportActor {
             dialing: HashSet::new(),
             reported_up: HashSet::new(),
             book: AddressBook::default(),
+            book_writer,
             handshakes: 0,
             next_conn: 0,
         }
@@ -385,9 +437,14 @@ impl TransportActor {
     fn handle(&mut self, cmd: TransportCmd) -> Option<oneshot::Sender<()>> {
         match cmd {
             TransportCmd::Dial(peer) => self.on_dial(peer),
-            TransportCmd::DialAddr { addr, reply } => {
-                self.spawn_dial(vec![addr], None, Some(reply))
-            }
+            TransportCmd::DialAddr { addr, reply } => self.spawn_dial(
+                vec![addr],
+                Requester::Caller {
+                    expect: None,
+                    reply,
+                },
+            ),
+            TransportCmd::DialNode { node, reply } => self.on_dial_node(node, reply),
             TransportCmd::Disconnect(peer) => {
                 self.close_link(
                     &peer,
@@ -437,36 +494,30 @@ impl TransportActor {
                 self.handshakes = self.handshakes.saturating_sub(1);
                 self.on_established(*est);
             }
-            TransportCmd::HandshakeFailed {
-                addr,
-                reason,
-                reply,
-            } => {
+            TransportCmd::HandshakeFailed { addr, reason } => {
                 self.handshakes = self.handshakes.saturating_sub(1);
-                bump(&self.stats.handshakes_failed);
-                tracing::info!(%addr, %reason, "connection refused");
-                let _ = self.bus.send(Event::LinkRefused {
-                    addr,
-                    reason: reason.clone(),
-                });
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(reason));
-                }
+                self.on_refused(addr, reason, None);
             }
             TransportCmd::DialFailed {
-                peer,
+                requester,
+                addr,
                 reason,
                 stale,
             } => {
                 self.handshakes = self.handshakes.saturating_sub(1);
-                self.dialing.remove(&peer);
-                for addr in &stale {
-                    self.book.remove(&peer, addr);
+                if let Some(node) = requester.expect() {
+                    self.forget_stale(node, stale);
                 }
-                bump(&self.stats.dials_failed);
-                tracing::debug!(peer = %peer.fmt_short(), %reason, "dial failed");
-                if !self.links.contains_key(&peer) {
-                    self.tell_topology(topology::Input::DialFailed(peer));
+                match requester {
+                    Requester::Topology(peer) => {
+                        self.dialing.remove(&peer);
+                        bump(&self.stats.dials_failed);
+                        tracing::debug!(peer = %peer.fmt_short(), %reason, "dial failed");
+                        if !self.links.contains_key(&peer) {
+                            self.tell_topology(topology::Input::DialFailed(peer));
+                        }
+                    }
+                    Requester::Caller { reply, .. } => self.on_refused(addr, reason, Some(reply)),
                 }
             }
             TransportCmd::Closed {
@@ -486,6 +537,39 @@ impl TransportActor {
             }
         }
         None
+    }
+
+    /// A connection that did not become a link: an inbound handshake, or
+    /// a seed's or remembered peer's dial.
+    fn on_refused(
+        &mut self,
+        addr: SocketAddr,
+        reason: String,
+        reply: Option<oneshot::Sender<Result<NodeId, String>>>,
+    ) {
+        bump(&self.stats.handshakes_failed);
+        tracing::info!(%addr, %reason, "connection refused");
+        let _ = self.bus.send(Event::LinkRefused {
+            addr,
+            reason: reason.clone(),
+        });
+        if let Some(reply) = reply {
+            let _ = reply.send(Err(reason));
+        }
+    }
+
+    /// Drops addresses that answered a dial for `node` as another node,
+    /// from the book and from the store's.
+    fn forget_stale(&mut self, node: NodeId, stale: Vec<SocketAddr>) {
+        if stale.is_empty() {
+            return;
+        }
+        for addr in &stale {
+            self.book.remove(&node, addr);
+        }
+        if let Some(writer) = &self.book_writer {
+            writer.stale(node, stale);
+        }
     }
 
     fn tell_topology(&mut self, input: topology::Input) {
@@ -560,16 +644,35 @@ impl TransportActor {
             return;
         }
         self.dialing.insert(peer);
-        self.spawn_dial(addrs, Some(peer), None);
+        self.spawn_dial(addrs, Requester::Topology(peer));
     }
 
-    fn spawn_dial(
-        &mut self,
-        addrs: Vec<SocketAddr>,
-        expect: Option<NodeId>,
-        reply: Option<oneshot::Sender<Result<NodeId, String>>>,
-    ) {
+    fn on_dial_node(&mut self, node: NodeId, reply: oneshot::Sender<Result<NodeId, String>>) {
+        if node == self.me {
+            let _ = reply.send(Err("that node is this node itself".into()));
+            return;
+        }
+        if self.links.contains_key(&node) {
+            let _ = reply.send(Ok(node));
+            return;
+        }
+        let addrs = self.book.get(&node);
+        if addrs.is_empty() {
+            let _ = reply.send(Err(format!("no address known for {}", node.fmt_short())));
+            return;
+        }
+        self.spawn_dial(
+            addrs,
+            Requester::Caller {
+                expect: Some(node),
+                reply,
+            },
+        );
+    }
+
+    fn spawn_dial(&mut self, addrs: Vec<SocketAddr>, requester: Requester) {
         self.handshakes += 1;
+        let expect = requester.expect();
         let identity = self.identity.clone();
         let psk = self.link_psk;
         let port = self.listen_port;
@@ -589,21 +692,14 @@ impl TransportActor {
                     addr,
                     framed,
                     done,
-                    dial_for: expect,
-                    reply,
+                    requester: Some(requester),
                     stale,
                 })),
-                Err((addr, reason)) => match expect {
-                    Some(peer) => TransportCmd::DialFailed {
-                        peer,
-                        reason,
-                        stale,
-                    },
-                    None => TransportCmd::HandshakeFailed {
-                        addr,
-                        reason,
-                        reply,
-                    },
+                Err((addr, reason)) => TransportCmd::DialFailed {
+                    requester,
+                    addr,
+                    reason,
+                    stale,
                 },
             };
             let _ = tx.send(cmd);
@@ -635,14 +731,12 @@ impl TransportActor {
                     addr,
                     framed,
                     done,
-                    dial_for: None,
-                    reply: None,
+                    requester: None,
                     stale: Vec::new(),
                 })),
                 Err(e) => TransportCmd::HandshakeFailed {
                     addr,
                     reason: e.to_string(),
-                    reply: None,
                 },
             };
             let _ = tx.send(cmd);
@@ -655,17 +749,24 @@ impl TransportActor {
             addr,
             framed,
             done,
-            dial_for,
-            reply,
+            requester,
             stale,
         } = est;
         let peer = done.peer;
-        if let Some(expected) = dial_for {
-            self.dialing.remove(&expected);
-            for addr in &stale {
-                self.book.remove(&expected, addr);
+        let reply = match requester {
+            Some(Requester::Topology(expected)) => {
+                self.dialing.remove(&expected);
+                self.forget_stale(expected, stale);
+                None
             }
-        }
+            Some(Requester::Caller { expect, reply }) => {
+                if let Some(expected) = expect {
+                    self.forget_stale(expected, stale);
+                }
+                Some(reply)
+            }
+            None => None,
+        };
         if peer == self.me {
             // A seed or stale address that is this node.
             if let Some(reply) = reply {
@@ -714,6 +815,11 @@ impl TransportActor {
         self.publish_count();
         if !replacing {
             tracing::info!(peer = %peer.fmt_short(), %addr, outbound, "link up");
+            // Remembered over a restart: the address that reached the peer
+            // first (added above), then the others known.
+            if let Some(writer) = &self.book_writer {
+                writer.linked(peer, self.book.get(&peer));
+            }
             self.tell_topology(topology::Input::LinkUp { peer, outbound });
             let _ = self.bus.send(Event::LinkUp {
                 peer,

@@ -7,7 +7,13 @@
 //! checksums, and maintained. Its file format is stable within a major
 //! version but has changed twice (2.0, 3.0, each with a migration path);
 //! redb refuses a format it does not read rather than misreading it. Every
-//! table, key and value is listed in `docs/spec-drafts/storage.md`.
+//! table, key and value is listed in `docs/protocol.md` (Storage).
+//!
+//! The address book (`addrs`) is written by the node's address-book writer
+//! ([`crate::actors::addr_book`]): a peer's addresses when a link to it
+//! comes up (encoded by [`crate::actors::addr_book::encode_addrs`]), and read
+//! back newest first ([`Store::newest_addrs`]) when the node restarts, to
+//! dial the peers it saw before.
 //!
 //! Contract:
 //!
@@ -492,6 +498,50 @@ impl Store {
                 out.push((NodeId(*node.value()), value.value().1.to_vec()));
             }
             Ok(out)
+        })
+    }
+
+    /// Up to `limit` address-book entries, `(node, updated_ms, encoded
+    /// addresses)`, most recently updated first (ties: lowest node id
+    /// first). What a restarting node dials.
+    pub fn newest_addrs(&self, limit: usize) -> Result<Vec<(NodeId, u64, Vec<u8>)>, StorageError> {
+        self.run(|db| {
+            let txn = db.begin_read()?;
+            let book = txn.open_table(ADDRS)?;
+            let mut out = Vec::new();
+            for entry in book.iter()? {
+                let (node, value) = entry?;
+                let (updated, bytes) = value.value();
+                out.push((NodeId(*node.value()), updated, bytes.to_vec()));
+            }
+            // The table is in node order and the sort is stable.
+            out.sort_by_key(|(_, updated, _)| std::cmp::Reverse(*updated));
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+
+    /// `node`'s address-book entry, `(updated_ms, encoded addresses)`, if
+    /// it has one.
+    pub fn addrs_of(&self, node: &NodeId) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        self.run(|db| {
+            let txn = db.begin_read()?;
+            let book = txn.open_table(ADDRS)?;
+            Ok(book.get(node.as_bytes())?.map(|v| {
+                let (updated, bytes) = v.value();
+                (updated, bytes.to_vec())
+            }))
+        })
+    }
+
+    /// Drops `node`'s address-book entry, if any; committed like
+    /// [`Store::put_addrs`] (not synced on its own).
+    pub fn remove_addrs(&self, node: &NodeId) -> Result<(), StorageError> {
+        self.run(|db| {
+            let txn = begin_lazy(db)?;
+            txn.open_table(ADDRS)?.remove(node.as_bytes())?;
+            txn.commit()?;
+            Ok(())
         })
     }
 

@@ -383,6 +383,34 @@ fn the_address_book_replaces_and_drops_the_entry_updated_longest_ago() {
 }
 
 #[test]
+fn the_newest_address_book_entries_come_first_and_one_can_be_read_or_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("opens");
+    store.put_addrs(&node(1), b"one", 10).expect("puts");
+    store.put_addrs(&node(2), b"two", 30).expect("puts");
+    store.put_addrs(&node(3), b"three", 20).expect("puts");
+    store.put_addrs(&node(4), b"four", 30).expect("puts");
+    assert_eq!(
+        store.newest_addrs(3).expect("reads"),
+        vec![
+            (node(2), 30, b"two".to_vec()),
+            (node(4), 30, b"four".to_vec()),
+            (node(3), 20, b"three".to_vec()),
+        ]
+    );
+    assert_eq!(
+        store.addrs_of(&node(3)).expect("reads"),
+        Some((20, b"three".to_vec()))
+    );
+    store.remove_addrs(&node(3)).expect("removes");
+    store
+        .remove_addrs(&node(9))
+        .expect("removing nothing is fine");
+    assert_eq!(store.addrs_of(&node(3)).expect("reads"), None);
+    assert_eq!(store.newest_addrs(10).expect("reads").len(), 3);
+}
+
+#[test]
 fn entries_over_their_limits_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("opens");
