@@ -247,6 +247,22 @@ pub const QR_RESET_SGR: &str = "\x1b[0m";
 /// the upper dark, `▄` the lower dark, a space both light; a last odd row
 /// pairs with a light one.
 pub fn qr_text(data: &str) -> Result<String, JoinError> {
+    let rows = qr_rows(data)?;
+    let mut out = String::new();
+    for row in rows {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(QR_COLORS_SGR);
+        out.push_str(&row);
+        out.push_str(QR_RESET_SGR);
+    }
+    Ok(out)
+}
+
+/// The rows of [`qr_text`] without the colour codes, for a caller that
+/// sets the colours itself (the TUI draws them black on white).
+pub fn qr_rows(data: &str) -> Result<Vec<String>, JoinError> {
     let code = QrCode::new(data.as_bytes()).map_err(|e| JoinError::Qr(e.to_string()))?;
     let width = code.width();
     let colors = code.to_colors();
@@ -261,23 +277,19 @@ pub fn qr_text(data: &str) -> Result<String, JoinError> {
         };
         cx < width && cy < width && colors[cy * width + cx] == Color::Dark
     };
-    let mut out = String::new();
-    for y in (0..side).step_by(2) {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(QR_COLORS_SGR);
-        for x in 0..side {
-            out.push(match (dark(x, y), dark(x, y + 1)) {
-                (true, true) => '\u{2588}',
-                (true, false) => '\u{2580}',
-                (false, true) => '\u{2584}',
-                (false, false) => ' ',
-            });
-        }
-        out.push_str(QR_RESET_SGR);
-    }
-    Ok(out)
+    Ok((0..side)
+        .step_by(2)
+        .map(|y| {
+            (0..side)
+                .map(|x| match (dark(x, y), dark(x, y + 1)) {
+                    (true, true) => '\u{2588}',
+                    (true, false) => '\u{2580}',
+                    (false, true) => '\u{2584}',
+                    (false, false) => ' ',
+                })
+                .collect()
+        })
+        .collect())
 }
 
 /// Percent-encodes a query value.

@@ -270,8 +270,9 @@ pub struct App {
     pub room_code: String,
     pub room_tag: String,
     pub join_uri: String,
-    /// The join link as a QR code (text), if it could be drawn.
-    pub qr: Option<String>,
+    /// The join link as a QR code (rows of text, drawn black on white),
+    /// if it could be made.
+    pub qr: Option<Vec<String>>,
     /// Where this node keeps the history.
     pub history_place: String,
     pub names: Names,
@@ -316,7 +317,7 @@ impl App {
             me,
             room_code,
             room_tag,
-            qr: crate::join::qr_text(&join_uri).ok(),
+            qr: crate::join::qr_rows(&join_uri).ok(),
             join_uri,
             history_place: String::new(),
             names: Names::default(),

@@ -851,9 +851,14 @@ fn wrapped_height(lines: &[TextLine<'static>], width: u16) -> u16 {
 
 /// The identity popup: the text, and the QR code beside it (or below it)
 /// when the terminal has room for it.
-fn draw_identity(frame: &mut Frame, area: Rect, text: Vec<TextLine<'static>>, qr: Option<&str>) {
+fn draw_identity(
+    frame: &mut Frame,
+    area: Rect,
+    text: Vec<TextLine<'static>>,
+    qr: Option<&[String]>,
+) {
     let title = " identity and join link · Esc closes ";
-    let qr_rows: Vec<&str> = qr.map(|q| q.lines().collect()).unwrap_or_default();
+    let qr_rows: &[String] = qr.unwrap_or_default();
     let qr_width = qr_rows.iter().map(|r| r.width()).max().unwrap_or(0) as u16;
     let qr_height = qr_rows.len() as u16;
     // Beside the QR code, the text takes what is left (at least 40
