@@ -327,6 +327,13 @@ impl Client {
                 wall_ms,
                 body,
             } => {
+                if author != self.node.id()
+                    && self.names.nick(&author).is_none()
+                    && let Ok(Some(nick)) = self.node.nick_of(author).await
+                {
+                    // Membership may know the nick before its event is here.
+                    self.learn_nick(author, &nick);
+                }
                 let context = match &body {
                     Some(b) if author != self.node.id() => {
                         crate::cli::applets::op_context(&self.node, &applet, kind, b).await
