@@ -59,7 +59,7 @@ sees_all() {
   done
 }
 for n in "${ALL[@]}"; do
-  wait_for "$n's /members lists the other four alive" sees_all "$n" alive
+  wait_for "$n's /members lists the other four alive" sees_all "$n" here
   echo "ok: $n's /members lists the other four alive ($(elapsed) s since start)"
 done
 
@@ -90,12 +90,12 @@ ALL=(n1 n3 n4 n5)
 AFTER=()
 for n in $(others n2); do
   # Any dead event counts (a later one, left or alive, is checked below).
-  wait_for "$n reports n2 dead" has "$n" member "node=${ID[n2]}" status=dead
+  wait_for "$n reports n2 dead" has "$n" member "node=${ID[n2]}" status=unreachable
   AFTER+=("$n $(secs $(($(now_ms) - KILLED_MS))) s")
 done
 echo "ok: n2 (SIGKILL) reported dead by every other node (after: $(IFS=,; echo "${AFTER[*]}" | sed 's/,/, /g'))"
 for n in "${ALL[@]}"; do
-  step "$n's /members lists n2 dead" listed "$n" "${ID[n2]}" dead
+  step "$n's /members lists n2 dead" listed "$n" "${ID[n2]}" unreachable
 done
 
 # --- n5 leaves -------------------------------------------------------------------
@@ -110,7 +110,7 @@ done
 # Nobody calls the crashed node alive again, or the one that left.
 for n in "${ALL[@]}"; do
   s=$(member_status "$n" "${ID[n2]}")
-  [ "$s" = dead ] || fail "$n's last word on n2 is $s, not dead"
+  [ "$s" = unreachable ] || fail "$n's last word on n2 is $s, not unreachable"
 done
 for n in n1 n2 n3 n4 n5; do
   if has "$n" error; then fail "$n logged an error: $(ev first "$n" message error)"; fi

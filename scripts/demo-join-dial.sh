@@ -42,14 +42,14 @@ start_node bob "${LOOPBACK[@]}" --join "$URI" --nick bob
 wait_ready bob ID_B
 # Ada was running before bob existed: her events tell it all.
 step "ada accepts bob's link (inbound)" has ada link_up "peer=$ID_B" outbound=false
-step "ada sees bob alive (member event)" status_is ada "$ID_B" alive
+step "ada sees bob alive (member event)" status_is ada "$ID_B" here
 # Nicks travel with membership; /dm by nick needs them.
 knows_nick() { has "$1" member "node=$2" "nick=$3" || has "$1" nick "node=$2" "nick=$3"; }
 step "ada knows bob's nick" knows_nick ada "$ID_B" bob
 # Bob dialled while starting: ask him (/peers, /members), then check he
 # also printed the link_up.
 step "bob's /peers lists his link to ada" linked_to bob "$ID_A" "127.0.0.1:$PORT_A"
-step "bob's /members lists ada alive, nick ada" listed bob "$ID_A" alive ada
+step "bob's /members lists ada alive, nick ada" listed bob "$ID_A" here ada
 if ! DEADLINE_S=5 poll_until has bob link_up "peer=$ID_A" outbound=true; then
   fail "bob is linked to ada (his /peers lists her) but printed no link_up event for her:" \
     "the event was lost (flashmesh bug: events published while Node::start runs, before" \

@@ -193,6 +193,9 @@ start_node() {
     # Do not hold the other nodes' stdin open: closing one must be its EOF.
     for fd in "${NODE_FD[@]}" ${DEMO_LOCK_FD:+"$DEMO_LOCK_FD"}; do exec {fd}>&-; done
     export NO_COLOR=1 # plain text logs on stderr
+    # Settings of its own: the machine's config and remembered room are
+    # neither read nor overwritten by a demo.
+    export XDG_CONFIG_HOME=$DEMO_TMP/$node.config XDG_DATA_HOME=$DEMO_TMP/$node.data
     exec "${RUN_PREFIX[@]}" "$BIN" run --json --key-file "$DEMO_TMP/$node.key" "$@" \
       <"$fifo" >"$(log_of "$node")" 2>"$LOG_DIR/$DEMO_NAME-$node.err"
   ) &
@@ -471,6 +474,7 @@ start_node_keyed() {
   (
     for fd in "${NODE_FD[@]}" ${DEMO_LOCK_FD:+"$DEMO_LOCK_FD"}; do exec {fd}>&-; done
     export NO_COLOR=1
+    export XDG_CONFIG_HOME=$DEMO_TMP/$node.config XDG_DATA_HOME=$DEMO_TMP/$node.data
     exec "${RUN_PREFIX[@]}" "$BIN" run --json --key-file "$DEMO_TMP/$key.key" "$@" \
       <"$fifo" >"$(log_of "$node")" 2>"$LOG_DIR/$DEMO_NAME-$node.err"
   ) &

@@ -125,8 +125,8 @@ addr_ok() { ev all "$1" addr link_up "peer=$2" | grep -qE "^$3:[0-9]+$"; }
 addr_ok a "$ID_B" "$IP_B" || fail "a's link to b is not over $IP_B: $(ev all a addr link_up)"
 step "b's /peers lists a (over $IP_A)" linked_to b "$ID_A" "$IP_A:"
 LINK_MS=$(($(now_ms) - START_MS))
-step "a sees b alive (member event)" status_is a "$ID_B" alive
-step "b's /members lists a alive" listed b "$ID_A" alive a
+step "a sees b alive (member event)" status_is a "$ID_B" here
+step "b's /members lists a alive" listed b "$ID_A" here a
 echo "ok: linked by discovery in $(secs "$LINK_MS") s: a=${ID_A:0:8} b=${ID_B:0:8}"
 
 # --- quit -------------------------------------------------------------------

@@ -223,6 +223,9 @@ impl Proc {
             ])
             .arg("--key-file")
             .arg(key)
+            // Its own settings: nothing of the machine's is read or written.
+            .env("XDG_CONFIG_HOME", key.with_extension("config"))
+            .env("XDG_DATA_HOME", key.with_extension("data"))
             .env("RUST_LOG", "error")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

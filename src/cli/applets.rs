@@ -65,6 +65,15 @@ pub enum AppletCommand {
     LostFound(lostfound::Command),
     Request(request::Command),
     Roster(roster::Command),
+    /// A roster command naming a member by nick (`/invite bob`,
+    /// `/kiosk add bob`): resolved against the members when run, then
+    /// parsed again with the id.
+    RosterNamed {
+        word: String,
+        /// The arguments before the name (`add` of `/kiosk add bob`).
+        before: String,
+        name: String,
+    },
 }
 
 /// Parses `/word args` if `word` is an applet command; `None` if it is not
@@ -89,7 +98,23 @@ pub fn parse(word: &str, args: &str) -> Option<Result<AppletCommand, String>> {
         return Some(parse(args).map(AppletCommand::Request));
     }
     if let Some(parse) = roster::parser(word) {
-        return Some(parse(args).map(AppletCommand::Roster));
+        return Some(match parse(args) {
+            Ok(c) => Ok(AppletCommand::Roster(c)),
+            Err(e) => {
+                // Not an id: perhaps a member's nick (or nick#hex).
+                let (before, name) = args.trim().rsplit_once(' ').unwrap_or(("", args.trim()));
+                let hex = name.bytes().all(|b| b.is_ascii_hexdigit());
+                if name.is_empty() || hex {
+                    Err(e)
+                } else {
+                    Ok(AppletCommand::RosterNamed {
+                        word: word.to_string(),
+                        before: before.trim().to_string(),
+                        name: name.to_string(),
+                    })
+                }
+            }
+        });
     }
     None
 }
@@ -140,6 +165,20 @@ pub async fn run(node: &Node, cmd: AppletCommand, names: &Names<'_>) -> Result<S
         AppletCommand::LostFound(c) => run_lostfound(node, c, names).await,
         AppletCommand::Request(c) => run_request(node, c, names).await,
         AppletCommand::Roster(c) => run_roster(node, c, names).await,
+        AppletCommand::RosterNamed { word, before, name } => {
+            let members = node.members().await.map_err(err)?;
+            let mut known = crate::present::Names::default();
+            known.learn(&members);
+            for (id, nick) in names.0 {
+                known.set(*id, nick);
+            }
+            let ids: Vec<NodeId> = members.iter().map(|m| m.node).collect();
+            let node_id = known.resolve(&name, &ids)?;
+            let parse =
+                roster::parser(&word).ok_or_else(|| format!("/{word} is not a roster command"))?;
+            let c = parse(&format!("{before} {node_id}"))?;
+            run_roster(node, c, names).await
+        }
     }
 }
 
@@ -973,6 +1012,34 @@ pub fn describe(applet: &str, kind: u16, body: &[u8], context: &OpContext) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roster_commands_take_a_nick_as_well_as_an_id() {
+        assert_eq!(
+            parse("invite", "bob"),
+            Some(Ok(AppletCommand::RosterNamed {
+                word: "invite".into(),
+                before: String::new(),
+                name: "bob".into()
+            }))
+        );
+        assert_eq!(
+            parse("kiosk", "add dan#4444"),
+            Some(Ok(AppletCommand::RosterNamed {
+                word: "kiosk".into(),
+                before: "add".into(),
+                name: "dan#4444".into()
+            }))
+        );
+        assert!(matches!(
+            parse("invite", "abcd"),
+            Some(Ok(AppletCommand::Roster(_)))
+        ));
+        assert!(
+            matches!(parse("invite", "abc"), Some(Err(_))),
+            "a short hex prefix"
+        );
+    }
 
     #[test]
     fn applet_words_parse_and_others_are_left_alone() {

@@ -19,11 +19,13 @@
 //! its own thread, [`super::stdin`], so a pending read never holds the
 //! process).
 //!
-//! Ops that arrive while catching up (written more than
-//! [`CATCH_UP_AGE_MS`] ago) are gathered and printed in the room's order,
-//! with the nicks known by then, once [`CATCH_UP_QUIET_MS`] pass without
-//! another: a late joiner reads the room's past in time order, not grouped
-//! by author as anti-entropy streams it. (JSON events are never held.)
+//! Ops that arrive while catching up (written before this client started,
+//! or more than [`CATCH_UP_AGE_MS`] ago) are gathered and printed in the
+//! room's order once [`CATCH_UP_QUIET_MS`] pass without another, and once
+//! their authors' nicks are known (waiting at most
+//! [`CATCH_UP_NICK_WAIT_MS`] for them): a late joiner reads the room's
+//! past in time order with names, not grouped by author and by raw id as
+//! anti-entropy streams it. (JSON events are never held.)
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -48,6 +50,8 @@ use crate::present::{self, Names, OpView, clean, status_phrase, status_word};
 pub const CATCH_UP_AGE_MS: u64 = 10_000;
 /// Held past ops are printed once this long passes without another.
 pub const CATCH_UP_QUIET_MS: u64 = 500;
+/// Longest a batch of past ops waits for its authors' nicks.
+pub const CATCH_UP_NICK_WAIT_MS: u64 = 2_000;
 /// Most past ops held before they are printed anyway.
 pub const CATCH_UP_HELD_MAX: usize = 2_000;
 
@@ -100,6 +104,8 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         names: Names::default(),
         hide_room: plan.hide_room,
         held: BTreeMap::new(),
+        held_since: None,
+        started_ms: present::now_ms(),
         plan,
     };
     if let Some(nick) = &client.plan.config.nick {
@@ -114,7 +120,11 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     loop {
         tokio::select! {
             _ = &mut terminate => break,
-            _ = &mut quiet, if !client.held.is_empty() => client.print_held().await,
+            _ = &mut quiet, if !client.held.is_empty() => {
+                if !client.print_held_when_named().await {
+                    quiet.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(CATCH_UP_QUIET_MS / 2));
+                }
+            }
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     let held = client.held.len();
@@ -166,6 +176,11 @@ struct Client {
     hide_room: bool,
     /// Past ops caught up, waiting to be printed in the room's order.
     held: BTreeMap<HeldKey, present::OpText>,
+    /// When the oldest held op was held.
+    held_since: Option<std::time::Instant>,
+    /// When this client started (ms since the epoch): ops written before
+    /// are the room's past.
+    started_ms: u64,
     plan: Plan,
 }
 
@@ -250,9 +265,30 @@ impl Client {
         }
     }
 
+    /// Prints the held ops once every author's nick is known, or once
+    /// they waited [`CATCH_UP_NICK_WAIT_MS`]; false when they wait on.
+    async fn print_held_when_named(&mut self) -> bool {
+        if let Ok(members) = self.node.members().await {
+            self.names.learn(&members);
+        }
+        let unnamed = self
+            .held
+            .values()
+            .any(|t| self.names.nick(&t.author).is_none());
+        let waited = self
+            .held_since
+            .is_some_and(|t| t.elapsed() >= Duration::from_millis(CATCH_UP_NICK_WAIT_MS));
+        if unnamed && !waited {
+            return false;
+        }
+        self.print_held().await;
+        true
+    }
+
     /// Prints the held past ops in the room's order, with the nicks known
     /// now.
     async fn print_held(&mut self) {
+        self.held_since = None;
         if self.held.is_empty() {
             return;
         }
@@ -444,8 +480,10 @@ impl Client {
             self.out.emit(value, String::new);
             return;
         }
-        if present::now_ms().saturating_sub(wall_ms) > CATCH_UP_AGE_MS {
+        if wall_ms < self.started_ms || present::now_ms().saturating_sub(wall_ms) > CATCH_UP_AGE_MS
+        {
             // Named when printed: the nick may come later.
+            self.held_since.get_or_insert_with(std::time::Instant::now);
             self.held.insert((lamport, author, seq), shown);
         } else {
             let line = shown.line(&me, &self.names);
