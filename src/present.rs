@@ -243,6 +243,29 @@ pub struct OpView<'a> {
     pub context: Option<&'a crate::cli::applets::OpContext>,
 }
 
+impl<'a> OpView<'a> {
+    /// A history entry as the presentation layer reads it.
+    pub fn of_history(o: &'a crate::actors::oplog::HistoryOp) -> OpView<'a> {
+        OpView {
+            author: o.author,
+            wall_ms: o.wall_ms,
+            applet: &o.applet,
+            kind: o.kind,
+            body: o.body.as_deref(),
+            dm_to: o.dm_to,
+            dm_text: o.dm_text.as_deref(),
+            context: None,
+        }
+    }
+}
+
+/// What the node says when it hears beacons of another room while alone.
+pub fn other_room_text(from: std::net::SocketAddr, count: u64) -> String {
+    format!(
+        "heard {count} beacon(s) from {from} that this room code cannot open: is the room code right?"
+    )
+}
+
 /// What an op says; `None` for ops with nothing to show a person (an
 /// applet this build does not know, a body that does not open).
 pub fn op_text(op: &OpView<'_>, me: &NodeId, names: &Names) -> Option<OpText> {

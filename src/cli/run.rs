@@ -39,7 +39,7 @@ pub use super::launch::RunArgs;
 use super::launch::{Plan, history_place, plan, start, terminate_signal};
 use super::stdin::{self, Input};
 use crate::crypto::room::RoomCode;
-use crate::event::{Event, Member, PeerInfo, Status};
+use crate::event::{Event, Member, PeerInfo};
 use crate::id::NodeId;
 use crate::join::{JoinUri, qr_text};
 use crate::node::Node;
@@ -423,7 +423,7 @@ impl Client {
             ),
             Event::OtherRoomBeacons { from, count } => self.out.emit(
                 json!({"event": "other_room", "from": from.to_string(), "count": count}),
-                || format!("! heard {count} beacon(s) from {from} that this room code cannot open: is the room code right?"),
+                || format!("! {}", present::other_room_text(from, count)),
             ),
         }
     }
@@ -616,17 +616,7 @@ impl Client {
                 let shown: Vec<(&crate::actors::oplog::HistoryOp, present::OpText)> = ops
                     .iter()
                     .filter_map(|o| {
-                        let view = OpView {
-                            author: o.author,
-                            wall_ms: o.wall_ms,
-                            applet: &o.applet,
-                            kind: o.kind,
-                            body: o.body.as_deref(),
-                            dm_to: o.dm_to,
-                            dm_text: o.dm_text.as_deref(),
-                            context: None,
-                        };
-                        present::op_text(&view, &me, &self.names).map(|t| (o, t))
+                        present::op_text(&OpView::of_history(o), &me, &self.names).map(|t| (o, t))
                     })
                     .collect();
                 let list: Vec<Value> = shown
@@ -732,9 +722,4 @@ impl Client {
                 s
             });
     }
-}
-
-/// Statuses as `/members` and the events word them (for tests and docs).
-pub fn liveness_words() -> [&'static str; 4] {
-    [Status::Alive, Status::Suspect, Status::Dead, Status::Left].map(status_word)
 }

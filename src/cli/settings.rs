@@ -288,7 +288,7 @@ impl Settings {
         }
     }
 
-    /// Reads a settings file's text; `what` names it in errors.
+    /// Reads a settings file's text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
         toml::from_str::<Settings>(text).map_err(|e| SettingsError::File {
             path: path.to_path_buf(),

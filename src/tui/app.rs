@@ -494,17 +494,7 @@ impl App {
             Action::Node(ev) => self.on_event(ev),
             Action::History(ops) => {
                 for o in &ops {
-                    let view = OpView {
-                        author: o.author,
-                        wall_ms: o.wall_ms,
-                        applet: &o.applet,
-                        kind: o.kind,
-                        body: o.body.as_deref(),
-                        dm_to: o.dm_to,
-                        dm_text: o.dm_text.as_deref(),
-                        context: None,
-                    };
-                    self.add_op(&view, (o.lamport, o.author, o.seq));
+                    self.add_op(&OpView::of_history(o), (o.lamport, o.author, o.seq));
                 }
                 // The past is read.
                 for pane in self.panes.values_mut() {
@@ -668,12 +658,7 @@ impl App {
             }
             Event::OtherRoomBeacons { from, count } => {
                 self.other_room = Some((from, count));
-                self.note(
-                    LineKind::Error,
-                    format!(
-                        "heard {count} beacon(s) from {from} that this room code cannot open: is the room code right?"
-                    ),
-                );
+                self.note(LineKind::Error, present::other_room_text(from, count));
                 Vec::new()
             }
             Event::LinkUp { .. } => {
