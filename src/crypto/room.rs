@@ -60,6 +60,13 @@ pub enum RoomError {
 /// A room code, normalised so that what people type the same way derives
 /// the same keys: surrounding space trimmed, letters lowercased, and every
 /// run of spaces, `-`, `_` or `.` turned into one `-`.
+///
+/// Lowercasing is per character, each char's [`char::to_lowercase`] in
+/// order, with no context-dependent mapping: `ΟΔΟΣ` becomes `οδοσ` (every
+/// Σ a σ), not `οδος` as [`str::to_lowercase`]'s final-sigma rule would
+/// give, and a typed `ς` stays `ς`. The exact rule, and its dependence on
+/// the Unicode version of the standard library, is in `docs/protocol.md`
+/// ("Room code").
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct RoomCode(String);
 
@@ -111,10 +118,12 @@ impl RoomCode {
 
     /// A rough, conservative estimate of the code's strength in bits. A code
     /// in the generated shape counts its real 61.3 bits. Otherwise each run
-    /// of letters counts as one word from a large dictionary (at most 16
-    /// bits, `log2(26)` per letter below that), each digit 3.3 bits and each
-    /// other character 5 bits: "hackathon2026" is about 29 bits, four
-    /// random words about 64. Only good for a warning.
+    /// of letters (`char::is_alphabetic`) counts as one word from a large
+    /// dictionary (at most 16 bits, `log2(26)` per letter below that), each
+    /// ASCII digit `log2(10)` bits, each `-` (the one separator left after
+    /// normalisation) nothing, and each other character 5 bits:
+    /// "hackathon2026" is about 29 bits, four random words 64. Only good
+    /// for a warning. Vectors: `docs/protocol.md` ("Room code").
     pub fn estimated_bits(&self) -> f64 {
         const WORD_BITS_MAX: f64 = 16.0;
         if self.is_generated_shape() {
@@ -242,6 +251,26 @@ mod tests {
     }
 
     #[test]
+    fn capital_sigma_lowercases_per_character_without_the_final_sigma_rule() {
+        let code = RoomCode::parse("ΟΔΟΣ").expect("valid");
+        assert_eq!(
+            code.as_str().as_bytes(),
+            b"\xce\xbf\xce\xb4\xce\xbf\xcf\x83"
+        );
+        assert_eq!(code.as_str(), "οδοσ");
+        // A typed final sigma is kept as it is: another room.
+        let typed_final = RoomCode::parse("οδος").expect("valid");
+        assert_eq!(
+            typed_final.as_str().as_bytes(),
+            b"\xce\xbf\xce\xb4\xce\xbf\xcf\x82"
+        );
+        assert_ne!(typed_final, code);
+        // Context-free, unconditional mappings only: İ (U+0130) becomes
+        // i + U+0307 whatever surrounds it.
+        assert_eq!(RoomCode::parse("İ").expect("valid").as_str(), "i\u{307}");
+    }
+
+    #[test]
     fn bad_codes_are_refused_with_a_reason() {
         assert_eq!(RoomCode::parse("   "), Err(RoomError::Empty));
         assert_eq!(RoomCode::parse("-_-"), Err(RoomError::Empty));
@@ -282,6 +311,41 @@ mod tests {
             let code = RoomCode::parse(strong).expect("valid");
             assert!(!code.is_weak(), "{strong} should pass");
         }
+    }
+
+    /// The vectors in `docs/protocol.md` ("Room code"): code, estimated
+    /// bits (to 2 decimals), weak or not.
+    #[test]
+    fn estimated_bits_follow_the_documented_vectors() {
+        for (typed, bits, weak) in [
+            ("demo-room", 32.0, true),
+            ("hackathon2026", 29.29, true),
+            ("DEMO ROOM 42", 38.64, true),
+            ("p@ss w0rd!", 41.52, true),
+            ("ΟΔΟΣ", 16.0, true),
+            ("a b c d e f g h i j k l m", 61.11, false),
+            ("correct horse battery staple", 64.0, false),
+            ("amber-otter-lunar-pine-river-cloud", 96.0, false),
+            ("amber-otter-lunar-pine-river-cloud-4821", 61.29, false),
+            ("amber-otter-lunar-pine-river-cloud-482", 105.97, false),
+        ] {
+            let code = RoomCode::parse(typed).expect("valid");
+            let got = (code.estimated_bits() * 100.0).round() / 100.0;
+            assert_eq!((got, code.is_weak()), (bits, weak), "{typed}");
+        }
+    }
+
+    /// `docs/protocol.md` ("Room code") lists the words and gives this
+    /// checksum: SHA-256 of the words in order, joined by `\n`, no final
+    /// newline.
+    #[test]
+    fn the_word_list_matches_the_documented_checksum() {
+        use sha2::Digest;
+        let digest = Sha256::digest(WORDS.join("\n").as_bytes());
+        assert_eq!(
+            to_hex(&digest),
+            "6541a086520736c1360c5fd7ee1c626e1a590ea464b6ab6dbe8731fdcd5b0a3f"
+        );
     }
 
     #[test]
@@ -333,5 +397,32 @@ mod tests {
             RoomKeys::derive(&RoomCode::parse("demo-room-2").expect("valid")).expect("derives");
         assert_ne!(other.link_psk, keys.link_psk);
         assert_ne!(other.room_tag, keys.room_tag);
+    }
+
+    /// The `ΟΔΟΣ` vector in `docs/protocol.md` ("Keys"), computed
+    /// independently with Python's `argon2-cffi` and `hmac` from the bytes
+    /// `cebfceb4cebfcf83`.
+    #[test]
+    fn documented_capital_sigma_vector_holds() {
+        let code = RoomCode::parse("ΟΔΟΣ").expect("valid");
+        let room_key = room_key(&code).expect("derives");
+        assert_eq!(
+            to_hex(&room_key),
+            "b5cd65086a126bec63208007a86dfd9de39f4c1c96ba46ffe9546fba31b22ccd"
+        );
+        let keys = RoomKeys::from_room_key(&room_key).expect("derives");
+        assert_eq!(
+            to_hex(&keys.link_psk),
+            "e712844f368f15e37c444f3c4f066ea78c050e97bf9449feb49ccf332fd898b4"
+        );
+        assert_eq!(
+            to_hex(&keys.beacon_key),
+            "b8be15c6f36f9591f3d97a247b90ff045d524977bef3933f6b0962b834732d60"
+        );
+        assert_eq!(
+            to_hex(&keys.seal_key),
+            "cdf3227960c3a7f663f928a3ef2079d9ac58ba5bb5a65593a884277eee448ac2"
+        );
+        assert_eq!(keys.room_tag_hex(), "82143af2efdfe3f0");
     }
 }

@@ -5,8 +5,10 @@
 //! Sans-IO: the caller moves the handshake messages over a connection (as
 //! length-delimited frames) and calls [`Handshake::read`] / [`Handshake::write`]
 //! in turn; [`Handshake::finish`] yields the verified peer id and the Noise
-//! transport state. Message flow (XX): initiator `e`; responder `e, ee, s,
-//! es` + its payload; initiator `s, se, psk` + its payload.
+//! transport state. Message flow (XX): initiator `e` with an empty payload;
+//! responder `e, ee, s, es` + its payload; initiator `s, se, psk` + its
+//! payload. The Noise prologue is empty (no prologue is set). Bytes and
+//! sizes: `docs/protocol.md`, "Link handshake".
 //!
 //! Known limit of XXpsk3 (the pattern the design fixes): the responder's
 //! second message is not yet keyed by the PSK, so anyone who dials a node
@@ -291,6 +293,43 @@ mod tests {
             !ct[..n].windows(5).any(|w| w == b"hello"),
             "no plaintext on the wire"
         );
+    }
+
+    /// `docs/protocol.md` ("Link handshake"): 48, 204 and 172 bytes, and a
+    /// payload of version, node id, length-prefixed binding, listen port.
+    #[test]
+    fn handshake_messages_have_the_documented_sizes_and_payload_layout() {
+        let (alice, bob) = ids();
+        let mut a = Handshake::initiator(&alice, &[7; 32], 9000).expect("builds");
+        let mut b = Handshake::responder(&bob, &[7; 32], 9001).expect("builds");
+        let m1 = a.write().expect("writes");
+        b.read(&m1).expect("reads");
+        let m2 = b.write().expect("writes");
+        a.read(&m2).expect("reads");
+        let m3 = a.write().expect("writes");
+        b.read(&m3).expect("reads");
+        assert_eq!((m1.len(), m2.len(), m3.len()), (48, 204, 172));
+        let mut layout = vec![0x01, 0x00];
+        layout.extend_from_slice(bob.node_id().as_bytes());
+        layout.extend_from_slice(&64u64.to_le_bytes());
+        layout.extend_from_slice(&bob.noise_binding());
+        layout.extend_from_slice(&9001u16.to_le_bytes());
+        assert_eq!(b.payload, layout);
+    }
+
+    #[test]
+    fn a_first_message_with_a_payload_is_refused() {
+        let (_, bob) = ids();
+        let params = NOISE_PATTERN.parse().expect("pattern");
+        let mut raw = Builder::new(params)
+            .local_private_key(&[3; 32])
+            .and_then(|b| b.psk(3, &[7; 32]))
+            .and_then(|b| b.build_initiator())
+            .expect("builds");
+        let mut m1 = vec![0u8; 1024];
+        let n = raw.write_message(b"hi", &mut m1).expect("writes");
+        let mut b = Handshake::responder(&bob, &[7; 32], 0).expect("builds");
+        assert!(b.read(&m1[..n]).is_err());
     }
 
     #[test]

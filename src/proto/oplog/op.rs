@@ -477,6 +477,59 @@ mod tests {
         );
     }
 
+    /// The frontier hash vectors in `docs/protocol.md` ("Frontier"),
+    /// computed independently with Python's `hashlib`: an author whose
+    /// frontier is empty (only pending ops, or forked at seq 1) adds
+    /// nothing to the hash.
+    #[test]
+    fn the_documented_frontier_hash_vectors_hold() {
+        use crate::proto::oplog::log::{Ingested, Log};
+        let hex = crate::id::to_hex;
+        let mut log = Log::new();
+        assert_eq!(
+            hex(&log.frontier_hash()),
+            "73323dab9f3a34c9733e098117079966bdfb04749d360abc57d528d76f2b90c1"
+        );
+        let one = Identity::generate_with(&mut ConstRng(0x01));
+        let documented = Op {
+            author: one.node_id(),
+            seq: 1,
+            prev: None,
+            lamport: 1,
+            wall_ms: 1_800_000_000_000,
+            applet: "chat".into(),
+            kind: 1,
+            body: b"hello room".to_vec(),
+            pow_nonce: 0,
+        };
+        let verified = |o: Op, by: &Identity| o.sign(by).verify().expect("verifies");
+        assert!(matches!(
+            log.ingest(verified(documented, &one)),
+            Ingested::Chained { .. }
+        ));
+        let with_one_author = "523328b0586a6881b1bb4d2c2e37e56a0ae1018fae63ce09a9fe8d8db7edc2f6";
+        assert_eq!(hex(&log.frontier_hash()), with_one_author);
+        // Only a pending op (seq 2, seq 1 missing): no frontier entry.
+        let two = Identity::generate_with(&mut ConstRng(0x02));
+        let pending = op(&two, 2, Some(OpId([0x77; 32])));
+        assert_eq!(log.ingest(verified(pending, &two)), Ingested::Pending);
+        // Two different ops at seq 1: forked at 1, no frontier entry.
+        let three = Identity::generate_with(&mut ConstRng(0x03));
+        let first = op(&three, 1, None);
+        let mut fork = op(&three, 1, None);
+        fork.lamport = 2;
+        log.ingest(verified(first, &three));
+        assert_eq!(
+            log.ingest(verified(fork, &three)),
+            Ingested::Equivocation {
+                author: three.node_id(),
+                seq: 1
+            }
+        );
+        assert_eq!(log.frontier().len(), 1);
+        assert_eq!(hex(&log.frontier_hash()), with_one_author);
+    }
+
     #[test]
     fn a_signed_op_verifies_and_its_id_is_the_hash_of_the_op() {
         let id = author();
