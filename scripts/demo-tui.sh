@@ -138,7 +138,8 @@ keys carol -l '/vote meta lunch title="Pizza or salad?" options=pizza,salad clos
 keys carol Enter
 wait_for carol "poll lunch" "carol created the poll"
 keys bob M-4
-wait_for bob 'lunch "Pizza or salad\?"' "bob's polls view lists the poll"
+# The list's row (the activity below it names the poll too).
+wait_for bob 'lunch "Pizza or salad\?" · [0-9]+ vote' "bob's polls view lists the poll"
 select_list bob
 keys bob 1
 wait_for bob "pizza +█+ 1 ✓ yours" "bob's vote counts on his screen"
@@ -151,7 +152,7 @@ keys carol -l '/queue create help title="Help desk"'
 keys carol Enter
 wait_for carol "queue help" "carol created the queue"
 keys ada M-5
-wait_for ada 'help "Help desk"' "ada's queues view lists the queue"
+wait_for ada 'help "Help desk" · [0-9]+ waiting' "ada's queues view lists the queue"
 select_list ada
 keys ada j
 wait_for ada "/queue join help label=ada" "the join command is filled in"

@@ -613,22 +613,35 @@ impl Client {
                     .map_err(|e| e.to_string())?;
                 self.known().await?;
                 let me = node.id();
-                let shown: Vec<(&crate::actors::oplog::HistoryOp, present::OpText)> = ops
+                // Every op in JSON (a script sees the whole log); what a
+                // person can read of them in text.
+                let shown: Vec<(&crate::actors::oplog::HistoryOp, Option<present::OpText>)> = ops
                     .iter()
-                    .filter_map(|o| {
-                        present::op_text(&OpView::of_history(o), &me, &self.names).map(|t| (o, t))
+                    .map(|o| {
+                        (
+                            o,
+                            present::op_text(&OpView::of_history(o), &me, &self.names),
+                        )
                     })
                     .collect();
                 let list: Vec<Value> = shown
                     .iter()
                     .map(|(o, t)| {
-                        let mut v = json!({"id": o.id.to_string(), "author": o.author.to_string(), "nick": self.nick_json(&o.author), "applet": o.applet, "kind": o.kind, "wall_ms": o.wall_ms, "text": t.text});
-                        if let present::OpKind::Dm { to, opened } = &t.kind {
-                            v["to"] = json!(to.to_string());
-                            v["opened"] = json!(opened);
-                        }
-                        if let present::OpKind::Action { action, .. } = &t.kind {
-                            v["action"] = json!(action);
+                        let mut v = json!({"id": o.id.to_string(), "author": o.author.to_string(), "nick": self.nick_json(&o.author), "applet": o.applet, "kind": o.kind, "wall_ms": o.wall_ms, "text": Value::Null});
+                        match t.as_ref().map(|t| (&t.kind, &t.text)) {
+                            Some((present::OpKind::Chat, text)) => v["text"] = json!(text),
+                            Some((present::OpKind::Dm { to, opened }, text)) => {
+                                v["to"] = json!(to.to_string());
+                                v["opened"] = json!(opened);
+                                if *opened {
+                                    v["text"] = json!(text);
+                                }
+                            }
+                            Some((present::OpKind::Action { action, .. }, text)) => {
+                                v["action"] = json!(action);
+                                v["summary"] = json!(text);
+                            }
+                            None => {}
                         }
                         v
                     })
@@ -636,7 +649,7 @@ impl Client {
                 self.out.emit(json!({"event": "history", "ops": list}), || {
                     let lines: Vec<String> = shown
                         .iter()
-                        .map(|(_, t)| t.line(&me, &self.names))
+                        .filter_map(|(_, t)| t.as_ref().map(|t| t.line(&me, &self.names)))
                         .collect();
                     if lines.is_empty() {
                         "no history yet".to_string()

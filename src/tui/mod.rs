@@ -199,6 +199,11 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         });
     }
     let mut pending: BTreeSet<View> = View::ALL.into_iter().filter(|v| v.has_list()).collect();
+    // Listings come back on their own channel, numbered: reads of one view
+    // can overlap, and only the newest one read may be shown.
+    let (listing_tx, mut listing_rx) = mpsc::channel::<(View, u64, Action)>(ACTIONS_QUEUED_MAX);
+    let mut listing_latest: std::collections::BTreeMap<View, u64> = Default::default();
+    let mut listing_seq: u64 = 0;
     let listing_due = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(listing_due);
     let mut refresh = tokio::time::interval(REFRESH_INTERVAL);
@@ -232,6 +237,11 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
                 Err(RecvError::Closed) => break Ok(()),
             },
             Some(action) = rx.recv() => actions.push(action),
+            Some((view, seq, action)) = listing_rx.recv() => {
+                if listing_latest.get(&view) == Some(&seq) {
+                    actions.push(action);
+                }
+            }
             _ = refresh.tick() => {
                 actions.push(Action::Tick { now_ms: present::now_ms() });
                 let node = node.clone();
@@ -244,11 +254,14 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             }
             _ = &mut listing_due, if !pending.is_empty() => {
                 for view in std::mem::take(&mut pending) {
+                    listing_seq += 1;
+                    let seq = listing_seq;
+                    listing_latest.insert(view, seq);
                     let node = node.clone();
-                    let tx = tx.clone();
+                    let tx = listing_tx.clone();
                     tokio::spawn(async move {
                         if let Some(action) = read_listing(&node, view).await {
-                            let _ = tx.send(action).await;
+                            let _ = tx.send((view, seq, action)).await;
                         }
                     });
                 }
