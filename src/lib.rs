@@ -24,11 +24,14 @@
 //! * [`actors`]: the thin tokio actors around the engines, the transport
 //!   task and the router; [`node`]: [`Node`], the public handle;
 //!   [`config`], [`event`], [`error`]: what it takes, says and returns.
-//! * [`join`]: `flashmesh://join` links and their QR codes; [`cli`]: the line
-//!   client (`flashmesh run`) and `flashmesh sim`.
+//! * [`join`]: `flashmesh://join` links and their QR codes; [`cli`]: the
+//!   line client (`flashmesh run`, the scripting interface), the settings
+//!   both clients share, and `flashmesh sim`; [`tui`]: the full-screen
+//!   client; [`present`]: how both clients word what the node says.
 //! * [`proto::oplog`]: the durable op-log (signed per-author logs, the fold
 //!   into applet state, anti-entropy); [`applets`]: the built-in applets
-//!   (chat, direct messages); [`store`]: the crash-safe storage (redb).
+//!   (chat, direct messages, announcements, polls, queues, lost+found,
+//!   resource requests, the roster).
 //!
 //! ## Example: size a room before the event
 //!

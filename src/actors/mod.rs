@@ -1,6 +1,7 @@
 //! The thin tokio actors around the sans-IO engines, and what they share.
 //!
-//! One task per engine (membership, topology, broadcast), plus the
+//! One task per engine (membership, topology, broadcast, and the op-log:
+//! its replica, store and applets), plus the
 //! transport (listener, dialer, one reader and one writer task per link),
 //! discovery and the router that hands each inbound frame to the engine its
 //! `Wire` variant names. An actor owns its engine; it only turns inputs

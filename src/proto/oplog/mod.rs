@@ -1,8 +1,9 @@
 //! The durable op-log: each author's signed, append-only log of ops
 //! ([`op`]), the chains, pending ops and equivocation proofs a node holds
 //! ([`log`]), the deterministic fold of ops into applet state ([`fold`]),
-//! and the engine that ties them together ([`engine`]). Anti-entropy sync
-//! comes next.
+//! the engine that ties them together ([`engine`]), and anti-entropy, which
+//! repairs what broadcast missed ([`sync`]; its `Replica` is what the
+//! op-log actor drives).
 //!
 //! See `docs/protocol.md` ("Ops", "The log").
 
