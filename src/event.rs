@@ -68,6 +68,10 @@ pub enum Event {
         from: NodeId,
         payload: Vec<u8>,
         wall_ms: u64,
+        /// The op's place in the room's order, `(lamport, from, seq)`, as
+        /// [`crate::Node::history`] sorts it.
+        lamport: u64,
+        seq: u64,
     },
     /// An author forked its log: two ops for one `(author, seq)`. Its ops
     /// from `seq` on no longer count.

@@ -476,6 +476,8 @@ impl OpLogActor {
                         from: o.author,
                         payload: opened.body,
                         wall_ms: o.wall_ms,
+                        lamport: o.lamport,
+                        seq: o.seq,
                     });
                 }
                 _ => {

@@ -383,6 +383,7 @@ impl Client {
                 from,
                 payload,
                 wall_ms,
+                ..
             } => {
                 let text = String::from_utf8_lossy(&payload).into_owned();
                 self.out.emit(

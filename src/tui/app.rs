@@ -607,10 +607,12 @@ impl App {
                 Vec::new()
             }
             Event::Mail {
-                id,
                 from,
                 payload,
                 wall_ms,
+                lamport,
+                seq,
+                ..
             } => {
                 let view = OpView {
                     author: from,
@@ -622,13 +624,9 @@ impl App {
                     dm_text: Some(&payload),
                     context: None,
                 };
-                // Keyed by the op id's bytes after the high-water mark, so
-                // it sorts as it arrives and is never shown twice.
-                let key = (
-                    self.lamport_seen,
-                    from,
-                    u64::from_be_bytes(id.0[..8].try_into().unwrap_or([0; 8])),
-                );
+                // The op's own key: the same line as the history's, so a
+                // message that arrives while the history loads shows once.
+                let key = (lamport, from, seq);
                 self.add_op(&view, key);
                 Vec::new()
             }

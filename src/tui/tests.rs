@@ -494,6 +494,8 @@ fn a_plain_line_in_the_dm_view_answers_the_last_conversation() {
         from: id(0x22),
         payload: b"psst".to_vec(),
         wall_ms: T0,
+        lamport: 40,
+        seq: 3,
     }));
     typed(&mut app, "hi bob");
     assert_eq!(
@@ -524,4 +526,32 @@ fn an_op_of_a_list_view_asks_for_its_listing_again() {
         body: Some(Vec::new()),
     }));
     assert_eq!(effects, vec![Effect::Refresh(View::Polls)]);
+}
+
+#[test]
+fn a_direct_message_shows_once_whether_live_or_from_the_history() {
+    let mut app = app();
+    app.update(Action::Node(Event::Mail {
+        id: op(60),
+        from: id(0x22),
+        payload: b"psst".to_vec(),
+        wall_ms: T0,
+        lamport: 7,
+        seq: 2,
+    }));
+    app.update(Action::History(vec![crate::actors::oplog::HistoryOp {
+        id: op(60),
+        author: id(0x22),
+        seq: 2,
+        lamport: 7,
+        wall_ms: T0,
+        applet: crate::applets::dm::NAME.into(),
+        kind: crate::applets::dm::KIND_MESSAGE,
+        body: Some(b"sealed".to_vec()),
+        dm_to: Some(me()),
+        dm_text: Some(b"psst".to_vec()),
+    }]));
+    let dms = &app.pane(View::Dms).lines;
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    assert_eq!(dms[0].text, "psst");
 }
