@@ -244,6 +244,27 @@ pub struct OpView<'a> {
 }
 
 impl<'a> OpView<'a> {
+    /// An op as [`crate::Event::Op`] announces it (a direct message's
+    /// recipient and text are not in the event).
+    pub fn of_event(
+        author: NodeId,
+        wall_ms: u64,
+        applet: &'a str,
+        kind: u16,
+        body: Option<&'a [u8]>,
+    ) -> OpView<'a> {
+        OpView {
+            author,
+            wall_ms,
+            applet,
+            kind,
+            body,
+            dm_to: None,
+            dm_text: None,
+            context: None,
+        }
+    }
+
     /// A history entry as the presentation layer reads it.
     pub fn of_history(o: &'a crate::actors::oplog::HistoryOp) -> OpView<'a> {
         OpView {

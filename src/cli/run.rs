@@ -448,14 +448,8 @@ impl Client {
             return; // this client printed what it did already
         }
         let view = OpView {
-            author,
-            wall_ms,
-            applet: &applet,
-            kind,
-            body: body.as_deref(),
-            dm_to: None,
-            dm_text: None,
             context: Some(context),
+            ..OpView::of_event(author, wall_ms, &applet, kind, body.as_deref())
         };
         let Some(shown) = present::op_text(&view, &me, &self.names) else {
             return;

@@ -489,22 +489,16 @@ impl Store {
 
     /// The whole address book, `(node, encoded addresses)` in node order.
     pub fn addr_book(&self) -> Result<Vec<(NodeId, Vec<u8>)>, StorageError> {
-        self.run(|db| {
-            let txn = db.begin_read()?;
-            let book = txn.open_table(ADDRS)?;
-            let mut out = Vec::new();
-            for entry in book.iter()? {
-                let (node, value) = entry?;
-                out.push((NodeId(*node.value()), value.value().1.to_vec()));
-            }
-            Ok(out)
-        })
+        Ok(self
+            .addr_entries()?
+            .into_iter()
+            .map(|(node, _, addrs)| (node, addrs))
+            .collect())
     }
 
-    /// Up to `limit` address-book entries, `(node, updated_ms, encoded
-    /// addresses)`, most recently updated first (ties: lowest node id
-    /// first). What a restarting node dials.
-    pub fn newest_addrs(&self, limit: usize) -> Result<Vec<(NodeId, u64, Vec<u8>)>, StorageError> {
+    /// Every address-book entry, `(node, updated_ms, encoded addresses)`,
+    /// in node order.
+    fn addr_entries(&self) -> Result<Vec<(NodeId, u64, Vec<u8>)>, StorageError> {
         self.run(|db| {
             let txn = db.begin_read()?;
             let book = txn.open_table(ADDRS)?;
@@ -514,11 +508,19 @@ impl Store {
                 let (updated, bytes) = value.value();
                 out.push((NodeId(*node.value()), updated, bytes.to_vec()));
             }
-            // The table is in node order and the sort is stable.
-            out.sort_by_key(|(_, updated, _)| std::cmp::Reverse(*updated));
-            out.truncate(limit);
             Ok(out)
         })
+    }
+
+    /// Up to `limit` address-book entries, `(node, updated_ms, encoded
+    /// addresses)`, most recently updated first (ties: lowest node id
+    /// first). What a restarting node dials.
+    pub fn newest_addrs(&self, limit: usize) -> Result<Vec<(NodeId, u64, Vec<u8>)>, StorageError> {
+        let mut out = self.addr_entries()?;
+        // The entries are in node order and the sort is stable.
+        out.sort_by_key(|(_, updated, _)| std::cmp::Reverse(*updated));
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// `node`'s address-book entry, `(updated_ms, encoded addresses)`, if

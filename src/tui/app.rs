@@ -589,16 +589,7 @@ impl App {
                     // the command (from it); others' are sealed.
                     return Vec::new();
                 }
-                let view = OpView {
-                    author,
-                    wall_ms,
-                    applet: &applet,
-                    kind,
-                    body: body.as_deref(),
-                    dm_to: None,
-                    dm_text: None,
-                    context: None,
-                };
+                let view = OpView::of_event(author, wall_ms, &applet, kind, body.as_deref());
                 self.add_op(&view, (lamport, author, seq));
                 let list = View::of_applet(&applet);
                 if list.has_list() {

@@ -426,13 +426,10 @@ mod tests {
         }
     }
 
-    /// The vector in `docs/protocol.md` ("Ops"), computed independently
-    /// with Python's `cryptography` package.
-    #[test]
-    fn the_documented_test_vector_holds() {
-        let id = Identity::generate_with(&mut ConstRng(0x01));
-        let o = Op {
-            author: id.node_id(),
+    /// The op of the documented vectors (`docs/protocol.md`, "Ops").
+    fn documented_op(author: &Identity) -> Op {
+        Op {
+            author: author.node_id(),
             seq: 1,
             prev: None,
             lamport: 1,
@@ -441,7 +438,15 @@ mod tests {
             kind: 1,
             body: b"hello room".to_vec(),
             pow_nonce: 0,
-        };
+        }
+    }
+
+    /// The vector in `docs/protocol.md` ("Ops"), computed independently
+    /// with Python's `cryptography` package.
+    #[test]
+    fn the_documented_test_vector_holds() {
+        let id = Identity::generate_with(&mut ConstRng(0x01));
+        let o = documented_op(&id);
         let hex = crate::id::to_hex;
         assert_eq!(
             hex(&o.encode()),
@@ -491,17 +496,7 @@ mod tests {
             "73323dab9f3a34c9733e098117079966bdfb04749d360abc57d528d76f2b90c1"
         );
         let one = Identity::generate_with(&mut ConstRng(0x01));
-        let documented = Op {
-            author: one.node_id(),
-            seq: 1,
-            prev: None,
-            lamport: 1,
-            wall_ms: 1_800_000_000_000,
-            applet: "chat".into(),
-            kind: 1,
-            body: b"hello room".to_vec(),
-            pow_nonce: 0,
-        };
+        let documented = documented_op(&one);
         let verified = |o: Op, by: &Identity| o.sign(by).verify().expect("verifies");
         assert!(matches!(
             log.ingest(verified(documented, &one)),
