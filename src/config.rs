@@ -6,11 +6,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::actors::beacon::DiscoveryConfig;
 use crate::crypto::identity::Identity;
 use crate::crypto::room::{RoomCode, RoomError, RoomKeys};
 use crate::proto::oplog::fold::Applet;
 use crate::proto::{membership, plumtree, topology};
-use crate::transport::discovery::DiscoveryConfig;
 
 /// The TCP port a node listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9000;

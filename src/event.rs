@@ -83,7 +83,7 @@ pub enum Event {
     /// the one the nodes around it use. `from` is where the last one came
     /// from, `count` how many were heard since the last such event (or the
     /// start). At most one per
-    /// [`crate::transport::discovery::OTHER_ROOM_REPORT_INTERVAL_MS`]
+    /// [`crate::actors::beacon::OTHER_ROOM_REPORT_INTERVAL_MS`]
     /// (30 s); none while the node has a link.
     OtherRoomBeacons { from: SocketAddr, count: u64 },
     /// An actor panicked and was restarted with a fresh engine.

@@ -17,12 +17,12 @@
 //!   thread over a faulty virtual network (`flashmesh sim`).
 //! * [`crypto`]: room codes and keys, the persisted identity, sealed direct
 //!   messages.
-//! * [`transport`]: beacons and UDP discovery, the Noise link handshake,
+//! * [`net`]: the sealed beacon, UDP sockets, the Noise link handshake,
 //!   framing.
 //! * [`store`]: one room's crash-safe op-log database (redb): ops, heads,
 //!   equivocation proofs, snapshots, the address book.
 //! * [`actors`]: the thin tokio actors around the engines, the transport
-//!   task and the router; [`node`]: [`Node`], the public handle;
+//!   (links), the beacon task (LAN discovery) and the router; [`node`]: [`Node`], the public handle;
 //!   [`config`], [`event`], [`error`]: what it takes, says and returns.
 //! * [`join`]: `flashmesh://join` links and their QR codes; [`cli`]: the
 //!   line client (`flashmesh run`, the scripting interface), the settings
@@ -55,12 +55,12 @@ pub mod error;
 pub mod event;
 pub mod id;
 pub mod join;
+pub mod net;
 pub mod node;
 pub mod present;
 pub mod proto;
 pub mod sim;
 pub mod store;
-pub mod transport;
 pub mod tui;
 
 pub use config::{Config, IdentitySource, Profile, Room};

@@ -36,10 +36,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::actors::addr_book::{self, AddrBookWriter};
-use crate::actors::broadcast_actor::{BroadcastActor, BroadcastCtl, BroadcastStats};
+use crate::actors::beacon::{Discovery, DiscoveryStats};
 use crate::actors::discovery::{SeedLoop, Target};
 use crate::actors::membership::{ADDR_KEY, MembershipActor, MembershipCtl, NICK_KEY, format_addrs};
 use crate::actors::oplog::{HistoryOp, LogState, OpLogActor, OpLogCtl};
+use crate::actors::plumtree::{BroadcastCtl, BroadcastStats, PlumtreeActor};
 use crate::actors::router::Router;
 use crate::actors::topology::{TopologyActor, TopologyCtl};
 use crate::actors::transport::{
@@ -56,7 +57,6 @@ use crate::id::{MessageId, NodeId, OpId};
 use crate::join::JoinUri;
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::Store;
-use crate::transport::discovery::{Discovery, DiscoveryStats};
 
 /// Ops per page of [`Node::history`].
 pub const HISTORY_PAGE: usize = 256;
@@ -229,7 +229,7 @@ impl Node {
             oplog_tx.clone(),
             cancel.clone(),
         );
-        let broadcaster = BroadcastActor::new(
+        let broadcaster = PlumtreeActor::new(
             identity.clone(),
             config.plumtree.clone(),
             generation,

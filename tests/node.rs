@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use flashmesh::transport::discovery::DiscoveryConfig;
+use flashmesh::actors::beacon::DiscoveryConfig;
 use flashmesh::{Config, Delivery, Event, IdentitySource, Node, NodeId, Room, RoomCode, Status};
 use futures_util::SinkExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -446,9 +446,9 @@ async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
     // A raw client of another room sees only handshake bytes.
     let mut raw = TcpStream::connect(a.local_addr()).await.expect("connects");
     let wrong = flashmesh::crypto::identity::Identity::generate();
-    let hs = flashmesh::transport::link::handshake(
+    let hs = flashmesh::net::link::handshake(
         &mut raw,
-        flashmesh::transport::link::Role::Dialer,
+        flashmesh::net::link::Role::Dialer,
         &wrong,
         &[0x55; 32],
         0,
@@ -548,9 +548,9 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
     ] {
         let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
         let me = flashmesh::crypto::identity::Identity::generate();
-        let (framed, _) = flashmesh::transport::link::handshake(
+        let (framed, _) = flashmesh::net::link::handshake(
             &mut s,
-            flashmesh::transport::link::Role::Dialer,
+            flashmesh::net::link::Role::Dialer,
             &me,
             &main_room().keys().link_psk,
             0,
@@ -580,9 +580,9 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
     for case in 0..3 {
         let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
         let me = flashmesh::crypto::identity::Identity::generate();
-        let (mut framed, mut secured) = flashmesh::transport::link::handshake(
+        let (mut framed, mut secured) = flashmesh::net::link::handshake(
             &mut s,
-            flashmesh::transport::link::Role::Dialer,
+            flashmesh::net::link::Role::Dialer,
             &me,
             &main_room().keys().link_psk,
             0,
@@ -804,9 +804,9 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
     // A room member that completes the handshake, then never reads.
     let mut stalled = TcpStream::connect(a.local_addr()).await.expect("connects");
     let me = flashmesh::crypto::identity::Identity::generate();
-    let (framed, _) = flashmesh::transport::link::handshake(
+    let (framed, _) = flashmesh::net::link::handshake(
         &mut stalled,
-        flashmesh::transport::link::Role::Dialer,
+        flashmesh::net::link::Role::Dialer,
         &me,
         &main_room().keys().link_psk,
         0,

@@ -1,6 +1,6 @@
 //! Finding peers: what beacons report, and seed peers.
 //!
-//! A beacon ([`crate::transport::discovery`]) proves a node of this room is
+//! A beacon ([`crate::actors::beacon`]) proves a node of this room is
 //! reachable at the datagram's source address and the TCP port it names:
 //! the address goes to the transport's address book (as observed) and the
 //! node becomes a dial candidate for topology. Topology decides whether to
@@ -33,9 +33,9 @@ use tokio_util::sync::CancellationToken;
 use super::Supervised;
 use super::topology::TopologyCtl;
 use super::transport::TransportCmd;
+use crate::actors::beacon::Found;
 use crate::id::NodeId;
 use crate::proto::topology;
-use crate::transport::discovery::Found;
 
 /// First wait before retrying a seed.
 pub const SEED_RETRY_MIN: Duration = Duration::from_secs(1);

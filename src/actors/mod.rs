@@ -1,9 +1,10 @@
 //! The thin tokio actors around the sans-IO engines, and what they share.
 //!
-//! One task per engine (membership, topology, broadcast, and the op-log:
-//! its replica, store and applets), plus the
+//! One task per engine (membership, topology, Plumtree broadcast
+//! ([`plumtree`]), and the op-log: its replica, store and applets), plus the
 //! transport (listener, dialer, one reader and one writer task per link),
-//! discovery and the router that hands each inbound frame to the engine its
+//! the beacon task (LAN discovery, [`beacon`]), seed and remembered-peer
+//! dialling ([`discovery`]) and the router that hands each inbound frame to the engine its
 //! `Wire` variant names. An actor owns its engine; it only turns inputs
 //! from its inboxes and timers into engine inputs, and engine outputs into
 //! messages to other actors and events on the bus ([`crate::event::Event`]).
@@ -57,10 +58,11 @@ use crate::event::Event;
 use crate::proto::Time;
 
 pub mod addr_book;
-pub mod broadcast_actor;
+pub mod beacon;
 pub mod discovery;
 pub mod membership;
 pub mod oplog;
+pub mod plumtree;
 pub mod router;
 pub mod topology;
 pub mod transport;

@@ -30,8 +30,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::broadcast_actor::BroadcastCtl;
 use super::membership::{MembershipCtl, STATE_KEY};
+use super::plumtree::BroadcastCtl;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
 use crate::applets::{self, dm as dm_applet, queue as queue_applet};

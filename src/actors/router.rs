@@ -14,7 +14,7 @@ use crate::proto::oplog::sync;
 use crate::proto::wire::Wire;
 use crate::proto::{membership, plumtree, topology};
 
-/// What the broadcast actor hears from links.
+/// What the Plumtree actor hears from links.
 #[derive(Debug)]
 pub(crate) enum BroadcastNet {
     Plumtree(NodeId, plumtree::Message),

@@ -1,6 +1,6 @@
 //! The topology actor: owns the degree-constrained link engine, turns its
 //! dials and disconnects into transport commands and its neighbour events
-//! into inputs of the membership and broadcast actors.
+//! into inputs of the membership, Plumtree and op-log actors.
 //!
 //! Kept outside the engine, for a restart after a panic: the current links
 //! (with direction) and what membership said of each member.
@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::broadcast_actor::BroadcastCtl;
 use super::membership::MembershipCtl;
 use super::oplog::OpLogCtl;
+use super::plumtree::BroadcastCtl;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
 use crate::id::NodeId;

@@ -4,7 +4,7 @@
 //! ## Links
 //!
 //! A connection becomes a link once its Noise handshake
-//! ([`crate::transport::link::handshake`]) proves the peer's node id. There
+//! ([`crate::net::link::handshake`]) proves the peer's node id. There
 //! is at most one link per peer. When a second connection to a peer
 //! completes while a link exists (both sides dialled at once, a seed dialled
 //! at two of its addresses, a peer that dialled again), both ends keep the
@@ -79,9 +79,9 @@ use super::{LINK_SEND_QUEUE, Supervised, topology::TopologyCtl};
 use crate::crypto::identity::Identity;
 use crate::event::{Event, PeerInfo};
 use crate::id::NodeId;
+use crate::net::link::{self, LinkError, Opener, Role, Sealer, Secured};
 use crate::proto::topology;
 use crate::proto::wire::Wire;
-use crate::transport::link::{self, LinkError, Opener, Role, Sealer, Secured};
 
 /// A TCP connect attempt to one address gives up after this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

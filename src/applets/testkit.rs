@@ -11,8 +11,8 @@ use rand::{RngExt, SeedableRng};
 use crate::crypto::identity::Identity;
 use crate::id::NodeId;
 use crate::proto::EngineRng;
-use crate::proto::oplog::engine::OpLog;
 use crate::proto::oplog::fold::Applet;
+use crate::proto::oplog::ledger::OpLog;
 use crate::proto::oplog::op::SignedOp;
 
 /// The room seal key of every test.

@@ -27,12 +27,12 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::settings::{self, Paths, ProfileName, Remembered, Resolved, Settings};
+use crate::actors::beacon::DiscoveryConfig;
 use crate::config::{Config, IdentitySource, Profile, Room, check_nick};
 use crate::config::{DEFAULT_DISCOVERY_PORT, DEFAULT_PORT};
 use crate::crypto::room::RoomCode;
 use crate::join::JoinUri;
 use crate::node::Node;
-use crate::transport::discovery::DiscoveryConfig;
 
 /// The flags both clients take. Each one overrides the config file and the
 /// environment (see [`super::settings`]).

@@ -1,21 +1,21 @@
 //! The durable op-log: each author's signed, append-only log of ops
 //! ([`op`]), the chains, pending ops and equivocation proofs a node holds
 //! ([`log`]), the deterministic fold of ops into applet state ([`fold`]),
-//! the engine that ties them together ([`engine`]), and anti-entropy, which
+//! the engine that ties them together ([`ledger`]), and anti-entropy, which
 //! repairs what broadcast missed ([`sync`]; its `Replica` is what the
 //! op-log actor drives).
 //!
 //! See `docs/protocol.md` ("Ops", "The log").
 
-pub mod engine;
 pub mod fold;
+pub mod ledger;
 pub mod log;
 pub mod op;
 pub mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{AuthorError, IngestReport, OpLog, SNAPSHOT_VERSION, Snapshot};
 pub use fold::{Applet, AppliedOp, FoldStats, Folder};
+pub use ledger::{AuthorError, IngestReport, OpLog, SNAPSHOT_VERSION, Snapshot};
 pub use log::{Ingested, Log};
 pub use op::{Op, SignedOp, VerifiedOp, VerifyError, verify_batch};

@@ -38,7 +38,7 @@ use std::time::Duration;
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::engine::{IngestReport, OpLog};
+use super::ledger::{IngestReport, OpLog};
 use super::op::SignedOp;
 use crate::codec;
 use crate::id::{NodeId, OpId};

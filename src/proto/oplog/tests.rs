@@ -4,7 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use super::engine::OpLog;
+use super::ledger::OpLog;
 use super::op::{Op, SignedOp, seal_body};
 use crate::applets::{self, chat, dm};
 use crate::crypto::identity::Identity;

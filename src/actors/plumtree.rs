@@ -1,4 +1,4 @@
-//! The broadcast actor: owns the Plumtree engine, and opens what it
+//! The Plumtree actor: owns the Plumtree engine, and opens what it
 //! delivers.
 //!
 //! Every broadcast payload is one encoded [`Envelope`]: the application's
@@ -32,7 +32,7 @@ use crate::id::{MessageId, NodeId};
 use crate::proto::plumtree::{self, Plumtree};
 use crate::proto::wire::{Envelope, Wire};
 
-/// Counters of what the broadcast actor dropped.
+/// Counters of what the Plumtree actor dropped.
 #[derive(Debug, Default)]
 pub struct BroadcastStats {
     /// Delivered payloads that were not one canonical `Envelope`.
@@ -43,7 +43,7 @@ pub struct BroadcastStats {
     pub misdirected: AtomicU64,
 }
 
-/// What the broadcast actor hears besides peers' messages.
+/// What the Plumtree actor hears besides peers' messages.
 #[derive(Debug)]
 pub(crate) enum BroadcastCtl {
     Input(plumtree::Input),
@@ -56,7 +56,7 @@ pub(crate) enum BroadcastCtl {
     Panic,
 }
 
-pub(crate) struct BroadcastActor {
+pub(crate) struct PlumtreeActor {
     pub(crate) identity: Arc<Identity>,
     pub(crate) config: plumtree::Config,
     pub(crate) engine: Plumtree,
@@ -73,7 +73,7 @@ pub(crate) struct BroadcastActor {
     neighbors: BTreeSet<NodeId>,
 }
 
-impl BroadcastActor {
+impl PlumtreeActor {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         identity: Arc<Identity>,
@@ -87,9 +87,9 @@ impl BroadcastActor {
         bus: broadcast::Sender<Event>,
         stats: Arc<BroadcastStats>,
         cancel: CancellationToken,
-    ) -> BroadcastActor {
+    ) -> PlumtreeActor {
         let engine = Plumtree::new(identity.node_id(), config.clone(), seq_start);
-        BroadcastActor {
+        PlumtreeActor {
             identity,
             config,
             engine,
@@ -229,7 +229,7 @@ impl BroadcastActor {
     }
 }
 
-impl Supervised for BroadcastActor {
+impl Supervised for PlumtreeActor {
     const NAME: &'static str = "broadcast";
 
     async fn run(&mut self) {

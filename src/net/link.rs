@@ -37,8 +37,8 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use crate::codec::{self, WireError};
 use crate::crypto::identity::Identity;
 use crate::id::NodeId;
+use crate::net::handshake::{Finished, Handshake, HandshakeError, NOISE_MESSAGE_MAX};
 use crate::proto::wire::{FRAME_BYTES_MAX, Wire};
-use crate::transport::handshake::{Finished, Handshake, HandshakeError, NOISE_MESSAGE_MAX};
 
 /// Bytes the AEAD tag adds to every Noise transport message.
 pub const NOISE_TAG_BYTES: usize = 16;

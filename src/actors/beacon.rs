@@ -2,11 +2,11 @@
 //! and reports the beacons of the same room it hears.
 //!
 //! Why: nodes of a room on one LAN (or one host) find each other with no
-//! configuration. The beacon ([`super::beacon`]) is sealed with the room's
+//! configuration. The beacon ([`crate::net::beacon`]) is sealed with the room's
 //! beacon key, so other rooms' nodes neither read nor forge it.
 //!
 //! What the task does:
-//! * binds the shared discovery port ([`super::udp::bind_shared`]);
+//! * binds the shared discovery port ([`crate::net::udp::bind_shared`]);
 //! * sends one beacon at start, then one every [`DiscoveryConfig::interval`]
 //!   ± [`DiscoveryConfig::jitter`], the same datagram to every broadcast
 //!   target; an error sending to one target is counted and skipped;
@@ -49,11 +49,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::beacon::{self, BEACON_NONCE_BYTES, BEACON_VERSION, Beacon, BeaconError, BeaconOpener};
-use super::udp::{bind_shared, default_broadcast_addrs};
 use crate::actors::{Supervised, supervise};
 use crate::event::Event;
 use crate::id::NodeId;
+use crate::net::beacon::{
+    self, BEACON_NONCE_BYTES, BEACON_VERSION, Beacon, BeaconError, BeaconOpener,
+};
+use crate::net::udp::{bind_shared, default_broadcast_addrs};
 
 /// The discovery port unless configured otherwise.
 pub const DISCOVERY_PORT_DEFAULT: u16 = 9999;
@@ -668,8 +670,8 @@ mod tests {
 
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-    use crate::transport::beacon::BEACON_BYTES;
-    use crate::transport::udp::LOOPBACK_BROADCAST;
+    use crate::net::beacon::BEACON_BYTES;
+    use crate::net::udp::LOOPBACK_BROADCAST;
 
     /// Generous: the machine running the tests may be busy.
     const DEADLINE: Duration = Duration::from_secs(10);
