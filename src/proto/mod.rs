@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub mod membership;
 pub mod oplog;
 pub mod plumtree;
+pub mod route;
 pub mod topology;
 pub mod wire;
 

@@ -49,6 +49,7 @@ use crate::crypto::identity::Identity;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::OpLog;
 use crate::proto::oplog::sync::{self, Replica};
+use crate::proto::route::{self, Effect, Engines, Inbound, Routed, Timer};
 use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
@@ -311,23 +312,6 @@ impl SimConfig {
     }
 }
 
-/// The timer of one of a node's engines.
-#[derive(Clone, Copy, Debug)]
-enum AnyTimer {
-    M(membership::Timer),
-    T(topology::Timer),
-    P(plumtree::Timer),
-    O(sync::Timer),
-}
-
-/// An input for one of a node's engines.
-enum Task {
-    M(membership::Input),
-    T(topology::Input),
-    P(plumtree::Input),
-    O(sync::Input),
-}
-
 enum Ev {
     Start(usize),
     Crash,
@@ -340,7 +324,7 @@ enum Ev {
     Timer {
         node: usize,
         incarnation: u32,
-        timer: AnyTimer,
+        timer: Timer,
     },
     Msg {
         from: usize,
@@ -401,11 +385,18 @@ struct SimNode {
     incarnation: u32,
     /// When this node last started (joined or restarted).
     up_since: Option<Time>,
-    m: membership::Membership,
-    t: topology::Topology,
-    p: plumtree::Plumtree,
-    /// The op-log replica (only with `ops > 0`).
-    r: Option<Replica>,
+    /// Its engines; the op-log replica only with `ops > 0`.
+    engines: Engines,
+}
+
+impl SimNode {
+    fn membership(&self) -> &membership::Membership {
+        &self.engines.membership
+    }
+
+    fn replica(&self) -> Option<&Replica> {
+        self.engines.oplog.as_ref()
+    }
 }
 
 /// A simulation in progress. Most callers want [`run`].
@@ -521,7 +512,7 @@ impl Sim {
             };
             index.insert(id, i);
             let mut node = Self::fresh_node(&cfg, &mut rng, id, 0, 1);
-            node.r = r;
+            node.engines.oplog = r;
             nodes.push(node);
         }
         let frontier_cache = vec![None; cfg.nodes];
@@ -567,12 +558,19 @@ impl Sim {
             up: false,
             incarnation,
             up_since: None,
-            m: membership::Membership::new(id, generation, cfg.membership.clone(), m_rng),
-            t: topology::Topology::new(id, cfg.topology.clone(), t_rng),
-            // A restarted node numbers its broadcasts from its generation,
-            // so its new messages never reuse an old id.
-            p: plumtree::Plumtree::new(id, cfg.plumtree.clone(), generation << 32),
-            r: None,
+            engines: Engines {
+                membership: membership::Membership::new(
+                    id,
+                    generation,
+                    cfg.membership.clone(),
+                    m_rng,
+                ),
+                topology: topology::Topology::new(id, cfg.topology.clone(), t_rng),
+                // A restarted node numbers its broadcasts from its
+                // generation, so its new messages never reuse an old id.
+                plumtree: plumtree::Plumtree::new(id, cfg.plumtree.clone(), generation << 32),
+                oplog: None,
+            },
         }
     }
 
@@ -718,13 +716,7 @@ impl Sim {
                 if !n.up || n.incarnation != incarnation {
                     return;
                 }
-                let task = match timer {
-                    AnyTimer::M(t) => Task::M(membership::Input::Timer(t)),
-                    AnyTimer::T(t) => Task::T(topology::Input::Timer(t)),
-                    AnyTimer::P(t) => Task::P(plumtree::Input::Timer(t)),
-                    AnyTimer::O(t) => Task::O(sync::Input::Timer(t)),
-                };
-                self.feed(node, task);
+                self.feed(node, timer.fire());
             }
             Ev::Msg {
                 from,
@@ -754,13 +746,13 @@ impl Sim {
                     _ => {
                         // The acceptor closed the connection before this
                         // end saw it open (it was full): the dial failed.
-                        self.feed(dialer, Task::T(topology::Input::DialFailed(peer)));
+                        self.feed(dialer, Routed::Topology(topology::Input::DialFailed(peer)));
                         return;
                     }
                 }
                 self.feed(
                     dialer,
-                    Task::T(topology::Input::LinkUp {
+                    Routed::Topology(topology::Input::LinkUp {
                         peer,
                         outbound: true,
                     }),
@@ -774,7 +766,7 @@ impl Sim {
                 }
                 if self.close_side(to, from, Some(epoch)) {
                     let peer = self.nodes[from].id;
-                    self.feed(to, Task::T(topology::Input::LinkDown(peer)));
+                    self.feed(to, Routed::Topology(topology::Input::LinkDown(peer)));
                 }
             }
         }
@@ -849,12 +841,12 @@ impl Sim {
         n.up = true;
         n.up_since = Some(self.now);
         self.metrics.node_started(i, self.now);
-        self.feed(i, Task::M(membership::Input::Start));
-        self.feed(i, Task::T(topology::Input::Start));
-        self.feed(i, Task::P(plumtree::Input::Start));
-        if self.nodes[i].r.is_some() {
+        self.feed(i, Routed::Membership(membership::Input::Start));
+        self.feed(i, Routed::Topology(topology::Input::Start));
+        self.feed(i, Routed::Plumtree(plumtree::Input::Start));
+        if self.nodes[i].replica().is_some() {
             self.metrics.state_disturbed(self.now);
-            self.feed(i, Task::O(sync::Input::Start));
+            self.feed(i, Routed::OpLog(sync::Input::Start));
         }
         // What discovery would tell it: a few running nodes.
         let running: Vec<usize> = (0..self.nodes.len())
@@ -869,7 +861,7 @@ impl Sim {
             let peer = self.nodes[j].id;
             self.feed(
                 i,
-                Task::T(topology::Input::Command(topology::Command::Connect(peer))),
+                Routed::Topology(topology::Input::Command(topology::Command::Connect(peer))),
             );
         }
     }
@@ -895,7 +887,7 @@ impl Sim {
                 j != i
                     && self.nodes[j].up
                     && matches!(
-                        self.nodes[j].m.status(&target),
+                        self.nodes[j].membership().status(&target),
                         Some(membership::Status::Alive | membership::Status::Suspect)
                     )
             })
@@ -919,8 +911,9 @@ impl Sim {
         let mut fresh = Self::fresh_node(&self.cfg, &mut self.rng, id, incarnation, generation);
         // The log is the node's durable store: it survives the crash. The
         // anti-entropy state around it (neighbours, exchanges) does not.
-        fresh.r = self.nodes[i]
-            .r
+        fresh.engines.oplog = self.nodes[i]
+            .engines
+            .oplog
             .take()
             .map(|r| replica(&self.cfg, r.into_oplog(), i, incarnation));
         self.nodes[i] = fresh;
@@ -970,7 +963,7 @@ impl Sim {
         self.metrics.broadcast_begin(origin, self.now, groups);
         self.feed(
             origin,
-            Task::P(plumtree::Input::Command(plumtree::Command::Broadcast(
+            Routed::Plumtree(plumtree::Input::Command(plumtree::Command::Broadcast(
                 payload,
             ))),
         );
@@ -992,8 +985,10 @@ impl Sim {
         let len = self.cfg.payload_bytes.min(chat::TEXT_BYTES_MAX);
         text.resize(len.max(text.len()), b'.');
         let wall_ms = self.now.as_micros() / 1000;
-        let (Some(r), Some(me)) = (self.nodes[author].r.as_mut(), self.identities.get(author))
-        else {
+        let (Some(r), Some(me)) = (
+            self.nodes[author].engines.oplog.as_mut(),
+            self.identities.get(author),
+        ) else {
             return;
         };
         // An applet op chosen from what the author holds, unless its own
@@ -1031,7 +1026,7 @@ impl Sim {
         match codec::encode_value(&Envelope::Op(op.into_signed())) {
             Ok(payload) => self.feed(
                 author,
-                Task::P(plumtree::Input::Command(plumtree::Command::Broadcast(
+                Routed::Plumtree(plumtree::Input::Command(plumtree::Command::Broadcast(
                     payload,
                 ))),
             ),
@@ -1046,7 +1041,7 @@ impl Sim {
         if let Some(h) = self.frontier_cache[j] {
             return Some(h);
         }
-        let h = self.nodes[j].r.as_ref()?.oplog().log().frontier_hash();
+        let h = self.nodes[j].replica()?.oplog().log().frontier_hash();
         self.frontier_cache[j] = Some(h);
         Some(h)
     }
@@ -1084,13 +1079,16 @@ impl Sim {
             .collect();
         let need = live.len().saturating_sub(1);
         // Cheap test first; the exact one only when every count matches.
-        if live.iter().any(|&j| self.nodes[j].m.alive_count() < need) {
+        if live
+            .iter()
+            .any(|&j| self.nodes[j].membership().alive_count() < need)
+        {
             return;
         }
         let converged = live.iter().all(|&obs| {
             live.iter().all(|&t| {
                 t == obs
-                    || self.nodes[obs].m.status(&self.nodes[t].id)
+                    || self.nodes[obs].membership().status(&self.nodes[t].id)
                         == Some(membership::Status::Alive)
             })
         });
@@ -1128,7 +1126,7 @@ impl Sim {
             && self.close_side(to, from, None)
         {
             let peer = self.nodes[from].id;
-            self.feed(to, Task::T(topology::Input::LinkDown(peer)));
+            self.feed(to, Routed::Topology(topology::Input::LinkDown(peer)));
         }
         let epoch = match self.pairs.get_mut(&key) {
             Some(pair) => {
@@ -1170,7 +1168,7 @@ impl Sim {
         let peer = self.nodes[from].id;
         self.feed(
             to,
-            Task::T(topology::Input::LinkUp {
+            Routed::Topology(topology::Input::LinkUp {
                 peer,
                 outbound: false,
             }),
@@ -1199,10 +1197,10 @@ impl Sim {
     /// Node `from` closes its link to `peer`; returns the `LinkDown` its own
     /// topology hears, for the caller's task queue (the driver contract:
     /// the engine's outbox is drained before it gets new input).
-    fn disconnect(&mut self, from: usize, peer: NodeId) -> Option<Task> {
+    fn disconnect(&mut self, from: usize, peer: NodeId) -> Option<Routed> {
         let &to = self.index.get(&peer)?;
         let key = pair_key(from, to);
-        let link_down = Task::T(topology::Input::LinkDown(peer));
+        let link_down = Routed::Topology(topology::Input::LinkDown(peer));
         let Some(epoch) = self.pairs.get(&key).map(|p| p.epoch) else {
             // No link: still tell the engine, it may be waiting on one.
             return Some(link_down);
@@ -1302,133 +1300,50 @@ impl Sim {
             return;
         }
         let from_id = self.nodes[from].id;
-        let task = match wire {
-            Wire::Membership(msg) => Task::M(membership::Input::Message { from: from_id, msg }),
-            Wire::Topology(msg) => Task::T(topology::Input::Message { from: from_id, msg }),
-            Wire::Plumtree(msg) => Task::P(plumtree::Input::Message { from: from_id, msg }),
-            Wire::OpLog(msg) if self.nodes[to].r.is_some() => {
-                Task::O(sync::Input::Message { from: from_id, msg })
-            }
-            // The simulator's nodes send no direct messages; without ops
-            // they host no replica.
-            Wire::Direct(_) | Wire::OpLog(_) => return,
-        };
-        self.feed(to, task);
+        match route::inbound(from_id, wire) {
+            Inbound::Engine(input) => self.feed(to, input),
+            // The simulator's nodes send no direct messages.
+            Inbound::Direct(_) => {}
+        }
     }
 
     // ----- the glue between one node's engines ----------------------------
 
-    /// Runs `first` and everything it causes inside node `i`.
-    fn feed(&mut self, i: usize, first: Task) {
+    /// Runs `first` and everything it causes inside node `i`: the effects
+    /// [`route`] gives each engine output, carried out in order, inputs for
+    /// the node's other engines queued behind the ones already queued.
+    fn feed(&mut self, i: usize, first: Routed) {
         let mut tasks = std::collections::VecDeque::from([first]);
+        let mut effects = Vec::new();
         let now = self.now;
-        while let Some(task) = tasks.pop_front() {
-            match task {
-                Task::M(input) => {
-                    self.nodes[i].m.handle(now, input);
-                    while let Some(out) = self.nodes[i].m.poll_output() {
-                        match out {
-                            membership::Output::Send { to, msg } => {
-                                self.send(i, to, Wire::Membership(msg))
-                            }
-                            membership::Output::SetTimer { after, timer } => {
-                                self.timer(i, after, AnyTimer::M(timer))
-                            }
-                            membership::Output::Event(ev) => {
-                                if let Some(input) = self.on_membership_event(i, &ev) {
-                                    tasks.push_back(Task::T(input));
-                                }
-                            }
+        while let Some(input) = tasks.pop_front() {
+            self.nodes[i].engines.handle(now, input, &mut effects);
+            for effect in effects.drain(..) {
+                match effect {
+                    Effect::Send { to, wire } => self.send(i, to, wire),
+                    Effect::SetTimer { after, timer } => self.timer(i, after, timer),
+                    Effect::Input(input) => tasks.push_back(input),
+                    Effect::Dial(peer) => self.dial(i, peer),
+                    Effect::Disconnect(peer) => {
+                        if let Some(task) = self.disconnect(i, peer) {
+                            tasks.push_back(task);
                         }
                     }
-                }
-                Task::T(input) => {
-                    self.nodes[i].t.handle(now, input);
-                    while let Some(out) = self.nodes[i].t.poll_output() {
-                        match out {
-                            topology::Output::Dial(peer) => self.dial(i, peer),
-                            topology::Output::Disconnect(peer) => {
-                                if let Some(task) = self.disconnect(i, peer) {
-                                    tasks.push_back(task);
-                                }
-                            }
-                            topology::Output::Send { to, msg } => {
-                                self.send(i, to, Wire::Topology(msg))
-                            }
-                            topology::Output::SetTimer { after, timer } => {
-                                self.timer(i, after, AnyTimer::T(timer))
-                            }
-                            topology::Output::Event(topology::Event::NeighborUp(p)) => {
-                                tasks.push_back(Task::M(membership::Input::NeighborUp(p)));
-                                tasks.push_back(Task::P(plumtree::Input::NeighborUp(p)));
-                                if self.nodes[i].r.is_some() {
-                                    tasks.push_back(Task::O(sync::Input::NeighborUp(p)));
-                                }
-                            }
-                            topology::Output::Event(topology::Event::NeighborDown(p)) => {
-                                tasks.push_back(Task::M(membership::Input::NeighborDown(p)));
-                                tasks.push_back(Task::P(plumtree::Input::NeighborDown(p)));
-                                if self.nodes[i].r.is_some() {
-                                    tasks.push_back(Task::O(sync::Input::NeighborDown(p)));
-                                }
-                            }
-                        }
+                    Effect::Member(ev) => self.on_membership_event(i, &ev),
+                    Effect::Delivered { id, round, .. } => {
+                        self.metrics.delivered(i, id, round, now)
                     }
-                }
-                Task::P(input) => {
-                    self.nodes[i].p.handle(now, input);
-                    while let Some(out) = self.nodes[i].p.poll_output() {
-                        match out {
-                            plumtree::Output::Send { to, msg } => {
-                                self.send(i, to, Wire::Plumtree(msg))
-                            }
-                            plumtree::Output::SetTimer { after, timer } => {
-                                self.timer(i, after, AnyTimer::P(timer))
-                            }
-                            plumtree::Output::Event(plumtree::Event::Delivered {
-                                id,
-                                round,
-                                payload,
-                                ..
-                            }) => {
-                                self.metrics.delivered(i, id, round, now);
-                                // A live op goes to the node's replica.
-                                if self.nodes[i].r.is_some()
-                                    && let Ok(Envelope::Op(op)) =
-                                        codec::decode_value::<Envelope>(&payload)
-                                {
-                                    tasks.push_back(Task::O(sync::Input::Ops(vec![op])));
-                                }
-                            }
-                            plumtree::Output::Event(plumtree::Event::Sent { id, .. }) => {
-                                self.metrics.broadcast_id(id)
-                            }
-                        }
-                    }
-                }
-                Task::O(input) => {
-                    let Some(r) = self.nodes[i].r.as_mut() else {
-                        continue;
-                    };
-                    r.handle(now, input);
-                    while let Some(out) = self.nodes[i].r.as_mut().and_then(Replica::poll_output) {
-                        match out {
-                            sync::Output::Send { to, msg } => self.send(i, to, Wire::OpLog(msg)),
-                            sync::Output::SetTimer { after, timer } => {
-                                self.timer(i, after, AnyTimer::O(timer))
-                            }
-                            sync::Output::Ingested(report) => {
-                                self.frontier_cache[i] = None;
-                                self.metrics.ops_ingested(&report);
-                            }
-                        }
+                    Effect::Sent { id } => self.metrics.broadcast_id(id),
+                    Effect::Ingested(report) => {
+                        self.frontier_cache[i] = None;
+                        self.metrics.ops_ingested(&report);
                     }
                 }
             }
         }
     }
 
-    fn timer(&mut self, node: usize, after: Duration, timer: AnyTimer) {
+    fn timer(&mut self, node: usize, after: Duration, timer: Timer) {
         let incarnation = self.nodes[node].incarnation;
         let at = self.now + after;
         self.at(
@@ -1441,13 +1356,9 @@ impl Sim {
         );
     }
 
-    /// Records what a membership event means for the metrics and turns it
-    /// into the topology input a real node's actors would send.
-    fn on_membership_event(
-        &mut self,
-        observer: usize,
-        ev: &membership::Event,
-    ) -> Option<topology::Input> {
+    /// Records what a membership event means for the metrics (what it
+    /// means for topology is [`route::verdict`]'s).
+    fn on_membership_event(&mut self, observer: usize, ev: &membership::Event) {
         use membership::Event as E;
         let target = match ev {
             E::Alive { node }
@@ -1455,31 +1366,20 @@ impl Sim {
             | E::Dead { node }
             | E::Left { node }
             | E::Forgotten { node } => *node,
-            E::Updated { .. } => return None,
+            E::Updated { .. } => return,
         };
         let t = self.index.get(&target).copied();
         let target_live = t.is_some_and(|t| self.nodes[t].up && self.reachable(observer, t));
         match ev {
-            E::Alive { .. } => Some(topology::Input::MemberAlive(target)),
-            E::Suspect { .. } => {
-                self.metrics.suspected(target_live);
-                Some(topology::Input::MemberSuspect(target))
-            }
-            E::Dead { .. } => {
+            E::Alive { .. } | E::Updated { .. } => {}
+            E::Suspect { .. } => self.metrics.suspected(target_live),
+            // No node leaves in the simulator: a verdict that a live,
+            // reachable node is dead, left or forgotten is a false death.
+            E::Dead { .. } | E::Left { .. } | E::Forgotten { .. } => {
                 if let Some(t) = t {
                     self.metrics.marked_dead(observer, t, target_live, self.now);
                 }
-                Some(topology::Input::MemberDead(target))
             }
-            E::Left { .. } | E::Forgotten { .. } => {
-                // No node leaves in the simulator: either verdict about a
-                // live, reachable node is a false death.
-                if let Some(t) = t {
-                    self.metrics.marked_dead(observer, t, target_live, self.now);
-                }
-                Some(topology::Input::MemberGone(target))
-            }
-            E::Updated { .. } => None,
         }
     }
 
@@ -1496,7 +1396,8 @@ impl Sim {
         let mut adj: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
         for &a in &live {
             let nbrs: BTreeSet<usize> = self.nodes[a]
-                .t
+                .engines
+                .topology
                 .neighbors()
                 .iter()
                 .filter_map(|p| self.index.get(p).copied())
@@ -1542,7 +1443,7 @@ impl Sim {
         let mut first = None;
         let mut same = true;
         for &j in live {
-            let Some(r) = self.nodes[j].r.as_ref() else {
+            let Some(r) = self.nodes[j].replica() else {
                 continue;
             };
             let log = r.oplog().log();

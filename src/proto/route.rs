@@ -1,0 +1,525 @@
+//! The routing layer: what one engine's output means for the node around
+//! it and for the node's other engines, written once.
+//!
+//! A node runs four engines (membership, topology, Plumtree, and the
+//! op-log's anti-entropy [`Replica`]). Each one only speaks for itself; the
+//! rules between them are:
+//!
+//! * topology's `NeighborUp`/`NeighborDown` go to membership, Plumtree and
+//!   the op-log (in that order): the overlay's links are the only peers they
+//!   gossip, broadcast and repair with;
+//! * membership's verdicts go to topology (`Alive` → `MemberAlive`,
+//!   `Suspect` → `MemberSuspect`, `Dead` → `MemberDead`, `Left` and
+//!   `Forgotten` → `MemberGone`), which replaces links to dead members and
+//!   dials live ones; `Updated` goes to the application only;
+//! * a payload Plumtree delivers is one [`Envelope`]: an op goes to the
+//!   op-log (anti-entropy repairs what broadcast missed), a broadcast and a
+//!   sealed direct message go to the application, anything else is
+//!   malformed (counted, dropped);
+//! * a peer's message goes to the engine its [`Wire`] variant names
+//!   ([`inbound`]); a direct message over a link goes to the application;
+//! * sends, timers, dials and disconnects go to the driver.
+//!
+//! [`membership`], [`topology`], [`plumtree`] and [`oplog`] turn one output
+//! of an engine into [`Effect`]s. The node's actors call them (each actor
+//! owns one engine and carries `Effect::Input` to the actor that owns the
+//! named engine, over its channel); the simulator and the engines' test
+//! networks call them through [`Engines`], which holds all four engines of
+//! one node and hands each input to its engine. Either way the driver
+//! carries out each effect in order and feeds the `Input`s back before
+//! anything new, so the rules above are tested once, here, and hold in both.
+//!
+//! Sans-IO like the engines: time comes in as an argument, nothing here
+//! touches a clock, a socket or a global RNG.
+
+use std::time::Duration;
+
+use super::oplog::IngestReport;
+use super::oplog::sync::{self, Replica};
+use super::wire::{Envelope, Wire};
+use super::{Time, membership, plumtree, topology};
+use crate::codec;
+use crate::crypto::dm::SealedDm;
+use crate::id::{MessageId, NodeId};
+
+/// An input for one of a node's engines.
+#[derive(Debug)]
+pub enum Routed {
+    /// For membership.
+    Membership(membership::Input),
+    /// For topology.
+    Topology(topology::Input),
+    /// For Plumtree.
+    Plumtree(plumtree::Input),
+    /// For the op-log's replica.
+    OpLog(sync::Input),
+}
+
+/// The timer of one of a node's engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// Membership's.
+    Membership(membership::Timer),
+    /// Topology's.
+    Topology(topology::Timer),
+    /// Plumtree's.
+    Plumtree(plumtree::Timer),
+    /// The replica's.
+    OpLog(sync::Timer),
+}
+
+impl Timer {
+    /// The input that fires this timer in its engine.
+    pub fn fire(self) -> Routed {
+        match self {
+            Timer::Membership(t) => Routed::Membership(membership::Input::Timer(t)),
+            Timer::Topology(t) => Routed::Topology(topology::Input::Timer(t)),
+            Timer::Plumtree(t) => Routed::Plumtree(plumtree::Input::Timer(t)),
+            Timer::OpLog(t) => Routed::OpLog(sync::Input::Timer(t)),
+        }
+    }
+}
+
+/// What a delivered broadcast payload carries, for the application.
+#[derive(Debug)]
+pub enum Content {
+    /// The application's bytes.
+    Broadcast(Vec<u8>),
+    /// A sealed message for one node (every node relays it; only that node
+    /// opens it).
+    Direct(SealedDm),
+    /// An op: already routed to the op-log as [`Effect::Input`].
+    Op,
+    /// Not one canonical [`Envelope`]: the decode error.
+    Malformed(String),
+}
+
+/// What one engine output asks of the driver.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send `wire` to `to` over its link (dropping it is allowed).
+    Send {
+        /// The peer.
+        to: NodeId,
+        /// The message.
+        wire: Wire,
+    },
+    /// Fire `timer` (feed [`Timer::fire`]) no earlier than `after` from now.
+    SetTimer {
+        /// How long from now.
+        after: Duration,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// Feed this to the named engine of the same node, before anything new.
+    Input(Routed),
+    /// Open a link to this node (answered with topology's `LinkUp` or
+    /// `DialFailed`).
+    Dial(NodeId),
+    /// Close the link to this node (answered with topology's `LinkDown`).
+    Disconnect(NodeId),
+    /// Membership's verdict or a member's new key-value, for the
+    /// application.
+    Member(membership::Event),
+    /// Plumtree delivered a payload.
+    Delivered {
+        /// The broadcast's id.
+        id: MessageId,
+        /// Who broadcast it.
+        author: NodeId,
+        /// The hops it took.
+        round: u16,
+        /// What it carries.
+        content: Content,
+    },
+    /// Plumtree sent this node's own broadcast with this id.
+    Sent {
+        /// The broadcast's id.
+        id: MessageId,
+    },
+    /// Ops joined the log (the driver stores them, then tells the
+    /// application).
+    Ingested(IngestReport),
+}
+
+/// Where a message from a peer goes.
+#[derive(Debug)]
+pub enum Inbound {
+    /// To this engine.
+    Engine(Routed),
+    /// A sealed direct message sent over the link, for the application.
+    Direct(SealedDm),
+}
+
+/// The engine a peer's message is for.
+pub fn inbound(from: NodeId, wire: Wire) -> Inbound {
+    Inbound::Engine(match wire {
+        Wire::Membership(msg) => Routed::Membership(membership::Input::Message { from, msg }),
+        Wire::Topology(msg) => Routed::Topology(topology::Input::Message { from, msg }),
+        Wire::Plumtree(msg) => Routed::Plumtree(plumtree::Input::Message { from, msg }),
+        Wire::OpLog(msg) => Routed::OpLog(sync::Input::Message { from, msg }),
+        Wire::Direct(dm) => return Inbound::Direct(dm),
+    })
+}
+
+/// What a topology event means for the other engines: membership, Plumtree
+/// and the op-log hear of the same neighbour, in that order.
+pub fn neighbor(ev: &topology::Event) -> [Routed; 3] {
+    match *ev {
+        topology::Event::NeighborUp(p) => [
+            Routed::Membership(membership::Input::NeighborUp(p)),
+            Routed::Plumtree(plumtree::Input::NeighborUp(p)),
+            Routed::OpLog(sync::Input::NeighborUp(p)),
+        ],
+        topology::Event::NeighborDown(p) => [
+            Routed::Membership(membership::Input::NeighborDown(p)),
+            Routed::Plumtree(plumtree::Input::NeighborDown(p)),
+            Routed::OpLog(sync::Input::NeighborDown(p)),
+        ],
+    }
+}
+
+/// What a membership event means for topology (`None` for a key-value
+/// update, which only the application hears).
+pub fn verdict(ev: &membership::Event) -> Option<topology::Input> {
+    use membership::Event as E;
+    Some(match *ev {
+        E::Alive { node } => topology::Input::MemberAlive(node),
+        E::Suspect { node } => topology::Input::MemberSuspect(node),
+        E::Dead { node } => topology::Input::MemberDead(node),
+        E::Left { node } | E::Forgotten { node } => topology::Input::MemberGone(node),
+        E::Updated { .. } => return None,
+    })
+}
+
+/// What a delivered payload is: an op for the op-log (returned apart, to be
+/// routed), or content for the application.
+pub fn open_payload(payload: &[u8]) -> (Content, Option<Routed>) {
+    match codec::decode_value::<Envelope>(payload) {
+        Ok(Envelope::Broadcast(bytes)) => (Content::Broadcast(bytes), None),
+        Ok(Envelope::Direct(sealed)) => (Content::Direct(sealed), None),
+        Ok(Envelope::Op(op)) => (Content::Op, Some(Routed::OpLog(sync::Input::Ops(vec![op])))),
+        Err(e) => (Content::Malformed(e.to_string()), None),
+    }
+}
+
+/// The effects of one membership output, in the order to carry them out.
+pub fn membership(out: membership::Output, effects: &mut Vec<Effect>) {
+    match out {
+        membership::Output::Send { to, msg } => effects.push(Effect::Send {
+            to,
+            wire: Wire::Membership(msg),
+        }),
+        membership::Output::SetTimer { after, timer } => effects.push(Effect::SetTimer {
+            after,
+            timer: Timer::Membership(timer),
+        }),
+        membership::Output::Event(ev) => {
+            let input = verdict(&ev);
+            effects.push(Effect::Member(ev));
+            effects.extend(input.map(|i| Effect::Input(Routed::Topology(i))));
+        }
+    }
+}
+
+/// The effects of one topology output.
+pub fn topology(out: topology::Output, effects: &mut Vec<Effect>) {
+    match out {
+        topology::Output::Dial(peer) => effects.push(Effect::Dial(peer)),
+        topology::Output::Disconnect(peer) => effects.push(Effect::Disconnect(peer)),
+        topology::Output::Send { to, msg } => effects.push(Effect::Send {
+            to,
+            wire: Wire::Topology(msg),
+        }),
+        topology::Output::SetTimer { after, timer } => effects.push(Effect::SetTimer {
+            after,
+            timer: Timer::Topology(timer),
+        }),
+        topology::Output::Event(ev) => effects.extend(neighbor(&ev).map(Effect::Input)),
+    }
+}
+
+/// The effects of one Plumtree output.
+pub fn plumtree(out: plumtree::Output, effects: &mut Vec<Effect>) {
+    match out {
+        plumtree::Output::Send { to, msg } => effects.push(Effect::Send {
+            to,
+            wire: Wire::Plumtree(msg),
+        }),
+        plumtree::Output::SetTimer { after, timer } => effects.push(Effect::SetTimer {
+            after,
+            timer: Timer::Plumtree(timer),
+        }),
+        plumtree::Output::Event(plumtree::Event::Sent { id, .. }) => {
+            effects.push(Effect::Sent { id })
+        }
+        plumtree::Output::Event(plumtree::Event::Delivered {
+            id,
+            author,
+            payload,
+            round,
+            ..
+        }) => {
+            let (content, op) = open_payload(&payload);
+            effects.push(Effect::Delivered {
+                id,
+                author,
+                round,
+                content,
+            });
+            effects.extend(op.map(Effect::Input));
+        }
+    }
+}
+
+/// The effects of one output of the op-log's replica.
+pub fn oplog(out: sync::Output, effects: &mut Vec<Effect>) {
+    match out {
+        sync::Output::Send { to, msg } => effects.push(Effect::Send {
+            to,
+            wire: Wire::OpLog(msg),
+        }),
+        sync::Output::SetTimer { after, timer } => effects.push(Effect::SetTimer {
+            after,
+            timer: Timer::OpLog(timer),
+        }),
+        sync::Output::Ingested(report) => effects.push(Effect::Ingested(report)),
+    }
+}
+
+/// The four engines of one node in one place, for drivers that run a whole
+/// node in one thread (the simulator, the engines' test networks). The
+/// node's actors each own one engine instead and call the functions above.
+pub struct Engines {
+    /// Membership.
+    pub membership: membership::Membership,
+    /// Topology.
+    pub topology: topology::Topology,
+    /// Plumtree.
+    pub plumtree: plumtree::Plumtree,
+    /// The op-log's replica; without one, op-log inputs are dropped.
+    pub oplog: Option<Replica>,
+}
+
+impl Engines {
+    /// Hands `input` to its engine and appends the effects of everything it
+    /// output to `effects`. The caller carries them out in order, feeding
+    /// each `Effect::Input` back through here before anything new.
+    pub fn handle(&mut self, now: Time, input: Routed, effects: &mut Vec<Effect>) {
+        match input {
+            Routed::Membership(i) => {
+                self.membership.handle(now, i);
+                while let Some(out) = self.membership.poll_output() {
+                    membership(out, effects);
+                }
+            }
+            Routed::Topology(i) => {
+                self.topology.handle(now, i);
+                while let Some(out) = self.topology.poll_output() {
+                    topology(out, effects);
+                }
+            }
+            Routed::Plumtree(i) => {
+                self.plumtree.handle(now, i);
+                while let Some(out) = self.plumtree.poll_output() {
+                    plumtree(out, effects);
+                }
+            }
+            Routed::OpLog(i) => {
+                let Some(r) = self.oplog.as_mut() else {
+                    return;
+                };
+                r.handle(now, i);
+                while let Some(out) = r.poll_output() {
+                    oplog(out, effects);
+                }
+            }
+        }
+    }
+
+    /// Starts every engine, in the order a node does: membership, topology,
+    /// Plumtree, the replica.
+    pub fn start(&mut self, now: Time, effects: &mut Vec<Effect>) {
+        self.handle(now, Routed::Membership(membership::Input::Start), effects);
+        self.handle(now, Routed::Topology(topology::Input::Start), effects);
+        self.handle(now, Routed::Plumtree(plumtree::Input::Start), effects);
+        self.handle(now, Routed::OpLog(sync::Input::Start), effects);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(b: u8) -> NodeId {
+        NodeId([b; 32])
+    }
+
+    #[test]
+    fn a_neighbour_reaches_membership_plumtree_and_the_oplog_in_that_order() {
+        let mut effects = Vec::new();
+        topology(
+            topology::Output::Event(topology::Event::NeighborUp(node(7))),
+            &mut effects,
+        );
+        let got: Vec<String> = effects.iter().map(|e| format!("{e:?}")).collect();
+        assert_eq!(got.len(), 3);
+        assert!(matches!(
+            effects[0],
+            Effect::Input(Routed::Membership(membership::Input::NeighborUp(n))) if n == node(7)
+        ));
+        assert!(matches!(
+            effects[1],
+            Effect::Input(Routed::Plumtree(plumtree::Input::NeighborUp(n))) if n == node(7)
+        ));
+        assert!(matches!(
+            effects[2],
+            Effect::Input(Routed::OpLog(sync::Input::NeighborUp(n))) if n == node(7)
+        ));
+        effects.clear();
+        topology(
+            topology::Output::Event(topology::Event::NeighborDown(node(7))),
+            &mut effects,
+        );
+        assert!(matches!(
+            effects[..],
+            [
+                Effect::Input(Routed::Membership(membership::Input::NeighborDown(_))),
+                Effect::Input(Routed::Plumtree(plumtree::Input::NeighborDown(_))),
+                Effect::Input(Routed::OpLog(sync::Input::NeighborDown(_))),
+            ]
+        ));
+    }
+
+    #[test]
+    fn each_membership_verdict_tells_topology_and_the_application() {
+        use membership::Event as E;
+        let n = node(3);
+        let cases = [
+            (E::Alive { node: n }, Some(topology::Input::MemberAlive(n))),
+            (
+                E::Suspect { node: n },
+                Some(topology::Input::MemberSuspect(n)),
+            ),
+            (E::Dead { node: n }, Some(topology::Input::MemberDead(n))),
+            (E::Left { node: n }, Some(topology::Input::MemberGone(n))),
+            (
+                E::Forgotten { node: n },
+                Some(topology::Input::MemberGone(n)),
+            ),
+            (
+                E::Updated {
+                    node: n,
+                    key: "nick".into(),
+                    value: b"ada".to_vec(),
+                },
+                None,
+            ),
+        ];
+        for (ev, want) in cases {
+            let mut effects = Vec::new();
+            membership(membership::Output::Event(ev.clone()), &mut effects);
+            assert!(
+                matches!(&effects[0], Effect::Member(e) if *e == ev),
+                "{ev:?}: the application hears it first"
+            );
+            match want {
+                Some(want) => {
+                    assert_eq!(effects.len(), 2, "{ev:?}");
+                    let Effect::Input(Routed::Topology(got)) = &effects[1] else {
+                        panic!("{ev:?}: expected a topology input, got {:?}", effects[1]);
+                    };
+                    assert_eq!(format!("{got:?}"), format!("{want:?}"));
+                }
+                None => assert_eq!(effects.len(), 1, "{ev:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_delivered_op_goes_to_the_oplog_and_other_payloads_to_the_application() {
+        let delivered = |payload: Vec<u8>| {
+            let mut effects = Vec::new();
+            plumtree(
+                plumtree::Output::Event(plumtree::Event::Delivered {
+                    id: MessageId([4; 32]),
+                    author: node(1),
+                    seq: 4,
+                    payload,
+                    round: 2,
+                    from: node(2),
+                }),
+                &mut effects,
+            );
+            effects
+        };
+        let bytes = codec::encode_value(&Envelope::Broadcast(b"hi".to_vec())).unwrap();
+        let effects = delivered(bytes);
+        assert!(matches!(
+            &effects[..],
+            [Effect::Delivered { round: 2, content: Content::Broadcast(b), .. }] if b == b"hi"
+        ));
+        let effects = delivered(b"not an envelope".to_vec());
+        assert!(matches!(
+            &effects[..],
+            [Effect::Delivered {
+                content: Content::Malformed(_),
+                ..
+            }]
+        ));
+        let me = crate::crypto::identity::Identity::generate();
+        let mut log =
+            crate::proto::oplog::OpLog::new(me.node_id(), [1; 32], crate::applets::builtin());
+        let op = log
+            .author(
+                &me,
+                crate::applets::chat::NAME,
+                crate::applets::chat::KIND_MESSAGE,
+                b"hi",
+                1,
+                [0; 24],
+            )
+            .expect("a chat line is a valid op")
+            .into_signed();
+        let bytes = codec::encode_value(&Envelope::Op(op.clone())).unwrap();
+        let effects = delivered(bytes);
+        assert!(matches!(
+            &effects[..],
+            [
+                Effect::Delivered { content: Content::Op, .. },
+                Effect::Input(Routed::OpLog(sync::Input::Ops(ops))),
+            ] if *ops == vec![op]
+        ));
+    }
+
+    #[test]
+    fn a_peers_message_goes_to_the_engine_its_variant_names() {
+        let from = node(9);
+        let Inbound::Engine(Routed::Topology(topology::Input::Message { from: f, .. })) =
+            inbound(from, Wire::Topology(topology::Message::Degree(3)))
+        else {
+            panic!("a topology message goes to topology");
+        };
+        assert_eq!(f, from);
+    }
+
+    #[test]
+    fn every_timer_fires_in_its_own_engine() {
+        assert!(matches!(
+            Timer::Membership(membership::Timer::Gossip).fire(),
+            Routed::Membership(membership::Input::Timer(membership::Timer::Gossip))
+        ));
+        assert!(matches!(
+            Timer::Topology(topology::Timer::Rebalance).fire(),
+            Routed::Topology(topology::Input::Timer(topology::Timer::Rebalance))
+        ));
+        assert!(matches!(
+            Timer::Plumtree(plumtree::Timer::Sweep).fire(),
+            Routed::Plumtree(plumtree::Input::Timer(plumtree::Timer::Sweep))
+        ));
+        assert!(matches!(
+            Timer::OpLog(sync::Timer::Round).fire(),
+            Routed::OpLog(sync::Input::Timer(sync::Timer::Round))
+        ));
+    }
+}
