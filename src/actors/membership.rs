@@ -1,8 +1,9 @@
 //! The membership actor: owns the Scuttlebutt + phi-accrual engine.
 //!
 //! Engine events become topology inputs (alive → dial candidate, dead →
-//! reconnect candidate, left → forget), address hints for the transport
-//! (the `addr` key), and bus events (liveness, nick changes).
+//! reconnect candidate, left → forget: [`crate::proto::route::verdict`]),
+//! address hints for the transport (the `addr` key), and bus events
+//! (liveness, nick changes).
 //!
 //! ## The keys this node publishes
 //!
@@ -26,12 +27,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::topology::TopologyCtl;
 use super::transport::TransportCmd;
-use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
+use super::{Clock, Routes, Supervised, Timers, fresh_rng, sleep_until};
 use crate::event::{Event, Member, StateMark};
 use crate::id::NodeId;
 use crate::proto::membership::{self, Membership, Status};
-use crate::proto::topology;
-use crate::proto::wire::Wire;
+use crate::proto::route::{self, Effect};
 
 /// The key holding a node's nick.
 pub const NICK_KEY: &str = "nick";
@@ -72,7 +72,8 @@ pub(crate) struct MembershipActor {
     pub(crate) net: mpsc::Receiver<(NodeId, membership::Message)>,
     pub(crate) ctl: mpsc::UnboundedReceiver<MembershipCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
-    pub(crate) topology: mpsc::UnboundedSender<TopologyCtl>,
+    /// Topology: where verdicts go.
+    routes: Routes,
     pub(crate) bus: broadcast::Sender<Event>,
     pub(crate) cancel: CancellationToken,
     started: bool,
@@ -125,7 +126,10 @@ impl MembershipActor {
             net,
             ctl,
             transport,
-            topology,
+            routes: Routes {
+                topology: Some(topology),
+                ..Routes::default()
+            },
             bus,
             cancel,
             started: false,
@@ -162,50 +166,43 @@ impl MembershipActor {
 
     fn drain(&mut self) {
         let now = self.clock.now();
+        let mut effects = Vec::new();
+        while let Some(out) = self.engine.poll_output() {
+            route::membership(out, &mut effects);
+        }
         // Address hints go out before the topology inputs of the same batch,
         // so that a dial caused by `MemberAlive` finds the address.
         let mut topo = Vec::new();
-        while let Some(out) = self.engine.poll_output() {
-            match out {
-                membership::Output::Send { to, msg } => {
-                    let _ = self
-                        .transport
-                        .send(TransportCmd::Send(to, Wire::Membership(msg)));
+        for effect in effects {
+            match effect {
+                Effect::Send { to, wire } => {
+                    let _ = self.transport.send(TransportCmd::Send(to, wire));
                 }
-                membership::Output::SetTimer { after, timer } => {
-                    self.timers.set(now + after, timer)
-                }
-                membership::Output::Event(ev) => self.on_event(ev, &mut topo),
+                Effect::SetTimer {
+                    after,
+                    timer: route::Timer::Membership(timer),
+                } => self.timers.set(now + after, timer),
+                Effect::Member(ev) => self.on_event(ev),
+                Effect::Input(input) => topo.push(input),
+                other => tracing::debug!(?other, "not a membership effect"),
             }
         }
         for input in topo {
-            let _ = self.topology.send(TopologyCtl::Input(input));
+            self.routes.carry(input);
         }
     }
 
-    fn on_event(&mut self, ev: membership::Event, topo: &mut Vec<topology::Input>) {
+    /// Tells the application (and the transport, of addresses) what a
+    /// membership event says; what it means for topology is the routing
+    /// layer's.
+    fn on_event(&mut self, ev: membership::Event) {
         use membership::Event as E;
         let status = match ev {
-            E::Alive { node } => {
-                topo.push(topology::Input::MemberAlive(node));
-                Some((node, Status::Alive))
-            }
-            E::Suspect { node } => {
-                topo.push(topology::Input::MemberSuspect(node));
-                Some((node, Status::Suspect))
-            }
-            E::Dead { node } => {
-                topo.push(topology::Input::MemberDead(node));
-                Some((node, Status::Dead))
-            }
-            E::Left { node } => {
-                topo.push(topology::Input::MemberGone(node));
-                Some((node, Status::Left))
-            }
-            E::Forgotten { node } => {
-                topo.push(topology::Input::MemberGone(node));
-                None
-            }
+            E::Alive { node } => Some((node, Status::Alive)),
+            E::Suspect { node } => Some((node, Status::Suspect)),
+            E::Dead { node } => Some((node, Status::Dead)),
+            E::Left { node } => Some((node, Status::Left)),
+            E::Forgotten { .. } => None,
             E::Updated { node, key, value } => {
                 if key == ADDR_KEY {
                     let _ = self.transport.send(TransportCmd::AddrHint {

@@ -67,6 +67,59 @@ pub mod router;
 pub mod topology;
 pub mod transport;
 
+/// The inboxes of the other engine actors that one actor's engine can name
+/// in an [`Effect::Input`](crate::proto::route::Effect::Input): what the
+/// routing layer ([`crate::proto::route`]) decides, the actor carries over
+/// these channels. An input for an engine the actor holds no inbox of
+/// cannot come from its engine (the routing layer's tests say which can).
+#[derive(Clone, Default)]
+pub(crate) struct Routes {
+    pub(crate) membership: Option<tokio::sync::mpsc::UnboundedSender<membership::MembershipCtl>>,
+    pub(crate) topology: Option<tokio::sync::mpsc::UnboundedSender<topology::TopologyCtl>>,
+    pub(crate) plumtree: Option<tokio::sync::mpsc::UnboundedSender<plumtree::BroadcastCtl>>,
+    pub(crate) oplog: Option<tokio::sync::mpsc::UnboundedSender<oplog::OpLogCtl>>,
+}
+
+impl Routes {
+    /// Carries `input` to the actor owning its engine.
+    pub(crate) fn carry(&self, input: crate::proto::route::Routed) {
+        use crate::proto::oplog::sync;
+        use crate::proto::route::Routed;
+        let sent = match input {
+            Routed::Membership(i) => self
+                .membership
+                .as_ref()
+                .map(|tx| tx.send(membership::MembershipCtl::Input(i)).is_ok()),
+            Routed::Topology(i) => self
+                .topology
+                .as_ref()
+                .map(|tx| tx.send(topology::TopologyCtl::Input(i)).is_ok()),
+            Routed::Plumtree(i) => self
+                .plumtree
+                .as_ref()
+                .map(|tx| tx.send(plumtree::BroadcastCtl::Input(i)).is_ok()),
+            Routed::OpLog(i) => self.oplog.as_ref().map(|tx| {
+                let ctl = match i {
+                    sync::Input::NeighborUp(p) => oplog::OpLogCtl::NeighborUp(p),
+                    sync::Input::NeighborDown(p) => oplog::OpLogCtl::NeighborDown(p),
+                    sync::Input::Ops(ops) => oplog::OpLogCtl::Ops(ops),
+                    // Starts, timers and peers' messages reach the op-log
+                    // actor its own way, never from another engine.
+                    other => {
+                        tracing::debug!(?other, "op-log input from another engine dropped");
+                        return true;
+                    }
+                };
+                tx.send(ctl).is_ok()
+            }),
+        };
+        // `Some(false)`: that actor is gone (the node is stopping).
+        if sent.is_none() {
+            tracing::debug!("routed input for an engine this actor has no inbox of");
+        }
+    }
+}
+
 /// Frames queued for one link's writer; a full queue closes the link.
 pub const LINK_SEND_QUEUE: usize = 512;
 /// Inbound messages from all links queued for one engine actor.

@@ -23,14 +23,15 @@ use tokio_util::sync::CancellationToken;
 use super::oplog::OpLogCtl;
 use super::router::BroadcastNet;
 use super::transport::TransportCmd;
-use super::{Clock, Supervised, Timers, sleep_until};
+use super::{Clock, Routes, Supervised, Timers, sleep_until};
 use crate::codec;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
 use crate::event::Event;
 use crate::id::{MessageId, NodeId};
 use crate::proto::plumtree::{self, Plumtree};
-use crate::proto::wire::{Envelope, Wire};
+use crate::proto::route::{self, Content, Effect};
+use crate::proto::wire::Envelope;
 
 /// Counters of what the Plumtree actor dropped.
 #[derive(Debug, Default)]
@@ -65,7 +66,8 @@ pub(crate) struct PlumtreeActor {
     pub(crate) net: mpsc::Receiver<BroadcastNet>,
     pub(crate) ctl: mpsc::UnboundedReceiver<BroadcastCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
-    pub(crate) oplog: mpsc::UnboundedSender<OpLogCtl>,
+    /// The op-log: where delivered ops go.
+    routes: Routes,
     pub(crate) bus: broadcast::Sender<Event>,
     pub(crate) stats: Arc<BroadcastStats>,
     pub(crate) cancel: CancellationToken,
@@ -98,7 +100,10 @@ impl PlumtreeActor {
             net,
             ctl,
             transport,
-            oplog,
+            routes: Routes {
+                oplog: Some(oplog),
+                ..Routes::default()
+            },
             bus,
             stats,
             cancel,
@@ -126,45 +131,51 @@ impl PlumtreeActor {
     /// just sent, if any.
     fn drain(&mut self) -> Option<MessageId> {
         let now = self.clock.now();
-        let mut sent = None;
+        let mut effects = Vec::new();
         while let Some(out) = self.engine.poll_output() {
-            match out {
-                plumtree::Output::Send { to, msg } => {
-                    let _ = self
-                        .transport
-                        .send(TransportCmd::Send(to, Wire::Plumtree(msg)));
+            route::plumtree(out, &mut effects);
+        }
+        let mut sent = None;
+        for effect in effects {
+            match effect {
+                Effect::Send { to, wire } => {
+                    let _ = self.transport.send(TransportCmd::Send(to, wire));
                 }
-                plumtree::Output::SetTimer { after, timer } => self.timers.set(now + after, timer),
-                plumtree::Output::Event(plumtree::Event::Sent { id, .. }) => sent = Some(id),
-                plumtree::Output::Event(plumtree::Event::Delivered {
+                Effect::SetTimer {
+                    after,
+                    timer: route::Timer::Plumtree(timer),
+                } => self.timers.set(now + after, timer),
+                Effect::Sent { id } => sent = Some(id),
+                Effect::Delivered {
                     id,
                     author,
-                    payload,
+                    content,
                     ..
-                }) => self.on_delivered(id, author, &payload),
+                } => self.on_delivered(id, author, content),
+                // A delivered op, for the op-log.
+                Effect::Input(input) => self.routes.carry(input),
+                other => tracing::debug!(?other, "not a Plumtree effect"),
             }
         }
         sent
     }
 
-    fn on_delivered(&mut self, id: MessageId, author: NodeId, payload: &[u8]) {
-        match codec::decode_value::<Envelope>(payload) {
-            Ok(Envelope::Broadcast(bytes)) => {
+    fn on_delivered(&mut self, id: MessageId, author: NodeId, content: Content) {
+        match content {
+            Content::Broadcast(bytes) => {
                 let _ = self.bus.send(Event::Message {
                     from: author,
                     id,
                     payload: bytes,
                 });
             }
-            Ok(Envelope::Direct(sealed)) => {
+            Content::Direct(sealed) => {
                 if sealed.to == self.identity.node_id() {
                     self.open_direct(&sealed, false);
                 }
             }
-            Ok(Envelope::Op(op)) => {
-                let _ = self.oplog.send(OpLogCtl::Ops(vec![op]));
-            }
-            Err(e) => {
+            Content::Op => {}
+            Content::Malformed(e) => {
                 self.stats.bad_envelopes.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(author = %author.fmt_short(), error = %e, "broadcast payload is not an envelope; dropped");
             }

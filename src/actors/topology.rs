@@ -14,10 +14,10 @@ use super::membership::MembershipCtl;
 use super::oplog::OpLogCtl;
 use super::plumtree::BroadcastCtl;
 use super::transport::TransportCmd;
-use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
+use super::{Clock, Routes, Supervised, Timers, fresh_rng, sleep_until};
 use crate::id::NodeId;
-use crate::proto::wire::Wire;
-use crate::proto::{membership, plumtree, topology};
+use crate::proto::route::{self, Effect};
+use crate::proto::topology;
 
 /// What the topology actor hears besides peers' messages.
 #[derive(Debug)]
@@ -44,9 +44,8 @@ pub(crate) struct TopologyActor {
     pub(crate) net: mpsc::Receiver<(NodeId, topology::Message)>,
     pub(crate) ctl: mpsc::UnboundedReceiver<TopologyCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
-    pub(crate) membership: mpsc::UnboundedSender<MembershipCtl>,
-    pub(crate) broadcast: mpsc::UnboundedSender<BroadcastCtl>,
-    pub(crate) oplog: mpsc::UnboundedSender<OpLogCtl>,
+    /// Membership, Plumtree and the op-log: where neighbour events go.
+    routes: Routes,
     pub(crate) cancel: CancellationToken,
     started: bool,
     links: BTreeMap<NodeId, bool>,
@@ -77,9 +76,12 @@ impl TopologyActor {
             net,
             ctl,
             transport,
-            membership,
-            broadcast,
-            oplog,
+            routes: Routes {
+                membership: Some(membership),
+                plumtree: Some(broadcast),
+                oplog: Some(oplog),
+                topology: None,
+            },
             cancel,
             started: false,
             links: BTreeMap::new(),
@@ -116,38 +118,27 @@ impl TopologyActor {
 
     fn drain(&mut self) {
         let now = self.clock.now();
+        let mut effects = Vec::new();
         while let Some(out) = self.engine.poll_output() {
-            match out {
-                topology::Output::Dial(peer) => {
+            route::topology(out, &mut effects);
+        }
+        for effect in effects {
+            match effect {
+                Effect::Dial(peer) => {
                     let _ = self.transport.send(TransportCmd::Dial(peer));
                 }
-                topology::Output::Disconnect(peer) => {
+                Effect::Disconnect(peer) => {
                     let _ = self.transport.send(TransportCmd::Disconnect(peer));
                 }
-                topology::Output::Send { to, msg } => {
-                    let _ = self
-                        .transport
-                        .send(TransportCmd::Send(to, Wire::Topology(msg)));
+                Effect::Send { to, wire } => {
+                    let _ = self.transport.send(TransportCmd::Send(to, wire));
                 }
-                topology::Output::SetTimer { after, timer } => self.timers.set(now + after, timer),
-                topology::Output::Event(topology::Event::NeighborUp(p)) => {
-                    let _ = self
-                        .membership
-                        .send(MembershipCtl::Input(membership::Input::NeighborUp(p)));
-                    let _ = self
-                        .broadcast
-                        .send(BroadcastCtl::Input(plumtree::Input::NeighborUp(p)));
-                    let _ = self.oplog.send(OpLogCtl::NeighborUp(p));
-                }
-                topology::Output::Event(topology::Event::NeighborDown(p)) => {
-                    let _ = self
-                        .membership
-                        .send(MembershipCtl::Input(membership::Input::NeighborDown(p)));
-                    let _ = self
-                        .broadcast
-                        .send(BroadcastCtl::Input(plumtree::Input::NeighborDown(p)));
-                    let _ = self.oplog.send(OpLogCtl::NeighborDown(p));
-                }
+                Effect::SetTimer {
+                    after,
+                    timer: route::Timer::Topology(timer),
+                } => self.timers.set(now + after, timer),
+                Effect::Input(input) => self.routes.carry(input),
+                other => tracing::debug!(?other, "not a topology effect"),
             }
         }
     }
