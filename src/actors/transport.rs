@@ -1,44 +1,25 @@
 //! The transport actor: the TCP listener, dials, the link table, the
 //! address book, and one reader and one writer task per link.
 //!
-//! ## Links
+//! ## Links and the address book
 //!
 //! A connection becomes a link once its Noise handshake
-//! ([`crate::net::link::handshake`]) proves the peer's node id. There
-//! is at most one link per peer. When a second connection to a peer
-//! completes while a link exists (both sides dialled at once, a seed dialled
-//! at two of its addresses, a peer that dialled again), both ends keep the
-//! connection with the **lower handshake hash** and close the other. The
-//! hash is the same at both ends of a connection and differs between
-//! connections, so the two ends agree whatever order they saw the
-//! connections in. (A rule such as "the newer one wins" does not: the
-//! acceptor and the dialler can see two concurrent connections complete in
-//! opposite orders, and each would close the one the other kept.) A stale
-//! connection that wins (the peer restarted and its old connection is
-//! half-open) is gone at its next write, which the restarted host answers
-//! with a reset; the peer's next dial then links. A replaced connection is
-//! closed only after [`LINK_RETIRE_GRACE`], so the other end has finished
-//! the replacing handshake (and made the same choice) before it sees the old
-//! connection end.
+//! ([`crate::net::link::handshake`]) proves the peer's node id. Which of
+//! two connections to one peer stays, the grace before the loser closes,
+//! what topology hears and the order addresses are tried in are the link
+//! table's rules ([`crate::net::links`]); this actor carries them out on
+//! real connections. A dial for a node id that reaches another node (a
+//! stale address) is closed and that address is dropped from the book.
 //!
-//! A replacement is invisible to the engines (the peer stays linked). A
-//! dial for a node id that reaches another node (a stale address) is closed
-//! and that address is dropped from the book.
-//!
-//! ## Address book
-//!
-//! The in-memory book holds, per node, the addresses to try in order:
-//! *observed* ones first (a beacon's source, the address a link was dialled
-//! at, an accepted link's source IP with the listening port the peer gave in
-//! the handshake; an accepted connection's own source port is ephemeral and
-//! never recorded), then *published* ones (membership's `addr` key). When a
-//! node has a store, each link-up hands the peer's list, the address that
-//! reached it first, to the address-book writer
+//! When a node has a store, each link-up hands the peer's list, the
+//! address that reached it first, to the address-book writer
 //! (`AddrBookWriter` in [`super::addr_book`]: off the runtime, rate-limited per
 //! node, never this node's id), and a stale address is dropped from the
 //! stored entry too. At start the node loads the newest stored entries into
-//! this book and dials them (`TransportCmd::DialNode`, answered to the
-//! asking loop, not to topology).
+//! the book and dials them (`TransportCmd::DialNode`, answered to the
+//! asking loop, not to topology). An accepted connection's own source port
+//! is ephemeral and never recorded: the book gets its source IP with the
+//! listening port the peer gave in the handshake.
 //!
 //! ## Closing
 //!
@@ -57,7 +38,6 @@
 //! half-updated after a panic) and keeps its address book; topology and the
 //! peers dial again, so the mesh re-forms within a dial round.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,6 +60,8 @@ use crate::crypto::identity::Identity;
 use crate::event::{Event, PeerInfo};
 use crate::id::NodeId;
 use crate::net::link::{self, LinkError, Opener, Role, Sealer, Secured};
+use crate::net::links::{self, Conn, Dial, LinkTable};
+pub use crate::net::links::{ADDR_BOOK_NODES_MAX, ADDRS_PER_NODE_MAX, LINK_RETIRE_GRACE};
 use crate::proto::topology;
 use crate::proto::wire::Wire;
 
@@ -88,16 +70,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Handshakes in progress at once; further inbound connections are closed
 /// at once (counted in [`TransportStats::busy_refusals`]).
 pub const HANDSHAKES_MAX: usize = 64;
-/// Nodes the address book remembers addresses for.
-pub const ADDR_BOOK_NODES_MAX: usize = 4096;
-/// Addresses remembered per node.
-pub const ADDRS_PER_NODE_MAX: usize = 8;
 /// How long a graceful shutdown waits for link writers to flush.
 pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
-/// A link replaced by a second connection to the same peer stays open this
-/// long (unused) before it is closed, so that the other end settles on the
-/// same connection first (see the module docs).
-pub const LINK_RETIRE_GRACE: Duration = Duration::from_secs(2);
 /// A failed `accept` (out of file descriptors, say) is retried after this.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
@@ -262,10 +236,8 @@ pub(crate) struct Established {
     stale: Vec<SocketAddr>,
 }
 
+/// A link's tasks and queue (its connection is the table's).
 struct Link {
-    conn: u64,
-    handshake_hash: [u8; 32],
-    outbound: bool,
     addr: SocketAddr,
     since: Instant,
     writer: mpsc::Sender<Wire>,
@@ -278,47 +250,6 @@ struct Link {
 struct LinkCounters {
     frames_in: AtomicU64,
     frames_out: AtomicU64,
-}
-
-/// Where nodes may be reached, observed addresses first.
-#[derive(Default)]
-struct AddressBook {
-    map: HashMap<NodeId, Vec<SocketAddr>>,
-}
-
-impl AddressBook {
-    fn add(&mut self, node: NodeId, addr: SocketAddr, observed: bool) {
-        if addr.port() == 0 || addr.ip().is_unspecified() {
-            return;
-        }
-        if !self.map.contains_key(&node) && self.map.len() >= ADDR_BOOK_NODES_MAX {
-            return;
-        }
-        let list = self.map.entry(node).or_default();
-        if let Some(pos) = list.iter().position(|a| *a == addr) {
-            if observed && pos > 0 {
-                list.remove(pos);
-                list.insert(0, addr);
-            }
-            return;
-        }
-        if observed {
-            list.insert(0, addr);
-        } else {
-            list.push(addr);
-        }
-        list.truncate(ADDRS_PER_NODE_MAX);
-    }
-
-    fn remove(&mut self, node: &NodeId, addr: &SocketAddr) {
-        if let Some(list) = self.map.get_mut(node) {
-            list.retain(|a| a != addr);
-        }
-    }
-
-    fn get(&self, node: &NodeId) -> Vec<SocketAddr> {
-        self.map.get(node).cloned().unwrap_or_default()
-    }
 }
 
 pub(crate) struct TransportActor {
@@ -336,17 +267,24 @@ pub(crate) struct TransportActor {
     pub(crate) cancel: CancellationToken,
     pub(crate) tasks: TaskTracker,
     pub(crate) listener_stop: CancellationToken,
-    links: HashMap<NodeId, Link>,
-    dialing: HashSet<NodeId>,
-    /// Peers topology was told are linked (and not since told otherwise):
-    /// what a restart must take back, whatever state `links` was left in.
-    reported_up: HashSet<NodeId>,
-    book: AddressBook,
+    /// Links, dials under way, what topology was told, the address book.
+    table: LinkTable<Link>,
     /// Writes the addresses of peers that linked to the store (when the
     /// node has one).
     book_writer: Option<AddrBookWriter>,
     handshakes: usize,
     next_conn: u64,
+}
+
+/// What starting a link's tasks takes from the actor (borrowed apart from
+/// its link table, which decides whether to start them).
+#[derive(Clone, Copy)]
+struct LinkSpawner<'a> {
+    tasks: &'a TaskTracker,
+    cancel: &'a CancellationToken,
+    router: &'a Router,
+    self_tx: &'a mpsc::UnboundedSender<TransportCmd>,
+    stats: &'a Arc<TransportStats>,
 }
 
 /// The accept loop: hands each connection to the actor until `stop`.
@@ -410,6 +348,7 @@ impl TransportActor {
     ) -> TransportActor {
         TransportActor {
             me: identity.node_id(),
+            table: LinkTable::new(identity.node_id()),
             identity,
             link_psk,
             listen_port,
@@ -423,10 +362,6 @@ impl TransportActor {
             cancel,
             tasks,
             listener_stop,
-            links: HashMap::new(),
-            dialing: HashSet::new(),
-            reported_up: HashSet::new(),
-            book: AddressBook::default(),
             book_writer,
             handshakes: 0,
             next_conn: 0,
@@ -467,17 +402,17 @@ impl TransportActor {
             } => {
                 if node != self.me {
                     for addr in addrs {
-                        self.book.add(node, addr, observed);
+                        self.table.book.add(node, addr, observed);
                     }
                 }
             }
             TransportCmd::Peers(reply) => {
                 let mut peers: Vec<PeerInfo> = self
-                    .links
+                    .table
                     .iter()
-                    .map(|(peer, l)| PeerInfo {
+                    .map(|(peer, (conn, l))| PeerInfo {
                         peer: *peer,
-                        outbound: l.outbound,
+                        outbound: conn.outbound,
                         addr: l.addr,
                         up_ms: u64::try_from(l.since.elapsed().as_millis()).unwrap_or(u64::MAX),
                         frames_in: l.counters.frames_in.load(Ordering::Relaxed),
@@ -510,10 +445,9 @@ impl TransportActor {
                 }
                 match requester {
                     Requester::Topology(peer) => {
-                        self.dialing.remove(&peer);
                         bump(&self.stats.dials_failed);
                         tracing::debug!(peer = %peer.fmt_short(), %reason, "dial failed");
-                        if !self.links.contains_key(&peer) {
+                        if self.table.dial_ended(peer, true) {
                             self.tell_topology(topology::Input::DialFailed(peer));
                         }
                     }
@@ -530,8 +464,8 @@ impl TransportActor {
                     bump(&self.stats.bad_frames);
                     tracing::warn!(peer = %peer.fmt_short(), %reason, "link closed: bad frame");
                 }
-                if self.links.get(&peer).is_some_and(|l| l.conn == conn) {
-                    self.close_link(&peer, &reason, false);
+                if let Some((_, link)) = self.table.closed(&peer, conn) {
+                    self.end_link(&peer, link, &reason, false);
                     self.tell_topology(topology::Input::LinkDown(peer));
                 }
             }
@@ -565,33 +499,24 @@ impl TransportActor {
             return;
         }
         for addr in &stale {
-            self.book.remove(&node, addr);
+            self.table.book.remove(&node, addr);
         }
         if let Some(writer) = &self.book_writer {
             writer.stale(node, stale);
         }
     }
 
-    fn tell_topology(&mut self, input: topology::Input) {
-        match &input {
-            topology::Input::LinkUp { peer, .. } => {
-                self.reported_up.insert(*peer);
-            }
-            topology::Input::LinkDown(peer) => {
-                self.reported_up.remove(peer);
-            }
-            _ => {}
-        }
+    fn tell_topology(&self, input: topology::Input) {
         let _ = self.topology.send(TopologyCtl::Input(input));
     }
 
     fn publish_count(&self) {
-        self.link_count.send_replace(self.links.len());
+        self.link_count.send_replace(self.table.len());
     }
 
     /// Queues `wire` for `to`'s writer; false when there is no link.
     fn send(&mut self, to: NodeId, wire: Wire) -> bool {
-        let Some(link) = self.links.get(&to) else {
+        let Some((_, link)) = self.table.get(&to) else {
             bump(&self.stats.sends_without_link);
             return false;
         };
@@ -611,9 +536,13 @@ impl TransportActor {
     /// Removes the link to `peer`. `flush`: let the writer send what is
     /// queued first (a local decision); otherwise stop both halves now.
     fn close_link(&mut self, peer: &NodeId, reason: &str, flush: bool) {
-        let Some(link) = self.links.remove(peer) else {
-            return;
-        };
+        if let Some((_, link)) = self.table.remove(peer) {
+            self.end_link(peer, link, reason, flush);
+        }
+    }
+
+    /// Stops a link the table no longer holds and says so on the bus.
+    fn end_link(&mut self, peer: &NodeId, link: Link, reason: &str, flush: bool) {
         tracing::debug!(peer = %peer.fmt_short(), reason, "link closed");
         if !flush {
             link.close.cancel();
@@ -628,23 +557,17 @@ impl TransportActor {
     }
 
     fn on_dial(&mut self, peer: NodeId) {
-        if peer == self.me || self.links.contains_key(&peer) || self.dialing.contains(&peer) {
-            if self.links.contains_key(&peer) {
-                // Already linked (it dialled us first): topology treats a
-                // repeated LinkUp as a no-op but needs an answer to its dial.
-                let outbound = self.links.get(&peer).is_some_and(|l| l.outbound);
-                self.tell_topology(topology::Input::LinkUp { peer, outbound });
+        match self.table.dial(peer) {
+            Dial::Linked { outbound } => {
+                self.tell_topology(topology::Input::LinkUp { peer, outbound })
             }
-            return;
+            Dial::Nothing => {}
+            Dial::NoAddress => {
+                bump(&self.stats.dials_failed);
+                self.tell_topology(topology::Input::DialFailed(peer));
+            }
+            Dial::Go(addrs) => self.spawn_dial(addrs, Requester::Topology(peer)),
         }
-        let addrs = self.book.get(&peer);
-        if addrs.is_empty() {
-            bump(&self.stats.dials_failed);
-            self.tell_topology(topology::Input::DialFailed(peer));
-            return;
-        }
-        self.dialing.insert(peer);
-        self.spawn_dial(addrs, Requester::Topology(peer));
     }
 
     fn on_dial_node(&mut self, node: NodeId, reply: oneshot::Sender<Result<NodeId, String>>) {
@@ -652,11 +575,11 @@ impl TransportActor {
             let _ = reply.send(Err("that node is this node itself".into()));
             return;
         }
-        if self.links.contains_key(&node) {
+        if self.table.get(&node).is_some() {
             let _ = reply.send(Ok(node));
             return;
         }
-        let addrs = self.book.get(&node);
+        let addrs = self.table.book.get(&node);
         if addrs.is_empty() {
             let _ = reply.send(Err(format!("no address known for {}", node.fmt_short())));
             return;
@@ -755,7 +678,7 @@ impl TransportActor {
         let peer = done.peer;
         let reply = match requester {
             Some(Requester::Topology(expected)) => {
-                self.dialing.remove(&expected);
+                self.table.dial_ended(expected, false);
                 self.forget_stale(expected, stale);
                 None
             }
@@ -787,38 +710,51 @@ impl TransportActor {
             None
         };
         if let Some(reach) = reach {
-            self.book.add(peer, reach, true);
+            self.table.book.add(peer, reach, true);
         }
-        let replacing = match self.links.get(&peer) {
-            None => false,
-            Some(old) => {
+        let conn = Conn {
+            id: self.next_conn,
+            handshake_hash: done.handshake_hash,
+            outbound,
+        };
+        self.next_conn += 1;
+        let ctx = LinkSpawner {
+            tasks: &self.tasks,
+            cancel: &self.cancel,
+            router: &self.router,
+            self_tx: &self.self_tx,
+            stats: &self.stats,
+        };
+        let verdict = self.table.on_established(peer, conn, || {
+            Self::spawn_link(ctx, conn.id, peer, addr, framed, done)
+        });
+        let replacing = match verdict {
+            // Checked above; dropping `framed` closes the connection.
+            links::Established::Own => return,
+            links::Established::Refused => {
                 bump(&self.stats.duplicate_links);
-                if old.handshake_hash < done.handshake_hash {
-                    tracing::debug!(peer = %peer.fmt_short(), "second connection: keeping the first");
-                    return; // dropping `framed` closes the new connection
-                }
+                tracing::debug!(peer = %peer.fmt_short(), "second connection: keeping the first");
+                return; // dropping `framed` closes the new connection
+            }
+            links::Established::Replaced { old } => {
+                bump(&self.stats.duplicate_links);
+                self.retire(old.1);
                 true
             }
+            links::Established::Up => false,
         };
-        if replacing && let Some(old) = self.links.remove(&peer) {
-            self.retire(old);
-        }
         if outbound {
             bump(&self.stats.links_dialed);
         } else {
             bump(&self.stats.links_accepted);
         }
-        let conn = self.next_conn;
-        self.next_conn += 1;
-        let link = self.spawn_link(conn, peer, outbound, addr, framed, done);
-        self.links.insert(peer, link);
         self.publish_count();
         if !replacing {
             tracing::info!(peer = %peer.fmt_short(), %addr, outbound, "link up");
             // Remembered over a restart: the address that reached the peer
             // first (added above), then the others known.
             if let Some(writer) = &self.book_writer {
-                writer.linked(peer, self.book.get(&peer));
+                writer.linked(peer, self.table.book.get(&peer));
             }
             self.tell_topology(topology::Input::LinkUp { peer, outbound });
             let _ = self.bus.send(Event::LinkUp {
@@ -831,42 +767,37 @@ impl TransportActor {
 
     /// Starts the reader and writer of a link.
     fn spawn_link(
-        &self,
+        ctx: LinkSpawner<'_>,
         conn: u64,
         peer: NodeId,
-        outbound: bool,
         addr: SocketAddr,
         framed: Framed<TcpStream, LengthDelimitedCodec>,
         done: Secured,
     ) -> Link {
-        let handshake_hash = done.handshake_hash;
         let (sink, stream) = framed.split();
         let (writer, queue) = mpsc::channel(LINK_SEND_QUEUE);
-        let close = self.cancel.child_token();
+        let close = ctx.cancel.child_token();
         let counters = Arc::new(LinkCounters::default());
-        let writer_task = self.tasks.spawn(write_loop(
+        let writer_task = ctx.tasks.spawn(write_loop(
             sink,
             done.sealer,
             queue,
             close.clone(),
             counters.clone(),
-            self.stats.clone(),
+            ctx.stats.clone(),
         ));
-        self.tasks.spawn(read_loop(
+        ctx.tasks.spawn(read_loop(
             stream,
             done.opener,
             peer,
             conn,
-            self.router.clone(),
+            ctx.router.clone(),
             close.clone(),
-            self.self_tx.clone(),
+            ctx.self_tx.clone(),
             counters.clone(),
-            self.stats.clone(),
+            ctx.stats.clone(),
         ));
         Link {
-            conn,
-            handshake_hash,
-            outbound,
             addr,
             since: Instant::now(),
             writer,
@@ -900,7 +831,7 @@ impl TransportActor {
         self.listener_stop.cancel();
         let mut writers = Vec::new();
         let mut closers = Vec::new();
-        for (peer, link) in self.links.drain() {
+        for (peer, (_, link)) in self.table.drain() {
             let _ = self.bus.send(Event::LinkDown {
                 peer,
                 reason: "this node is shutting down".into(),
@@ -939,7 +870,7 @@ impl Supervised for TransportActor {
                 break;
             }
         }
-        for (_, link) in self.links.drain() {
+        for (_, (_, link)) in self.table.drain() {
             link.close.cancel();
         }
     }
@@ -950,21 +881,18 @@ impl Supervised for TransportActor {
     /// redial too. Handshakes and dials in flight finish normally and report
     /// back as usual.
     fn restart(&mut self) {
-        let peers: Vec<NodeId> = self.links.keys().copied().collect();
-        for peer in peers {
-            self.close_link(&peer, "the transport restarted after a panic", false);
+        // A dial the panic interrupted would block that peer's dials for
+        // good, so dials are forgotten too; one still running reports as
+        // usual when it ends (topology times its dials out on its own).
+        let (links, told) = self.table.reset();
+        for (peer, (_, link)) in links {
+            self.end_link(&peer, link, "the transport restarted after a panic", false);
         }
         // Topology hears of every link it believes in, even one the panic
         // left out of the table.
-        let mut up: Vec<NodeId> = self.reported_up.drain().collect();
-        up.sort();
-        for peer in up {
+        for peer in told {
             self.tell_topology(topology::Input::LinkDown(peer));
         }
-        // A dial the panic interrupted would block that peer's dials for
-        // good; one still running reports as usual when it ends (topology
-        // times its dials out on its own).
-        self.dialing.clear();
         self.publish_count();
     }
 }
@@ -1114,40 +1042,4 @@ async fn read_loop(
         reason,
         violation,
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(b: u8) -> NodeId {
-        NodeId([b; 32])
-    }
-
-    #[test]
-    fn observed_addresses_are_tried_before_published_ones() {
-        let mut book = AddressBook::default();
-        let a: SocketAddr = "10.0.0.1:9000".parse().expect("addr");
-        let b: SocketAddr = "10.0.0.2:9000".parse().expect("addr");
-        let c: SocketAddr = "10.0.0.3:9000".parse().expect("addr");
-        book.add(node(1), a, false);
-        book.add(node(1), b, false);
-        book.add(node(1), c, true);
-        book.add(node(1), b, true);
-        assert_eq!(book.get(&node(1)), vec![b, c, a]);
-        book.remove(&node(1), &c);
-        assert_eq!(book.get(&node(1)), vec![b, a]);
-    }
-
-    #[test]
-    fn the_address_book_ignores_unusable_addresses_and_stays_bounded() {
-        let mut book = AddressBook::default();
-        book.add(node(1), "10.0.0.1:0".parse().expect("addr"), true);
-        book.add(node(1), "0.0.0.0:9000".parse().expect("addr"), true);
-        assert!(book.get(&node(1)).is_empty());
-        for i in 0..20u16 {
-            book.add(node(2), SocketAddr::from(([10, 0, 0, 1], 9000 + i)), false);
-        }
-        assert_eq!(book.get(&node(2)).len(), ADDRS_PER_NODE_MAX);
-    }
 }

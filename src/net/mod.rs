@@ -8,4 +8,5 @@
 pub mod beacon;
 pub mod handshake;
 pub mod link;
+pub mod links;
 pub mod udp;

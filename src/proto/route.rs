@@ -20,7 +20,7 @@
 //!   ([`inbound`]); a direct message over a link goes to the application;
 //! * sends, timers, dials and disconnects go to the driver.
 //!
-//! [`membership`], [`topology`], [`plumtree`] and [`oplog`] turn one output
+//! [`membership()`], [`topology()`], [`plumtree()`] and [`oplog()`] turn one output
 //! of an engine into [`Effect`]s. The node's actors call them (each actor
 //! owns one engine and carries `Effect::Input` to the actor that owns the
 //! named engine, over its channel); the simulator and the engines' test
