@@ -186,26 +186,29 @@ impl<L> LinkTable<L> {
     /// Topology asks for a link to `peer`. On [`Dial::Go`] the table counts
     /// the dial as under way until [`LinkTable::dial_ended`].
     pub fn dial(&mut self, peer: NodeId) -> Dial {
+        let addrs = self.book.get(&peer);
+        match self.dial_by_id(peer) {
+            Dial::Go(_) if addrs.is_empty() => {
+                self.dialing.remove(&peer);
+                Dial::NoAddress
+            }
+            Dial::Go(_) => Dial::Go(addrs),
+            other => other,
+        }
+    }
+
+    /// [`LinkTable::dial`] for a driver that reaches nodes by id, with no
+    /// address book (the simulator): [`Dial::Go`] carries no address.
+    pub fn dial_by_id(&mut self, peer: NodeId) -> Dial {
         if let Some((conn, _)) = self.links.get(&peer) {
             return Dial::Linked {
                 outbound: conn.outbound,
             };
         }
-        if peer == self.me || self.dialing.contains(&peer) {
+        if peer == self.me || !self.dialing.insert(peer) {
             return Dial::Nothing;
         }
-        let addrs = self.book.get(&peer);
-        if addrs.is_empty() {
-            return Dial::NoAddress;
-        }
-        self.dialing.insert(peer);
-        Dial::Go(addrs)
-    }
-
-    /// Marks a dial to `peer` under way without addresses (a driver that
-    /// dials by node id). False when one already is.
-    pub fn dial_started(&mut self, peer: NodeId) -> bool {
-        self.dialing.insert(peer)
+        Dial::Go(Vec::new())
     }
 
     /// Topology's dial to `peer` ended (linked or not). Returns whether
@@ -405,11 +408,16 @@ mod tests {
         let mut t = LinkTable::new(node(0));
         t.on_established(node(2), conn(1, 1, true), || ());
         t.on_established(node(1), conn(2, 1, true), || ());
-        t.dial_started(node(3));
+        assert_eq!(t.dial_by_id(node(3)), Dial::Go(Vec::new()));
+        assert_eq!(t.dial_by_id(node(3)), Dial::Nothing, "under way");
         let (links, told) = t.reset();
         assert_eq!(links.len(), 2);
         assert_eq!(told, vec![node(1), node(2)]);
-        assert!(t.dial_started(node(3)), "dials are forgotten too");
+        assert_eq!(
+            t.dial_by_id(node(3)),
+            Dial::Go(Vec::new()),
+            "dials are forgotten too"
+        );
     }
 
     #[test]
