@@ -128,7 +128,10 @@ impl Node {
             IdentitySource::KeyFile(path) => Arc::new(
                 tokio::task::spawn_blocking(move || Identity::load_or_create(&path))
                     .await
-                    .map_err(|e| Error::Rejected(format!("loading the key file: {e}")))??,
+                    .map_err(|source| Error::Task {
+                        task: "loading the key file",
+                        source,
+                    })??,
             ),
             IdentitySource::Ephemeral => Arc::new(Identity::generate()),
             IdentitySource::Given(id) => id,
@@ -151,7 +154,10 @@ impl Node {
                 let dir = root.join(format!("{}-{}", keys.room_tag_hex(), me.fmt_short()));
                 let store = tokio::task::spawn_blocking(move || Store::open(&dir))
                     .await
-                    .map_err(|e| Error::Rejected(format!("opening the store: {e}")))??;
+                    .map_err(|source| Error::Task {
+                        task: "opening the store",
+                        source,
+                    })??;
                 Some(Arc::new(store))
             }
             None => None,
@@ -430,9 +436,7 @@ impl Node {
     pub async fn send(&self, to: NodeId, payload: Vec<u8>) -> Result<Delivery, Error> {
         self.check_running()?;
         if to == self.id() {
-            return Err(Error::Rejected(
-                "cannot send a direct message to oneself".into(),
-            ));
+            return Err(Error::ToSelf);
         }
         let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
         let (reply, rx) = oneshot::channel();
@@ -486,13 +490,10 @@ impl Node {
     /// every node, so it reaches `to` later if it is offline now.
     pub async fn mail(&self, to: NodeId, payload: Vec<u8>) -> Result<OpId, Error> {
         if to == self.id() {
-            return Err(Error::Rejected(
-                "cannot send a direct message to oneself".into(),
-            ));
+            return Err(Error::ToSelf);
         }
         let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
-        let body =
-            crate::codec::encode_value(&sealed).map_err(|e| Error::Rejected(e.to_string()))?;
+        let body = crate::codec::encode_value(&sealed)?;
         self.publish(
             crate::applets::dm::NAME,
             crate::applets::dm::KIND_MESSAGE,
@@ -579,7 +580,7 @@ impl Node {
 
     /// Reads the folded state of the applet `A` named `name`: `read` runs
     /// inside the op-log actor on the current state (keep it short; copy
-    /// out what you need). Fails with [`Error::Rejected`] when no applet of
+    /// out what you need). Fails with [`Error::NoApplet`] when no applet of
     /// that name and type is registered.
     pub async fn query<A, R>(
         &self,
@@ -604,7 +605,7 @@ impl Node {
             .map_err(|_| Error::Stopped)?;
         rx.await
             .map_err(|_| Error::Stopped)?
-            .map_err(|name| Error::Rejected(format!("no applet {name} of that type")))
+            .map_err(|name| Error::NoApplet { name })
     }
 
     /// The op-log's state: state hash, frontier hash, op and author counts.
@@ -663,7 +664,7 @@ impl Node {
 
     /// Publishes this node's nick (trimmed, 1..=32 characters).
     pub async fn set_nick(&self, nick: &str) -> Result<(), Error> {
-        let nick = check_nick(nick).map_err(|e| Error::Rejected(e.to_string()))?;
+        let nick = check_nick(nick)?;
         self.set_key(NICK_KEY, nick.into_bytes()).await
     }
 

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::sim::{self, CountAt, LatencyRange, PartitionSpec, Profile, SimConfig, spec};
+use crate::config::Profile;
+use crate::sim::{self, CountAt, LatencyRange, PartitionSpec, SimConfig, spec};
 
 /// Flags of `flashmesh sim`.
 #[derive(Args, Debug, Clone)]
@@ -48,7 +49,8 @@ pub struct SimArgs {
     /// Links per node, at most (default: from the profile).
     #[arg(long)]
     pub degree_max: Option<usize>,
-    /// Engine defaults: small (2–50 nodes), large, or auto by --nodes.
+    /// Engine defaults: small (up to 50 nodes), large, or auto (by
+    /// --nodes: small up to 50, large above).
     #[arg(long, value_enum, default_value_t = ProfileArg::Auto)]
     pub profile: ProfileArg,
     /// N@T: N random nodes crash silently at virtual time T (repeatable).
@@ -74,36 +76,47 @@ pub struct SimArgs {
     pub json: bool,
 }
 
-fn parse_latency(s: &str) -> Result<LatencyRange, String> {
-    s.parse().map_err(|e: spec::SpecError| e.0)
+fn parse_latency(s: &str) -> Result<LatencyRange, spec::SpecError> {
+    s.parse()
 }
-fn parse_count_at(s: &str) -> Result<CountAt, String> {
-    s.parse().map_err(|e: spec::SpecError| e.0)
+fn parse_count_at(s: &str) -> Result<CountAt, spec::SpecError> {
+    s.parse()
 }
-fn parse_partition(s: &str) -> Result<PartitionSpec, String> {
-    s.parse().map_err(|e: spec::SpecError| e.0)
+fn parse_partition(s: &str) -> Result<PartitionSpec, spec::SpecError> {
+    s.parse()
 }
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    spec::parse_duration(s).map_err(|e| e.0)
+fn parse_duration(s: &str) -> Result<Duration, spec::SpecError> {
+    spec::parse_duration(s)
 }
-/// `--profile` values.
+
+/// `--profile` values: a [`Profile`], or `auto` ([`Profile::for_nodes`]).
+/// (Each value's doc is its `--help` text.)
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileArg {
     /// Small up to 50 nodes, large above.
     Auto,
+    /// The small room: up to 50 nodes.
     Small,
+    /// The large room: above 50 nodes, sized for 1000.
     Large,
+}
+
+impl ProfileArg {
+    /// The profile a room of `nodes` runs with.
+    pub fn profile(self, nodes: usize) -> Profile {
+        match self {
+            ProfileArg::Auto => Profile::for_nodes(nodes),
+            ProfileArg::Small => Profile::Small,
+            ProfileArg::Large => Profile::Large,
+        }
+    }
 }
 
 impl SimArgs {
     /// The simulator configuration these flags describe.
     pub fn to_config(&self) -> SimConfig {
         let mut cfg = SimConfig::new(self.nodes, self.broadcasts, self.seed);
-        match self.profile {
-            ProfileArg::Auto => {}
-            ProfileArg::Small => cfg.set_profile(Profile::Small),
-            ProfileArg::Large => cfg.set_profile(Profile::Large),
-        }
+        cfg.set_profile(self.profile.profile(self.nodes));
         cfg.ops = self.ops;
         cfg.op_mix = self.op_mix;
         cfg.loss = self.loss;
@@ -127,7 +140,8 @@ impl SimArgs {
         cfg
     }
 
-    /// Runs the simulation and renders its report.
+    /// Runs the simulation and renders its report; the error says which
+    /// flag's value cannot work.
     pub fn run(&self) -> Result<String, String> {
         let report = sim::run(self.to_config())?;
         Ok(if self.json {
