@@ -189,7 +189,7 @@ pub struct RunArgs {
     /// key file. A run with a throwaway identity keeps it in memory.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Engine defaults for rooms of more than about 50 nodes.
+    /// Engine defaults for rooms of more than 50 nodes (the large room).
     #[arg(long)]
     pub large_room: bool,
     /// One JSON object per line on stdout; JSON commands on stdin (the line
