@@ -109,12 +109,15 @@ impl Drop for Inner {
 /// Counters of a node, for operators and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeStats {
+    /// Links, handshakes and frames.
     pub transport: TransportStatsSnapshot,
     /// Broadcast payloads that were not envelopes.
     pub bad_envelopes: u64,
     /// Direct messages to this node that did not open.
     pub bad_direct: u64,
+    /// Beacons this node sent.
     pub beacons_sent: u64,
+    /// This room's beacons heard from other nodes.
     pub beacons_received: u64,
     /// Datagrams on the discovery port that were not this room's beacons.
     pub beacons_dropped: u64,
@@ -1041,4 +1044,87 @@ pub(crate) fn unix_micros() -> u64 {
 pub(crate) fn jittered(d: Duration) -> Duration {
     use rand::RngExt as _;
     d.mul_f64(rand::rng().random_range(0.75..1.25))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NickError, Room};
+    use crate::crypto::room::RoomCode;
+    use crate::store::StorageError;
+
+    /// A node on 127.0.0.1:0, discovery off, a fresh identity, no store.
+    fn config() -> Config {
+        let code = RoomCode::parse("amber-otter-lamp-mesa-quilt-river-4821").expect("a code");
+        let mut cfg = Config::new(Room::derive(code).expect("derives"));
+        cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        cfg.discovery = None;
+        cfg
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_in_use_fails_the_start_with_the_stores_own_error() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut cfg = config();
+        cfg.identity = IdentitySource::Given(Arc::new(Identity::generate()));
+        cfg.data_dir = Some(dir.path().to_path_buf());
+        let first = Node::start(cfg.clone()).await.expect("starts");
+        let second = Node::start(cfg).await.err();
+        assert!(
+            matches!(&second, Some(Error::Storage(StorageError::Locked { .. }))),
+            "{second:?}"
+        );
+        assert!(second.is_some_and(|e| {
+            e.to_string()
+                .contains("in use by another flashmesh process")
+        }));
+        // The first node is untouched.
+        assert_eq!(first.log_state().await.expect("running").ops, 0);
+        first.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_configuration_fails_the_start_naming_the_field() {
+        let mut cfg = config();
+        cfg.topology.degree_min = 0;
+        let e = Node::start(cfg).await.err();
+        assert!(
+            matches!(&e, Some(Error::Config(c)) if c.field == "topology.degree_min"),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_a_caller_can_act_on_are_typed_and_worded_as_before() {
+        let node = Node::start(config()).await.expect("starts");
+        let me = node.id();
+        let to_self = node.send(me, b"hi".to_vec()).await.err();
+        assert!(matches!(&to_self, Some(Error::ToSelf)), "{to_self:?}");
+        assert_eq!(
+            to_self.map(|e| e.to_string()).as_deref(),
+            Some("cannot send a direct message to oneself")
+        );
+        let mail = node.mail(me, b"hi".to_vec()).await.err();
+        assert!(matches!(mail, Some(Error::ToSelf)), "{mail:?}");
+        let nick = node.set_nick(" ").await.err();
+        assert!(
+            matches!(&nick, Some(Error::Nick(NickError::Empty))),
+            "{nick:?}"
+        );
+        assert_eq!(
+            nick.map(|e| e.to_string()).as_deref(),
+            Some("the nickname is empty")
+        );
+        let query = node
+            .query("no-such-applet", |_: &crate::applets::chat::Chat| ())
+            .await
+            .err();
+        assert!(
+            matches!(&query, Some(Error::NoApplet { name }) if name == "no-such-applet"),
+            "{query:?}"
+        );
+        node.shutdown().await;
+        let stopped = node.chat("late").await.err();
+        assert!(matches!(stopped, Some(Error::Stopped)), "{stopped:?}");
+    }
 }

@@ -619,6 +619,22 @@ mod tests {
     }
 
     #[test]
+    fn the_profile_is_small_or_large() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let p = paths(dir.path());
+        std::fs::write(&p.config_file, "profile = \"large\"\n").expect("writes");
+        let r = resolve(p.clone(), &Settings::default(), &no_env).expect("resolves");
+        assert_eq!(r.settings.profile, Some(Profile::Large));
+        assert!(r.show().contains("profile = \"large\""), "{}", r.show());
+        let env = |var: &str| (var == "FLASHMESH_PROFILE").then(|| "small".to_string());
+        let r = resolve(p.clone(), &Settings::default(), &env).expect("resolves");
+        assert_eq!(r.settings.profile, Some(Profile::Small));
+        std::fs::write(&p.config_file, "profile = \"medium\"\n").expect("writes");
+        let err = resolve(p, &Settings::default(), &no_env).expect_err("refused");
+        assert!(err.to_string().contains("medium"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_their_name() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let p = paths(dir.path());

@@ -151,3 +151,63 @@ impl SimArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn config(args: &[&str]) -> SimConfig {
+        let cmd = Cmd::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))
+            .expect("parses");
+        cmd.sim.to_config()
+    }
+
+    #[test]
+    fn profile_small_large_and_auto_pick_the_engine_defaults() {
+        let small = Profile::Small.engines();
+        let large = Profile::Large.engines();
+        for (args, profile) in [
+            (&["--nodes", "12"][..], Profile::Small),
+            (&["--nodes", "50", "--profile", "auto"], Profile::Small),
+            (&["--nodes", "51"], Profile::Large),
+            (&["--nodes", "12", "--profile", "large"], Profile::Large),
+            (&["--nodes", "500", "--profile", "small"], Profile::Small),
+        ] {
+            let cfg = config(args);
+            let engines = if profile == Profile::Small {
+                &small
+            } else {
+                &large
+            };
+            assert_eq!(cfg.profile, profile, "{args:?}");
+            assert_eq!(cfg.membership, engines.membership, "{args:?}");
+            assert_eq!(cfg.topology, engines.topology, "{args:?}");
+            assert_eq!(cfg.plumtree, engines.plumtree, "{args:?}");
+        }
+        assert!(Cmd::try_parse_from(["sim", "--profile", "medium"]).is_err());
+    }
+
+    #[test]
+    fn a_bad_flag_value_is_refused_with_its_reason() {
+        let err = Cmd::try_parse_from(["sim", "--crash", "20"])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("--crash")),
+            "{err:?}"
+        );
+        let run = Cmd::try_parse_from(["sim", "--nodes", "1"])
+            .expect("parses")
+            .sim
+            .run();
+        assert_eq!(run, Err("--nodes must be at least 2, got 1".to_string()));
+    }
+}

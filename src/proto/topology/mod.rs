@@ -27,7 +27,9 @@ pub use engine::Topology;
 /// Tunables; see `docs/protocol.md` for where each default comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// Fewest links a node keeps: below it, it dials.
     pub degree_min: usize,
+    /// Most links a node keeps: above it, it sheds.
     pub degree_max: usize,
     /// A new link (inbound, or the answer to our own dial) that would go
     /// beyond this is closed at once: room for joiners above `degree_max`,
@@ -43,6 +45,7 @@ pub struct Config {
     /// A peer whose dial failed is not dialled again for this long
     /// (doubling per failure up to `backoff_max`).
     pub backoff_base: Duration,
+    /// The longest a failed peer waits before it is dialled again.
     pub backoff_max: Duration,
     /// How often one random dead (not left) member is dialled, so a healed
     /// partition finds its other half.
