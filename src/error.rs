@@ -59,9 +59,17 @@ pub enum Error {
     #[error("the node has stopped")]
     Stopped,
     /// The request was refused by a rule (an applet's, or a size limit);
-    /// nothing was sent or changed. The text says which rule.
+    /// nothing was sent or changed. The text says which rule. (For now a
+    /// store failure met by [`crate::Node::publish`] or
+    /// [`crate::Node::snapshot`] also comes here, worded as its
+    /// [`StorageError`], because the op-log actor reports it as text; that
+    /// error's variant says what happened to what is stored.)
     #[error("{0}")]
     Rejected(String),
+    /// The node keeps no store (it has no data directory: memory only), so
+    /// there is no snapshot to write; nothing was written.
+    #[error("this node keeps no store (memory only)")]
+    NoStore,
     /// The nickname is refused; the published nick did not change.
     #[error(transparent)]
     Nick(#[from] NickError),

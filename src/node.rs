@@ -82,6 +82,8 @@ struct Inner {
     room_tag: String,
     local_addr: SocketAddr,
     published: Vec<SocketAddr>,
+    /// Whether the op-log is kept in a store (a data directory was given).
+    has_store: bool,
     transport: mpsc::UnboundedSender<TransportCmd>,
     membership: mpsc::UnboundedSender<MembershipCtl>,
     topology: mpsc::UnboundedSender<TopologyCtl>,
@@ -146,6 +148,7 @@ impl Node {
         let published = published_addrs(local_addr);
         let keys = config.room.keys().clone();
         let store = open_store(config.data_dir.as_deref(), &keys, me).await?;
+        let has_store = store.is_some();
 
         let (bus, first_events) = broadcast::channel(EVENT_BUS_CAPACITY);
         let Channels {
@@ -209,6 +212,7 @@ impl Node {
                 room_tag: keys.room_tag_hex(),
                 local_addr,
                 published: published.clone(),
+                has_store,
                 transport: controls.transport,
                 membership: controls.membership,
                 topology: controls.topology,
@@ -485,8 +489,11 @@ impl Node {
 
     /// Writes a snapshot of the room's state now (one is also written every
     /// 1,000 ops): a restart then applies only newer ops. Returns the ops
-    /// it covers.
+    /// it covers. A node without a store refuses with [`Error::NoStore`].
     pub async fn snapshot(&self) -> Result<u64, Error> {
+        if !self.inner.has_store {
+            return Err(Error::NoStore);
+        }
         let (reply, rx) = oneshot::channel();
         self.inner
             .oplog
@@ -1123,6 +1130,8 @@ mod tests {
             matches!(&query, Some(Error::NoApplet { name }) if name == "no-such-applet"),
             "{query:?}"
         );
+        let snapshot = node.snapshot().await.err();
+        assert!(matches!(snapshot, Some(Error::NoStore)), "{snapshot:?}");
         node.shutdown().await;
         let stopped = node.chat("late").await.err();
         assert!(matches!(stopped, Some(Error::Stopped)), "{stopped:?}");
