@@ -26,6 +26,7 @@
 //! room the node has crashed, and failure detection will mark it dead.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -36,26 +37,29 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::actors::addr_book::{self, AddrBookWriter};
-use crate::actors::beacon::{Discovery, DiscoveryStats};
+use crate::actors::beacon::{Discovery, DiscoveryConfig, DiscoveryStats, Found};
 use crate::actors::discovery::{SeedLoop, Target};
 use crate::actors::membership::{ADDR_KEY, MembershipActor, MembershipCtl, NICK_KEY, format_addrs};
 use crate::actors::oplog::{HistoryOp, LogState, OpLogActor, OpLogCtl};
 use crate::actors::plumtree::{BroadcastCtl, BroadcastStats, PlumtreeActor};
-use crate::actors::router::Router;
+use crate::actors::router::{BroadcastNet, Router};
 use crate::actors::topology::{TopologyActor, TopologyCtl};
 use crate::actors::transport::{
     Listener, SHUTDOWN_FLUSH_TIMEOUT, TransportActor, TransportCmd, TransportStats,
     TransportStatsSnapshot,
 };
-use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, supervise};
+use crate::actors::{self, Clock, ENGINE_NET_INBOX, EVENT_BUS_CAPACITY, Supervised, supervise};
 use crate::config::{Config, IdentitySource, check_nick};
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
+use crate::crypto::room::RoomKeys;
 use crate::error::Error;
 use crate::event::{Delivery, Event, Member, PeerInfo};
 use crate::id::{MessageId, NodeId, OpId};
 use crate::join::JoinUri;
+use crate::proto::oplog::sync;
 use crate::proto::wire::{Envelope, Wire};
+use crate::proto::{membership, topology};
 use crate::store::Store;
 
 /// Ops per page of [`Node::history`].
@@ -78,6 +82,8 @@ struct Inner {
     room_tag: String,
     local_addr: SocketAddr,
     published: Vec<SocketAddr>,
+    /// Whether the op-log is kept in a store (a data directory was given).
+    has_store: bool,
     transport: mpsc::UnboundedSender<TransportCmd>,
     membership: mpsc::UnboundedSender<MembershipCtl>,
     topology: mpsc::UnboundedSender<TopologyCtl>,
@@ -105,12 +111,15 @@ impl Drop for Inner {
 /// Counters of a node, for operators and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeStats {
+    /// Links, handshakes and frames.
     pub transport: TransportStatsSnapshot,
     /// Broadcast payloads that were not envelopes.
     pub bad_envelopes: u64,
     /// Direct messages to this node that did not open.
     pub bad_direct: u64,
+    /// Beacons this node sent.
     pub beacons_sent: u64,
+    /// This room's beacons heard from other nodes.
     pub beacons_received: u64,
     /// Datagrams on the discovery port that were not this room's beacons.
     pub beacons_dropped: u64,
@@ -122,215 +131,80 @@ pub struct NodeStats {
 impl Node {
     /// Starts a node: loads or creates its identity, binds its ports and
     /// spawns its actors. Must be called inside a tokio runtime.
+    ///
+    /// The steps, in order: check the configuration, load the identity,
+    /// bind the TCP port, open the store, make the channels, start
+    /// discovery, open the address book, spawn the engines' actors, spawn
+    /// the transport, start the seed loops, then publish this node's
+    /// addresses and nick. A step that fails ends the start with an error
+    /// that says what failed; what the earlier steps opened is dropped
+    /// (closed) with it.
     pub async fn start(config: Config) -> Result<Node, Error> {
         config.validate()?;
-        let identity = match config.identity.clone() {
-            IdentitySource::KeyFile(path) => Arc::new(
-                tokio::task::spawn_blocking(move || Identity::load_or_create(&path))
-                    .await
-                    .map_err(|e| Error::Rejected(format!("loading the key file: {e}")))??,
-            ),
-            IdentitySource::Ephemeral => Arc::new(Identity::generate()),
-            IdentitySource::Given(id) => id,
-        };
+        let identity = load_identity(config.identity.clone()).await?;
         let me = identity.node_id();
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| Error::Listen {
-                addr: config.listen,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| Error::Listen {
-            addr: config.listen,
-            source,
-        })?;
+        let listening = bind_links(config.listen).await?;
+        let local_addr = listening.local_addr;
         let published = published_addrs(local_addr);
         let keys = config.room.keys().clone();
-        let store = match &config.data_dir {
-            Some(root) => {
-                let dir = root.join(format!("{}-{}", keys.room_tag_hex(), me.fmt_short()));
-                let store = tokio::task::spawn_blocking(move || Store::open(&dir))
-                    .await
-                    .map_err(|e| Error::Rejected(format!("opening the store: {e}")))??;
-                Some(Arc::new(store))
-            }
-            None => None,
-        };
+        let store = open_store(config.data_dir.as_deref(), &keys, me).await?;
+        let has_store = store.is_some();
 
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        let clock = Clock::new();
         let (bus, first_events) = broadcast::channel(EVENT_BUS_CAPACITY);
-
-        let (found_tx, found_rx) = mpsc::unbounded_channel();
-        let (link_count, link_count_rx) = watch::channel(0usize);
-        let discovery = match &config.discovery {
-            Some(dc) => Some(
-                Discovery::spawn(
-                    dc.clone(),
-                    keys.beacon_key,
-                    me,
-                    local_addr.port(),
-                    found_tx,
-                    link_count_rx.clone(),
-                    cancel.child_token(),
-                    bus.clone(),
-                )
-                .await
-                .map_err(|source| Error::Discovery {
-                    port: dc.port,
-                    source,
-                })?,
-            ),
-            None => None,
-        };
-
-        let (transport_tx, transport_rx) = mpsc::unbounded_channel();
-        let (membership_tx, membership_ctl) = mpsc::unbounded_channel();
-        let (topology_tx, topology_ctl) = mpsc::unbounded_channel();
-        let (broadcast_tx, broadcast_ctl) = mpsc::unbounded_channel();
-        let (m_net_tx, m_net) = mpsc::channel(ENGINE_NET_INBOX);
-        let (t_net_tx, t_net) = mpsc::channel(ENGINE_NET_INBOX);
-        let (b_net_tx, b_net) = mpsc::channel(ENGINE_NET_INBOX);
-        let (o_net_tx, o_net) = mpsc::channel(ENGINE_NET_INBOX);
-        let (oplog_tx, oplog_ctl) = mpsc::unbounded_channel();
-        let router = Router {
-            membership: m_net_tx,
-            topology: t_net_tx,
-            broadcast: b_net_tx,
-            oplog: o_net_tx,
-        };
-        let transport_stats = Arc::new(TransportStats::default());
-        let broadcast_stats = Arc::new(BroadcastStats::default());
-        let listener_stop = cancel.child_token();
-
-        let generation = unix_micros();
-        let membership = MembershipActor::new(
-            me,
-            config.membership.clone(),
-            generation,
-            clock,
-            m_net,
-            membership_ctl,
-            transport_tx.clone(),
-            topology_tx.clone(),
-            bus.clone(),
-            cancel.clone(),
-        );
-        let topology = TopologyActor::new(
-            me,
-            config.topology.clone(),
-            clock,
-            t_net,
-            topology_ctl,
-            transport_tx.clone(),
-            membership_tx.clone(),
-            broadcast_tx.clone(),
-            oplog_tx.clone(),
-            cancel.clone(),
-        );
-        let broadcaster = PlumtreeActor::new(
-            identity.clone(),
-            config.plumtree.clone(),
-            generation,
-            clock,
-            b_net,
-            broadcast_ctl,
-            transport_tx.clone(),
-            oplog_tx.clone(),
-            bus.clone(),
-            broadcast_stats.clone(),
-            cancel.clone(),
-        );
-        let book_writer = match &store {
-            Some(store) => {
-                let (writer, task) = AddrBookWriter::new(store.clone(), me, cancel.clone());
-                tasks.spawn(supervise(task, bus.clone()));
-                Some(writer)
-            }
-            None => None,
-        };
-        let remembered = match &store {
-            Some(store) => addr_book::remembered(store, me).await,
-            None => Vec::new(),
-        };
-        let transport = TransportActor::new(
-            identity.clone(),
-            keys.link_psk,
-            local_addr.port(),
-            transport_rx,
-            transport_tx.clone(),
-            topology_tx.clone(),
-            router,
-            bus.clone(),
-            transport_stats.clone(),
+        let Channels {
+            controls,
+            engines,
+            links,
+            found,
             link_count,
-            cancel.clone(),
-            tasks.clone(),
-            listener_stop.clone(),
-            book_writer,
-        );
-
-        tasks.spawn(supervise(membership, bus.clone()));
-        tasks.spawn(supervise(topology, bus.clone()));
-        tasks.spawn(supervise(broadcaster, bus.clone()));
-        let oplog = OpLogActor::new(
-            identity.clone(),
+        } = Channels::new();
+        let wiring = Wiring {
+            cancel: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            clock: Clock::new(),
+            bus,
+            controls,
+        };
+        let discovery = start_discovery(
+            config.discovery.as_ref(),
+            keys.beacon_key,
+            me,
+            local_addr.port(),
+            found,
+            link_count.clone(),
+            &wiring,
+        )
+        .await?;
+        let (book_writer, remembered) = open_addr_book(store.as_ref(), me, &wiring).await;
+        let broadcast_stats = Arc::new(BroadcastStats::default());
+        spawn_engines(
+            &config,
+            &identity,
             keys.seal_key,
             store,
-            clock,
-            o_net,
-            oplog_ctl,
-            transport_tx.clone(),
-            broadcast_tx.clone(),
-            bus.clone(),
-            membership_tx.clone(),
-            cancel.clone(),
-            config.applets.clone(),
+            engines,
+            broadcast_stats.clone(),
+            &wiring,
         );
-        tasks.spawn(supervise(oplog, bus.clone()));
-        tasks.spawn(supervise(transport, bus.clone()));
-        tasks.spawn(supervise(
-            Listener {
-                listener,
-                actor: transport_tx.clone(),
-                stop: listener_stop,
-            },
-            bus.clone(),
-        ));
-        tasks.spawn(supervise(
-            actors::discovery::ForwardFound {
-                found: found_rx,
-                transport: transport_tx.clone(),
-                topology: topology_tx.clone(),
-                cancel: cancel.clone(),
-            },
-            bus.clone(),
-        ));
-        // Remembered peers, newest first: their addresses go to the
-        // transport's book before their loops ask it to dial them.
-        let targets = config.seeds.iter().cloned().map(Target::Seed);
-        let mut remembered_targets = Vec::new();
-        for (node, addrs) in remembered {
-            let _ = transport_tx.send(TransportCmd::AddrHint {
-                node,
-                addrs,
-                observed: false,
-            });
-            remembered_targets.push(Target::Remembered(node));
-        }
-        for target in targets.chain(remembered_targets) {
-            tasks.spawn(supervise(
-                SeedLoop::new(
-                    target,
-                    transport_tx.clone(),
-                    link_count_rx.clone(),
-                    cancel.clone(),
-                ),
-                bus.clone(),
-            ));
-        }
+        let transport_stats = Arc::new(TransportStats::default());
+        spawn_transport(
+            &identity,
+            keys.link_psk,
+            listening,
+            links,
+            book_writer,
+            transport_stats.clone(),
+            &wiring,
+        );
+        start_seed_loops(&config.seeds, remembered, &link_count, &wiring);
 
+        let Wiring {
+            cancel,
+            tasks,
+            bus,
+            controls,
+            ..
+        } = wiring;
         let node = Node {
             inner: Arc::new(Inner {
                 identity,
@@ -338,11 +212,12 @@ impl Node {
                 room_tag: keys.room_tag_hex(),
                 local_addr,
                 published: published.clone(),
-                transport: transport_tx,
-                membership: membership_tx,
-                topology: topology_tx,
-                broadcast: broadcast_tx,
-                oplog: oplog_tx,
+                has_store,
+                transport: controls.transport,
+                membership: controls.membership,
+                topology: controls.topology,
+                broadcast: controls.broadcast,
+                oplog: controls.oplog,
                 bus,
                 cancel,
                 tasks,
@@ -430,9 +305,7 @@ impl Node {
     pub async fn send(&self, to: NodeId, payload: Vec<u8>) -> Result<Delivery, Error> {
         self.check_running()?;
         if to == self.id() {
-            return Err(Error::Rejected(
-                "cannot send a direct message to oneself".into(),
-            ));
+            return Err(Error::ToSelf);
         }
         let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
         let (reply, rx) = oneshot::channel();
@@ -486,13 +359,10 @@ impl Node {
     /// every node, so it reaches `to` later if it is offline now.
     pub async fn mail(&self, to: NodeId, payload: Vec<u8>) -> Result<OpId, Error> {
         if to == self.id() {
-            return Err(Error::Rejected(
-                "cannot send a direct message to oneself".into(),
-            ));
+            return Err(Error::ToSelf);
         }
         let sealed = dm::seal(&self.inner.identity, &to, &payload, &mut rand::rng())?;
-        let body =
-            crate::codec::encode_value(&sealed).map_err(|e| Error::Rejected(e.to_string()))?;
+        let body = crate::codec::encode_value(&sealed)?;
         self.publish(
             crate::applets::dm::NAME,
             crate::applets::dm::KIND_MESSAGE,
@@ -579,7 +449,7 @@ impl Node {
 
     /// Reads the folded state of the applet `A` named `name`: `read` runs
     /// inside the op-log actor on the current state (keep it short; copy
-    /// out what you need). Fails with [`Error::Rejected`] when no applet of
+    /// out what you need). Fails with [`Error::NoApplet`] when no applet of
     /// that name and type is registered.
     pub async fn query<A, R>(
         &self,
@@ -604,7 +474,7 @@ impl Node {
             .map_err(|_| Error::Stopped)?;
         rx.await
             .map_err(|_| Error::Stopped)?
-            .map_err(|name| Error::Rejected(format!("no applet {name} of that type")))
+            .map_err(|name| Error::NoApplet { name })
     }
 
     /// The op-log's state: state hash, frontier hash, op and author counts.
@@ -619,8 +489,11 @@ impl Node {
 
     /// Writes a snapshot of the room's state now (one is also written every
     /// 1,000 ops): a restart then applies only newer ops. Returns the ops
-    /// it covers.
+    /// it covers. A node without a store refuses with [`Error::NoStore`].
     pub async fn snapshot(&self) -> Result<u64, Error> {
+        if !self.inner.has_store {
+            return Err(Error::NoStore);
+        }
         let (reply, rx) = oneshot::channel();
         self.inner
             .oplog
@@ -663,7 +536,7 @@ impl Node {
 
     /// Publishes this node's nick (trimmed, 1..=32 characters).
     pub async fn set_nick(&self, nick: &str) -> Result<(), Error> {
-        let nick = check_nick(nick).map_err(|e| Error::Rejected(e.to_string()))?;
+        let nick = check_nick(nick)?;
         self.set_key(NICK_KEY, nick.into_bytes()).await
     }
 
@@ -775,6 +648,368 @@ impl Node {
     }
 }
 
+// ---- the steps of `Node::start` ---------------------------------------------
+
+/// What every task of one node shares: its lifetime (the cancel token and
+/// the task tracker), its clock and event bus, and every actor's control
+/// sender.
+struct Wiring {
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    clock: Clock,
+    bus: broadcast::Sender<Event>,
+    controls: Controls,
+}
+
+impl Wiring {
+    /// Spawns `actor` under the supervisor (restarted after a panic,
+    /// reported on the bus), tracked so that shutdown awaits it.
+    fn spawn<A: Supervised + 'static>(&self, actor: A) {
+        self.tasks.spawn(supervise(actor, self.bus.clone()));
+    }
+}
+
+/// Each actor's control inbox sender. Unbounded: the actors send to each
+/// other in cycles, and a bounded cycle can deadlock (see
+/// [`crate::actors`], "Channels").
+struct Controls {
+    transport: mpsc::UnboundedSender<TransportCmd>,
+    membership: mpsc::UnboundedSender<MembershipCtl>,
+    topology: mpsc::UnboundedSender<TopologyCtl>,
+    broadcast: mpsc::UnboundedSender<BroadcastCtl>,
+    oplog: mpsc::UnboundedSender<OpLogCtl>,
+}
+
+/// What the four engines' actors read: each one's control inbox, and its
+/// network inbox (fed by the [`Router`], bounded by [`ENGINE_NET_INBOX`]).
+struct EngineInboxes {
+    membership: mpsc::UnboundedReceiver<MembershipCtl>,
+    membership_net: mpsc::Receiver<(NodeId, membership::Message)>,
+    topology: mpsc::UnboundedReceiver<TopologyCtl>,
+    topology_net: mpsc::Receiver<(NodeId, topology::Message)>,
+    broadcast: mpsc::UnboundedReceiver<BroadcastCtl>,
+    broadcast_net: mpsc::Receiver<BroadcastNet>,
+    oplog: mpsc::UnboundedReceiver<OpLogCtl>,
+    oplog_net: mpsc::Receiver<(NodeId, sync::Message)>,
+}
+
+/// What the transport's tasks take: its control inbox, the router its
+/// links' readers feed the engines through, the link count it publishes,
+/// and the peers discovery finds.
+struct LinkInboxes {
+    transport: mpsc::UnboundedReceiver<TransportCmd>,
+    router: Router,
+    link_count: watch::Sender<usize>,
+    found: mpsc::UnboundedReceiver<Found>,
+}
+
+/// Every channel between one node's tasks, made before any task runs.
+struct Channels {
+    controls: Controls,
+    engines: EngineInboxes,
+    links: LinkInboxes,
+    /// Where discovery reports the peers it hears.
+    found: mpsc::UnboundedSender<Found>,
+    /// The transport's link count, read by discovery and the seed loops.
+    link_count: watch::Receiver<usize>,
+}
+
+impl Channels {
+    fn new() -> Channels {
+        let (transport_tx, transport) = mpsc::unbounded_channel();
+        let (membership_tx, membership) = mpsc::unbounded_channel();
+        let (topology_tx, topology) = mpsc::unbounded_channel();
+        let (broadcast_tx, broadcast) = mpsc::unbounded_channel();
+        let (oplog_tx, oplog) = mpsc::unbounded_channel();
+        let (m_net_tx, membership_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (t_net_tx, topology_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (b_net_tx, broadcast_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (o_net_tx, oplog_net) = mpsc::channel(ENGINE_NET_INBOX);
+        let (found_tx, found) = mpsc::unbounded_channel();
+        let (link_count_tx, link_count) = watch::channel(0usize);
+        Channels {
+            controls: Controls {
+                transport: transport_tx,
+                membership: membership_tx,
+                topology: topology_tx,
+                broadcast: broadcast_tx,
+                oplog: oplog_tx,
+            },
+            engines: EngineInboxes {
+                membership,
+                membership_net,
+                topology,
+                topology_net,
+                broadcast,
+                broadcast_net,
+                oplog,
+                oplog_net,
+            },
+            links: LinkInboxes {
+                transport,
+                router: Router {
+                    membership: m_net_tx,
+                    topology: t_net_tx,
+                    broadcast: b_net_tx,
+                    oplog: o_net_tx,
+                },
+                link_count: link_count_tx,
+                found,
+            },
+            found: found_tx,
+            link_count,
+        }
+    }
+}
+
+/// Loads or creates the key file (on the blocking pool), or takes the
+/// identity given.
+async fn load_identity(source: IdentitySource) -> Result<Arc<Identity>, Error> {
+    Ok(match source {
+        IdentitySource::KeyFile(path) => Arc::new(
+            tokio::task::spawn_blocking(move || Identity::load_or_create(&path))
+                .await
+                .map_err(|source| Error::Task {
+                    task: "loading the key file",
+                    source,
+                })??,
+        ),
+        IdentitySource::Ephemeral => Arc::new(Identity::generate()),
+        IdentitySource::Given(id) => id,
+    })
+}
+
+/// The bound TCP listener, and the address it got (with the real port
+/// when port 0 was asked for).
+struct Listening {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+/// Binds the TCP port links are accepted on.
+async fn bind_links(listen: SocketAddr) -> Result<Listening, Error> {
+    let failed = |source| Error::Listen {
+        addr: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(failed)?;
+    let local_addr = listener.local_addr().map_err(failed)?;
+    Ok(Listening {
+        listener,
+        local_addr,
+    })
+}
+
+/// Opens the room's op-log store (on the blocking pool) under `data_dir`,
+/// in `<room tag>-<short node id>/`; `None` without a data directory.
+async fn open_store(
+    data_dir: Option<&Path>,
+    keys: &RoomKeys,
+    me: NodeId,
+) -> Result<Option<Arc<Store>>, Error> {
+    let Some(root) = data_dir else {
+        return Ok(None);
+    };
+    let dir = root.join(format!("{}-{}", keys.room_tag_hex(), me.fmt_short()));
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+        .await
+        .map_err(|source| Error::Task {
+            task: "opening the store",
+            source,
+        })??;
+    Ok(Some(Arc::new(store)))
+}
+
+/// Starts beacon discovery when it is on: beacons go out on the discovery
+/// port, and the peers heard go to `found`.
+async fn start_discovery(
+    config: Option<&DiscoveryConfig>,
+    beacon_key: [u8; 32],
+    me: NodeId,
+    tcp_port: u16,
+    found: mpsc::UnboundedSender<Found>,
+    link_count: watch::Receiver<usize>,
+    wiring: &Wiring,
+) -> Result<Option<Discovery>, Error> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    let discovery = Discovery::spawn(
+        config.clone(),
+        beacon_key,
+        me,
+        tcp_port,
+        found,
+        link_count,
+        wiring.cancel.child_token(),
+        wiring.bus.clone(),
+    )
+    .await
+    .map_err(|source| Error::Discovery {
+        port: config.port,
+        source,
+    })?;
+    Ok(Some(discovery))
+}
+
+/// The peers remembered from earlier runs: their ids and addresses.
+type RememberedPeers = Vec<(NodeId, Vec<SocketAddr>)>;
+
+/// With a store: spawns the address book's writer, and reads the peers
+/// remembered from earlier runs (newest first).
+async fn open_addr_book(
+    store: Option<&Arc<Store>>,
+    me: NodeId,
+    wiring: &Wiring,
+) -> (Option<AddrBookWriter>, RememberedPeers) {
+    let Some(store) = store else {
+        return (None, Vec::new());
+    };
+    let (writer, task) = AddrBookWriter::new(store.clone(), me, wiring.cancel.clone());
+    wiring.spawn(task);
+    (Some(writer), addr_book::remembered(store, me).await)
+}
+
+/// Spawns the actors of the four engines: membership, topology, broadcast
+/// (Plumtree) and the op-log (which owns the store).
+fn spawn_engines(
+    config: &Config,
+    identity: &Arc<Identity>,
+    seal_key: [u8; 32],
+    store: Option<Arc<Store>>,
+    inboxes: EngineInboxes,
+    broadcast_stats: Arc<BroadcastStats>,
+    wiring: &Wiring,
+) {
+    let me = identity.node_id();
+    let c = &wiring.controls;
+    let generation = unix_micros();
+    wiring.spawn(MembershipActor::new(
+        me,
+        config.membership.clone(),
+        generation,
+        wiring.clock,
+        inboxes.membership_net,
+        inboxes.membership,
+        c.transport.clone(),
+        c.topology.clone(),
+        wiring.bus.clone(),
+        wiring.cancel.clone(),
+    ));
+    wiring.spawn(TopologyActor::new(
+        me,
+        config.topology.clone(),
+        wiring.clock,
+        inboxes.topology_net,
+        inboxes.topology,
+        c.transport.clone(),
+        c.membership.clone(),
+        c.broadcast.clone(),
+        c.oplog.clone(),
+        wiring.cancel.clone(),
+    ));
+    wiring.spawn(PlumtreeActor::new(
+        identity.clone(),
+        config.plumtree.clone(),
+        generation,
+        wiring.clock,
+        inboxes.broadcast_net,
+        inboxes.broadcast,
+        c.transport.clone(),
+        c.oplog.clone(),
+        wiring.bus.clone(),
+        broadcast_stats,
+        wiring.cancel.clone(),
+    ));
+    wiring.spawn(OpLogActor::new(
+        identity.clone(),
+        seal_key,
+        store,
+        wiring.clock,
+        inboxes.oplog_net,
+        inboxes.oplog,
+        c.transport.clone(),
+        c.broadcast.clone(),
+        wiring.bus.clone(),
+        c.membership.clone(),
+        wiring.cancel.clone(),
+        config.applets.clone(),
+    ));
+}
+
+/// Spawns the transport: the actor that owns the links, the listener that
+/// accepts them, and the task that hands it the peers discovery finds.
+fn spawn_transport(
+    identity: &Arc<Identity>,
+    link_psk: [u8; 32],
+    listening: Listening,
+    inboxes: LinkInboxes,
+    book_writer: Option<AddrBookWriter>,
+    stats: Arc<TransportStats>,
+    wiring: &Wiring,
+) {
+    let c = &wiring.controls;
+    let listener_stop = wiring.cancel.child_token();
+    wiring.spawn(TransportActor::new(
+        identity.clone(),
+        link_psk,
+        listening.local_addr.port(),
+        inboxes.transport,
+        c.transport.clone(),
+        c.topology.clone(),
+        inboxes.router,
+        wiring.bus.clone(),
+        stats,
+        inboxes.link_count,
+        wiring.cancel.clone(),
+        wiring.tasks.clone(),
+        listener_stop.clone(),
+        book_writer,
+    ));
+    wiring.spawn(Listener {
+        listener: listening.listener,
+        actor: c.transport.clone(),
+        stop: listener_stop,
+    });
+    wiring.spawn(actors::discovery::ForwardFound {
+        found: inboxes.found,
+        transport: c.transport.clone(),
+        topology: c.topology.clone(),
+        cancel: wiring.cancel.clone(),
+    });
+}
+
+/// One loop per seed peer, then one per remembered peer (newest first),
+/// each keeping its target dialled (see [`crate::actors::discovery`]). A
+/// remembered peer's addresses go to the transport's book before its loop
+/// asks to dial it.
+fn start_seed_loops(
+    seeds: &[String],
+    remembered: RememberedPeers,
+    link_count: &watch::Receiver<usize>,
+    wiring: &Wiring,
+) {
+    let transport = &wiring.controls.transport;
+    let mut remembered_targets = Vec::new();
+    for (node, addrs) in remembered {
+        let _ = transport.send(TransportCmd::AddrHint {
+            node,
+            addrs,
+            observed: false,
+        });
+        remembered_targets.push(Target::Remembered(node));
+    }
+    let seeds = seeds.iter().cloned().map(Target::Seed);
+    for target in seeds.chain(remembered_targets) {
+        wiring.spawn(SeedLoop::new(
+            target,
+            transport.clone(),
+            link_count.clone(),
+            wiring.cancel.clone(),
+        ));
+    }
+}
+
 /// Where other nodes can reach a node listening on `local`: that address,
 /// or, for an unspecified one, every up IPv4 interface address (others
 /// first, loopback last) with its port.
@@ -816,4 +1051,89 @@ pub(crate) fn unix_micros() -> u64 {
 pub(crate) fn jittered(d: Duration) -> Duration {
     use rand::RngExt as _;
     d.mul_f64(rand::rng().random_range(0.75..1.25))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NickError, Room};
+    use crate::crypto::room::RoomCode;
+    use crate::store::StorageError;
+
+    /// A node on 127.0.0.1:0, discovery off, a fresh identity, no store.
+    fn config() -> Config {
+        let code = RoomCode::parse("amber-otter-lamp-mesa-quilt-river-4821").expect("a code");
+        let mut cfg = Config::new(Room::derive(code).expect("derives"));
+        cfg.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        cfg.discovery = None;
+        cfg
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_in_use_fails_the_start_with_the_stores_own_error() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut cfg = config();
+        cfg.identity = IdentitySource::Given(Arc::new(Identity::generate()));
+        cfg.data_dir = Some(dir.path().to_path_buf());
+        let first = Node::start(cfg.clone()).await.expect("starts");
+        let second = Node::start(cfg).await.err();
+        assert!(
+            matches!(&second, Some(Error::Storage(StorageError::Locked { .. }))),
+            "{second:?}"
+        );
+        assert!(second.is_some_and(|e| {
+            e.to_string()
+                .contains("in use by another flashmesh process")
+        }));
+        // The first node is untouched.
+        assert_eq!(first.log_state().await.expect("running").ops, 0);
+        first.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_configuration_fails_the_start_naming_the_field() {
+        let mut cfg = config();
+        cfg.topology.degree_min = 0;
+        let e = Node::start(cfg).await.err();
+        assert!(
+            matches!(&e, Some(Error::Config(c)) if c.field == "topology.degree_min"),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_a_caller_can_act_on_are_typed_and_worded_as_before() {
+        let node = Node::start(config()).await.expect("starts");
+        let me = node.id();
+        let to_self = node.send(me, b"hi".to_vec()).await.err();
+        assert!(matches!(&to_self, Some(Error::ToSelf)), "{to_self:?}");
+        assert_eq!(
+            to_self.map(|e| e.to_string()).as_deref(),
+            Some("cannot send a direct message to oneself")
+        );
+        let mail = node.mail(me, b"hi".to_vec()).await.err();
+        assert!(matches!(mail, Some(Error::ToSelf)), "{mail:?}");
+        let nick = node.set_nick(" ").await.err();
+        assert!(
+            matches!(&nick, Some(Error::Nick(NickError::Empty))),
+            "{nick:?}"
+        );
+        assert_eq!(
+            nick.map(|e| e.to_string()).as_deref(),
+            Some("the nickname is empty")
+        );
+        let query = node
+            .query("no-such-applet", |_: &crate::applets::chat::Chat| ())
+            .await
+            .err();
+        assert!(
+            matches!(&query, Some(Error::NoApplet { name }) if name == "no-such-applet"),
+            "{query:?}"
+        );
+        let snapshot = node.snapshot().await.err();
+        assert!(matches!(snapshot, Some(Error::NoStore)), "{snapshot:?}");
+        node.shutdown().await;
+        let stopped = node.chat("late").await.err();
+        assert!(matches!(stopped, Some(Error::Stopped)), "{stopped:?}");
+    }
 }

@@ -21,18 +21,128 @@
 //! it. Where the history went is said at start: the store's directory.
 
 use std::fs::{File, OpenOptions};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::settings::{self, Paths, ProfileName, Remembered, Resolved, Settings};
+use super::settings::{self, Paths, Remembered, Resolved, Settings, SettingsError};
 use crate::actors::beacon::DiscoveryConfig;
-use crate::config::{Config, IdentitySource, Profile, Room, check_nick};
+use crate::config::{Config, ConfigError, IdentitySource, NickError, Profile, Room, check_nick};
 use crate::config::{DEFAULT_DISCOVERY_PORT, DEFAULT_PORT};
-use crate::crypto::room::RoomCode;
-use crate::join::JoinUri;
+use crate::crypto::room::{RoomCode, RoomError};
+use crate::join::{JoinError, JoinUri};
 use crate::node::Node;
+
+/// Why a run could not be planned or started. Nothing was started, and
+/// nothing remembered was changed, unless the variant says otherwise.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The settings (config file, `last.toml`, environment) could not be
+    /// read.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The join link does not parse.
+    #[error("{setting}: {source}")]
+    Join {
+        /// Where it was set: `--join`, or the key and its source.
+        setting: String,
+        /// What is wrong with it.
+        source: JoinError,
+    },
+    /// A join link without a room code, and no room code given.
+    #[error("the join link has no room code: add --room CODE")]
+    JoinWithoutRoom,
+    /// The room code is unusable, or its keys could not be derived.
+    #[error("{setting}: {source}")]
+    Room {
+        /// Where it was set: `--room`, or the key and its source.
+        setting: String,
+        /// What is wrong with it.
+        source: RoomError,
+    },
+    /// The nickname is refused.
+    #[error("{setting}: {source}")]
+    Nick {
+        /// Where it was set: `--nick`, or the key and its source.
+        setting: String,
+        /// What is wrong with it.
+        source: NickError,
+    },
+    /// The key file named in the settings cannot be used (a key file not
+    /// named is replaced by a fresh identity for the run instead).
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// The planned configuration cannot work; the error names the field.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The node did not start (a port taken, a store in use...).
+    #[error(transparent)]
+    Node(#[from] crate::Error),
+    /// What the run remembers for the next one could not be written. The
+    /// node runs on; the previous `last.toml` is intact.
+    #[error("cannot remember {what} in {}: {source}", path.display())]
+    Remember {
+        /// What: `this room` or `the nick`.
+        what: &'static str,
+        /// The file (`last.toml`).
+        path: PathBuf,
+        /// The failed write.
+        source: io::Error,
+    },
+}
+
+/// For callers that still report errors as text (`?` into `String`).
+impl From<LaunchError> for String {
+    fn from(e: LaunchError) -> String {
+        e.to_string()
+    }
+}
+
+/// Why a key file cannot be locked for this process. Nothing was written
+/// to the key file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The path names a directory.
+    #[error("{} is a directory, not a key file", path.display())]
+    IsDirectory {
+        /// The path given as the key file.
+        path: PathBuf,
+    },
+    /// The key file's directory could not be created.
+    #[error("cannot create {}: {source}", dir.display())]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The lock file beside the key file could not be opened.
+    #[error("cannot open {}: {source}", path.display())]
+    OpenLock {
+        /// The lock file, `<key file>.lock`.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The lock could not be taken (not because another process holds it).
+    #[error("cannot lock the key file {}: {source}", path.display())]
+    Lock {
+        /// The lock file, `<key file>.lock`.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Another process holds the key file's lock.
+    #[error("key file {} is in use by another flashmesh process", path.display())]
+    InUse {
+        /// The key file.
+        path: PathBuf,
+    },
+}
 
 /// The flags both clients take. Each one overrides the config file and the
 /// environment (see [`super::settings`]).
@@ -79,7 +189,7 @@ pub struct RunArgs {
     /// key file. A run with a throwaway identity keeps it in memory.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Engine defaults for rooms of more than about 50 nodes.
+    /// Engine defaults for rooms of more than 50 nodes (the large room).
     #[arg(long)]
     pub large_room: bool,
     /// One JSON object per line on stdout; JSON commands on stdin (the line
@@ -114,21 +224,22 @@ impl RunArgs {
             seeds: (!self.seeds.is_empty()).then(|| self.seeds.clone()),
             key_file: self.key_file.clone(),
             data_dir: self.data_dir.clone(),
-            profile: self.large_room.then_some(ProfileName::Large),
+            profile: self.large_room.then_some(Profile::Large),
             hide_room: self.hide_room.then_some(true),
             mouse: self.mouse.then_some(true),
         }
     }
 
     /// The settings in force: defaults, remembered, file, environment, flags.
-    pub fn resolve(&self) -> Result<Resolved, String> {
-        let paths = Paths::standard(self.config.clone()).map_err(|e| e.to_string())?;
-        settings::resolve_from_process(paths, &self.to_settings()).map_err(|e| e.to_string())
+    pub fn resolve(&self) -> Result<Resolved, LaunchError> {
+        let paths = Paths::standard(self.config.clone())?;
+        Ok(settings::resolve_from_process(paths, &self.to_settings())?)
     }
 }
 
 /// Everything decided before the node starts.
 pub struct Plan {
+    /// The node's configuration.
     pub config: Config,
     /// The room code was generated for this run (nobody else has it yet).
     pub generated_room: bool,
@@ -142,57 +253,75 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Records the nick for the next run (when this run remembers).
+    /// Records the nick for the next run (when this run remembers). The
+    /// error is a [`LaunchError::Remember`], as text: both clients show it
+    /// and run on.
     pub fn remember_nick(&mut self, nick: &str) -> Result<(), String> {
-        let Some((paths, remembered)) = &mut self.remember else {
+        let Some((_, remembered)) = &mut self.remember else {
             return Ok(());
         };
         remembered.nick = Some(nick.to_string());
-        remembered
-            .save(paths)
-            .map_err(|e| format!("cannot remember the nick: {e}"))
+        self.save("the nick").map_err(|e| e.to_string())
     }
 
-    /// Writes `last.toml`.
-    pub fn save_remembered(&self) -> Result<(), String> {
+    /// Writes `last.toml` (a [`LaunchError::Remember`] when it cannot).
+    pub fn save_remembered(&self) -> Result<(), LaunchError> {
+        self.save("this room")
+    }
+
+    fn save(&self, what: &'static str) -> Result<(), LaunchError> {
         match &self.remember {
-            Some((paths, remembered)) => remembered.save(paths).map_err(|e| {
-                format!(
-                    "cannot remember this room in {}: {e}",
-                    paths.remembered_file().display()
-                )
-            }),
+            Some((paths, remembered)) => {
+                remembered
+                    .save(paths)
+                    .map_err(|source| LaunchError::Remember {
+                        what,
+                        path: paths.remembered_file(),
+                        source,
+                    })
+            }
             None => Ok(()),
         }
     }
 }
 
 /// Takes the lock beside a key file; `Ok(None)` when another process holds it.
-pub fn lock_key_file(key: &Path) -> Result<Option<File>, String> {
+pub fn lock_key_file(key: &Path) -> Result<Option<File>, KeyFileError> {
     if key.is_dir() {
-        return Err(format!("{} is a directory, not a key file", key.display()));
+        return Err(KeyFileError::IsDirectory {
+            path: key.to_path_buf(),
+        });
     }
     if let Some(dir) = key.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| KeyFileError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     }
     let mut lock_path = key.as_os_str().to_owned();
     lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", PathBuf::from(&lock_path).display()))?;
+        .map_err(|source| KeyFileError::OpenLock {
+            path: lock_path.clone(),
+            source,
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock the key file: {e}")),
+        Err(std::fs::TryLockError::Error(source)) => Err(KeyFileError::Lock {
+            path: lock_path,
+            source,
+        }),
     }
 }
 
 /// Plans a run from the settings in force. Blocking (derives the room key).
-pub fn plan(resolved: &Resolved) -> Result<Plan, String> {
+pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
     let s = &resolved.settings;
     let flag = |key: &str| match resolved.source(key) {
         settings::Source::Flag => format!("--{}", key.replace('_', "-")),
@@ -200,18 +329,22 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, String> {
     };
     let mut notes = Vec::new();
     let invite = match &s.join {
-        Some(uri) => Some(JoinUri::parse(uri).map_err(|e| format!("{}: {e}", flag("join")))?),
+        Some(uri) => Some(JoinUri::parse(uri).map_err(|source| LaunchError::Join {
+            setting: flag("join"),
+            source,
+        })?),
         None => None,
     };
     let (code, generated_room) = match (&s.room, invite.as_ref().and_then(|i| i.room.clone())) {
         (Some(typed), _) => (
-            RoomCode::parse(typed).map_err(|e| format!("{}: {e}", flag("room")))?,
+            RoomCode::parse(typed).map_err(|source| LaunchError::Room {
+                setting: flag("room"),
+                source,
+            })?,
             false,
         ),
         (None, Some(code)) => (code, false),
-        (None, None) if invite.is_some() => {
-            return Err("the join link has no room code: add --room CODE".into());
-        }
+        (None, None) if invite.is_some() => return Err(LaunchError::JoinWithoutRoom),
         (None, None) => (RoomCode::generate(&mut rand::rng()), true),
     };
     if code.is_weak() {
@@ -222,14 +355,16 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, String> {
         ));
     }
     let room_text = code.as_str().to_string();
-    let room = Room::derive(code).map_err(|e| format!("room: {e}"))?;
-    let profile = match s.profile {
-        Some(ProfileName::Large) => Profile::LargeRoom,
-        _ => Profile::SmallRoom,
-    };
-    let mut config = Config::new(room).with_profile(profile);
+    let room = Room::derive(code).map_err(|source| LaunchError::Room {
+        setting: "room".into(),
+        source,
+    })?;
+    let mut config = Config::new(room).with_profile(s.profile.unwrap_or_default());
     config.nick = match &s.nick {
-        Some(n) => Some(check_nick(n).map_err(|e| format!("{}: {e}", flag("nick")))?),
+        Some(n) => Some(check_nick(n).map_err(|source| LaunchError::Nick {
+            setting: flag("nick"),
+            source,
+        })?),
         None => None,
     };
     config.listen = SocketAddr::new(
@@ -267,12 +402,9 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, String> {
             IdentitySource::KeyFile(key.clone())
         }
         Ok(None) if resolved.key_file_named() => {
-            return Err(format!(
-                "key file {} is in use by another flashmesh process",
-                key.display()
-            ));
+            return Err(KeyFileError::InUse { path: key }.into());
         }
-        Err(e) if resolved.key_file_named() => return Err(e),
+        Err(e) if resolved.key_file_named() => return Err(e.into()),
         Ok(None) => {
             notes.push(format!(
                 "note: {} is in use by another flashmesh process; this run uses a fresh \
@@ -296,7 +428,7 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, String> {
         })),
         _ => None,
     };
-    config.validate().map_err(|e| e.to_string())?;
+    config.validate()?;
     let remember = matches!(config.identity, IdentitySource::KeyFile(_)).then(|| {
         (
             resolved.paths().clone(),
@@ -323,7 +455,7 @@ fn absolute(path: &Path) -> Option<PathBuf> {
 
 /// Starts the planned node; when the default port is taken (a second node
 /// on this machine), any free port.
-pub async fn start(plan: &Plan, port_named: bool) -> Result<Node, String> {
+pub async fn start(plan: &Plan, port_named: bool) -> Result<Node, LaunchError> {
     match Node::start(plan.config.clone()).await {
         Err(crate::error::Error::Listen { source, .. })
             if !port_named && source.kind() == std::io::ErrorKind::AddrInUse =>
@@ -335,7 +467,7 @@ pub async fn start(plan: &Plan, port_named: bool) -> Result<Node, String> {
         }
         other => other,
     }
-    .map_err(|e| e.to_string())
+    .map_err(LaunchError::Node)
 }
 
 /// Where this node keeps the room's history, for the person.
@@ -394,7 +526,7 @@ mod tests {
         settings::resolve(paths, &args.to_settings(), &|_| None).expect("resolves")
     }
 
-    fn plan_of(dir: &Path, args: &RunArgs) -> Result<Plan, String> {
+    fn plan_of(dir: &Path, args: &RunArgs) -> Result<Plan, LaunchError> {
         plan(&resolved(dir, args))
     }
 
@@ -462,25 +594,46 @@ mod tests {
             ..base.clone()
         };
         let e = plan_of(dir.path(), &bad_nick).err();
-        assert!(e.as_ref().is_some_and(|e| e.contains("--nick")), "{e:?}");
+        assert!(
+            matches!(&e, Some(LaunchError::Nick { setting, source: NickError::Empty })
+                if setting == "--nick"),
+            "{e:?}"
+        );
+        assert!(e.is_some_and(|e| e.to_string().starts_with("--nick: ")));
         let bad_seed = RunArgs {
             seeds: vec!["nohost".into()],
             ..base.clone()
         };
+        let e = plan_of(dir.path(), &bad_seed).err();
         assert!(
-            plan_of(dir.path(), &bad_seed)
-                .err()
-                .is_some_and(|e| e.contains("seed"))
+            matches!(&e, Some(LaunchError::Config(c)) if c.field == "seeds"),
+            "{e:?}"
         );
         let bad_join = RunArgs {
             join: Some("http://example.org".into()),
+            ..base.clone()
+        };
+        let e = plan_of(dir.path(), &bad_join).err();
+        assert!(
+            matches!(&e, Some(LaunchError::Join { setting, .. }) if setting == "--join"),
+            "{e:?}"
+        );
+        let bad_room = RunArgs {
+            room: Some("\u{7}".into()),
+            ..base.clone()
+        };
+        let e = plan_of(dir.path(), &bad_room).err();
+        assert!(
+            matches!(&e, Some(LaunchError::Room { setting, .. }) if setting == "--room"),
+            "{e:?}"
+        );
+        let no_room = RunArgs {
+            room: None,
+            join: Some("flashmesh://join?peer=10.0.0.7:9000".into()),
             ..base
         };
-        assert!(
-            plan_of(dir.path(), &bad_join)
-                .err()
-                .is_some_and(|e| e.contains("--join"))
-        );
+        let e = plan_of(dir.path(), &no_room).err();
+        assert!(matches!(e, Some(LaunchError::JoinWithoutRoom)), "{e:?}");
     }
 
     #[test]
@@ -493,11 +646,12 @@ mod tests {
             room: Some("amber-otter-lamp-mesa-quilt-river-4821".into()),
             ..RunArgs::default()
         };
+        let e = plan_of(dir.path(), &args).err();
         assert!(
-            plan_of(dir.path(), &args)
-                .err()
-                .is_some_and(|e| e.contains("in use"))
+            matches!(&e, Some(LaunchError::KeyFile(KeyFileError::InUse { .. }))),
+            "{e:?}"
         );
+        assert!(e.is_some_and(|e| e.to_string().contains("in use")));
         drop(held);
         let args = RunArgs {
             key_file: Some(dir.path().to_path_buf()),
@@ -505,8 +659,15 @@ mod tests {
         };
         let e = plan_of(dir.path(), &args).err();
         assert!(
-            e.as_ref().is_some_and(|e| e.contains("is a directory")),
+            matches!(
+                &e,
+                Some(LaunchError::KeyFile(KeyFileError::IsDirectory { .. }))
+            ),
             "{e:?}"
+        );
+        assert!(
+            e.is_some_and(|e| e.to_string().contains("is a directory")),
+            "the message says what is wrong"
         );
     }
 }

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{DEFAULT_DISCOVERY_PORT, DEFAULT_PORT};
+use crate::config::{DEFAULT_DISCOVERY_PORT, DEFAULT_PORT, Profile};
 
 /// Largest config file read, in bytes (a config is a few hundred).
 pub const FILE_BYTES_MAX: u64 = 64 * 1024;
@@ -78,23 +78,15 @@ pub struct Settings {
     /// Where rooms' histories are stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// Engine profile: `small` (up to ~50 nodes) or `large`.
+    /// Engine profile: `small` (up to 50 nodes) or `large`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<ProfileName>,
+    pub profile: Option<Profile>,
     /// Leave the room code out of join links.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hide_room: Option<bool>,
     /// The TUI captures the mouse (off: the terminal's copy and paste work).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mouse: Option<bool>,
-}
-
-/// The engine profiles, as settings name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProfileName {
-    Small,
-    Large,
 }
 
 /// What kind of value a key holds (for reading it from the environment).
@@ -132,10 +124,15 @@ pub fn env_var(key: &str) -> String {
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
+    /// Nothing set it: the default.
     Default,
+    /// The last run remembered it, in this file (`last.toml`).
     Remembered(PathBuf),
+    /// This config file.
     File(PathBuf),
+    /// This environment variable.
     Env(String),
+    /// A command-line flag.
     Flag,
 }
 
@@ -155,10 +152,24 @@ impl fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingsError {
+    /// A settings file (the config file or `last.toml`) cannot be read, or
+    /// holds a key or value that is refused. It was not changed.
     #[error("{path}: {reason}")]
-    File { path: PathBuf, reason: String },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (an unknown key names it).
+        reason: String,
+    },
+    /// A `FLASHMESH_*` variable holds a value that is refused.
     #[error("environment {var}: {reason}")]
-    Env { var: String, reason: String },
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// There is no home directory to find the standard files in.
     #[error("no home directory: set HOME or pass --config and --key-file")]
     NoHome,
 }
@@ -202,6 +213,7 @@ impl Paths {
 /// Settings with every value's source.
 #[derive(Clone, Debug)]
 pub struct Resolved {
+    /// The values in force (unset keys fall to the defaults).
     pub settings: Settings,
     sources: BTreeMap<String, Source>,
     paths: Paths,
@@ -281,7 +293,7 @@ impl Settings {
             seeds: Some(Vec::new()),
             key_file: Some(paths.default_key_file()),
             data_dir: Some(paths.default_key_file().with_file_name("rooms")),
-            profile: Some(ProfileName::Small),
+            profile: Some(Profile::default()),
             hide_room: Some(false),
             mouse: Some(false),
             ..Settings::default()
@@ -378,10 +390,13 @@ fn from_env(
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Remembered {
+    /// The room code the last run joined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// The nick it used last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nick: Option<String>,
+    /// The key file, when it was named by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
 }
@@ -601,6 +616,22 @@ mod tests {
         let r = resolve(p, &flags, &no_env).expect("resolves");
         assert_eq!(r.settings.room, None);
         assert_eq!(r.settings.join.as_deref(), Some("flashmesh://join?room=x"));
+    }
+
+    #[test]
+    fn the_profile_is_small_or_large() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let p = paths(dir.path());
+        std::fs::write(&p.config_file, "profile = \"large\"\n").expect("writes");
+        let r = resolve(p.clone(), &Settings::default(), &no_env).expect("resolves");
+        assert_eq!(r.settings.profile, Some(Profile::Large));
+        assert!(r.show().contains("profile = \"large\""), "{}", r.show());
+        let env = |var: &str| (var == "FLASHMESH_PROFILE").then(|| "small".to_string());
+        let r = resolve(p.clone(), &Settings::default(), &env).expect("resolves");
+        assert_eq!(r.settings.profile, Some(Profile::Small));
+        std::fs::write(&p.config_file, "profile = \"medium\"\n").expect("writes");
+        let err = resolve(p, &Settings::default(), &no_env).expect_err("refused");
+        assert!(err.to_string().contains("medium"), "{err}");
     }
 
     #[test]

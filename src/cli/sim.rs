@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::sim::{self, CountAt, LatencyRange, PartitionSpec, Profile, SimConfig, spec};
+use crate::config::Profile;
+use crate::sim::{self, CountAt, LatencyRange, PartitionSpec, SimConfig, spec};
 
 /// Flags of `flashmesh sim`.
 #[derive(Args, Debug, Clone)]
@@ -48,7 +49,8 @@ pub struct SimArgs {
     /// Links per node, at most (default: from the profile).
     #[arg(long)]
     pub degree_max: Option<usize>,
-    /// Engine defaults: small (2–50 nodes), large, or auto by --nodes.
+    /// Engine defaults: small (up to 50 nodes), large, or auto (by
+    /// --nodes: small up to 50, large above).
     #[arg(long, value_enum, default_value_t = ProfileArg::Auto)]
     pub profile: ProfileArg,
     /// N@T: N random nodes crash silently at virtual time T (repeatable).
@@ -74,36 +76,47 @@ pub struct SimArgs {
     pub json: bool,
 }
 
-fn parse_latency(s: &str) -> Result<LatencyRange, String> {
-    s.parse().map_err(|e: spec::SpecError| e.0)
+fn parse_latency(s: &str) -> Result<LatencyRange, spec::SpecError> {
+    s.parse()
 }
-fn parse_count_at(s: &str) -> Result<CountAt, String> {
-    s.parse().map_err(|e: spec::SpecError| e.0)
+fn parse_count_at(s: &str) -> Result<CountAt, spec::SpecError> {
+    s.parse()
 }
-fn parse_partition(s: &str) -> Result<PartitionSpec, String> {
-    s.parse().map_err(|e: spec::SpecError| e.0)
+fn parse_partition(s: &str) -> Result<PartitionSpec, spec::SpecError> {
+    s.parse()
 }
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    spec::parse_duration(s).map_err(|e| e.0)
+fn parse_duration(s: &str) -> Result<Duration, spec::SpecError> {
+    spec::parse_duration(s)
 }
-/// `--profile` values.
+
+/// `--profile` values: a [`Profile`], or `auto` ([`Profile::for_nodes`]).
+/// (Each value's doc is its `--help` text.)
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileArg {
     /// Small up to 50 nodes, large above.
     Auto,
+    /// The small room: up to 50 nodes.
     Small,
+    /// The large room: above 50 nodes, sized for 1000.
     Large,
+}
+
+impl ProfileArg {
+    /// The profile a room of `nodes` runs with.
+    pub fn profile(self, nodes: usize) -> Profile {
+        match self {
+            ProfileArg::Auto => Profile::for_nodes(nodes),
+            ProfileArg::Small => Profile::Small,
+            ProfileArg::Large => Profile::Large,
+        }
+    }
 }
 
 impl SimArgs {
     /// The simulator configuration these flags describe.
     pub fn to_config(&self) -> SimConfig {
         let mut cfg = SimConfig::new(self.nodes, self.broadcasts, self.seed);
-        match self.profile {
-            ProfileArg::Auto => {}
-            ProfileArg::Small => cfg.set_profile(Profile::Small),
-            ProfileArg::Large => cfg.set_profile(Profile::Large),
-        }
+        cfg.set_profile(self.profile.profile(self.nodes));
         cfg.ops = self.ops;
         cfg.op_mix = self.op_mix;
         cfg.loss = self.loss;
@@ -127,7 +140,8 @@ impl SimArgs {
         cfg
     }
 
-    /// Runs the simulation and renders its report.
+    /// Runs the simulation and renders its report; the error says which
+    /// flag's value cannot work.
     pub fn run(&self) -> Result<String, String> {
         let report = sim::run(self.to_config())?;
         Ok(if self.json {
@@ -135,5 +149,65 @@ impl SimArgs {
         } else {
             report.to_table()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn config(args: &[&str]) -> SimConfig {
+        let cmd = Cmd::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))
+            .expect("parses");
+        cmd.sim.to_config()
+    }
+
+    #[test]
+    fn profile_small_large_and_auto_pick_the_engine_defaults() {
+        let small = Profile::Small.engines();
+        let large = Profile::Large.engines();
+        for (args, profile) in [
+            (&["--nodes", "12"][..], Profile::Small),
+            (&["--nodes", "50", "--profile", "auto"], Profile::Small),
+            (&["--nodes", "51"], Profile::Large),
+            (&["--nodes", "12", "--profile", "large"], Profile::Large),
+            (&["--nodes", "500", "--profile", "small"], Profile::Small),
+        ] {
+            let cfg = config(args);
+            let engines = if profile == Profile::Small {
+                &small
+            } else {
+                &large
+            };
+            assert_eq!(cfg.profile, profile, "{args:?}");
+            assert_eq!(cfg.membership, engines.membership, "{args:?}");
+            assert_eq!(cfg.topology, engines.topology, "{args:?}");
+            assert_eq!(cfg.plumtree, engines.plumtree, "{args:?}");
+        }
+        assert!(Cmd::try_parse_from(["sim", "--profile", "medium"]).is_err());
+    }
+
+    #[test]
+    fn a_bad_flag_value_is_refused_with_its_reason() {
+        let err = Cmd::try_parse_from(["sim", "--crash", "20"])
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("--crash")),
+            "{err:?}"
+        );
+        let run = Cmd::try_parse_from(["sim", "--nodes", "1"])
+            .expect("parses")
+            .sim
+            .run();
+        assert_eq!(run, Err("--nodes must be at least 2, got 1".to_string()));
     }
 }

@@ -45,6 +45,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::applets::{self, chat};
 use crate::codec;
+use crate::config::{EngineConfigs, Profile};
 use crate::crypto::identity::Identity;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::OpLog;
@@ -53,39 +54,16 @@ use crate::proto::route::{self, Effect, Engines, Inbound, Routed, Timer};
 use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
+mod error;
 mod ops;
 mod report;
 pub mod spec;
 
+pub use error::SimConfigError;
 pub use ops::OpMix;
 use report::Metrics;
 pub use report::Report;
 pub use spec::{CountAt, LatencyRange, PartitionSpec};
-
-/// Which engine defaults a run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    /// Up to 50 nodes (built for 2–20 on flaky Wi-Fi): fast detection,
-    /// small degrees.
-    Small,
-    /// Hundreds to a thousand nodes.
-    Large,
-}
-
-impl Profile {
-    /// Rooms above this many nodes use the large profile by default.
-    pub const SMALL_ROOM_NODES_MAX: usize = 50;
-
-    /// The profile a room of `nodes` gets by default.
-    pub fn for_nodes(nodes: usize) -> Profile {
-        if nodes <= Self::SMALL_ROOM_NODES_MAX {
-            Profile::Small
-        } else {
-            Profile::Large
-        }
-    }
-}
 
 /// Everything a run depends on.
 #[derive(Clone, Debug)]
@@ -98,6 +76,8 @@ pub struct SimConfig {
     /// Which applets the ops are for ([`OpMix::All`]: every built-in one).
     pub op_mix: OpMix,
     pub seed: u64,
+    /// Which engine defaults the nodes run with (see
+    /// [`SimConfig::set_profile`]).
     pub profile: Profile,
     /// Chance that a message is lost.
     pub loss: f64,
@@ -152,10 +132,16 @@ const DETECTION_ALLOWANCE: Duration = Duration::from_secs(30);
 const BROADCAST_AFTER_FAULTS: Duration = Duration::from_secs(10);
 
 impl SimConfig {
-    /// A fault-free run with the profile's engine defaults.
+    /// A fault-free run with the engine defaults of the profile a room of
+    /// `nodes` gets ([`Profile::for_nodes`]).
     pub fn new(nodes: usize, broadcasts: usize, seed: u64) -> SimConfig {
         let profile = Profile::for_nodes(nodes);
-        let mut cfg = SimConfig {
+        let EngineConfigs {
+            membership,
+            topology,
+            plumtree,
+        } = profile.engines();
+        SimConfig {
             nodes,
             broadcasts,
             ops: 0,
@@ -179,92 +165,74 @@ impl SimConfig {
             broadcast_window: None,
             duration: None,
             payload_bytes: 64,
-            membership: membership::Config::default(),
-            topology: topology::Config::default(),
-            plumtree: plumtree::Config::default(),
+            membership,
+            topology,
+            plumtree,
             sync: sync::Config::default(),
-        };
-        cfg.set_profile(profile);
-        cfg
+        }
     }
 
-    /// Switches every engine to the profile's defaults.
+    /// Switches every engine to the profile's defaults
+    /// ([`Profile::engines`]).
     pub fn set_profile(&mut self, profile: Profile) {
+        let EngineConfigs {
+            membership,
+            topology,
+            plumtree,
+        } = profile.engines();
         self.profile = profile;
-        match profile {
-            Profile::Small => {
-                self.membership = membership::Config::small_room();
-                self.topology = topology::Config::small_room();
-                self.plumtree = plumtree::Config::small_room();
-            }
-            Profile::Large => {
-                self.membership = membership::Config::large_room();
-                self.topology = topology::Config::large_room();
-                self.plumtree = plumtree::Config::large_room();
-            }
-        }
+        (self.membership, self.topology, self.plumtree) = (membership, topology, plumtree);
     }
 
     /// Checks the configuration; the error says which value is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SimConfigError> {
         if self.nodes < 2 {
-            return Err("--nodes must be at least 2".into());
+            return Err(SimConfigError::TooFewNodes { nodes: self.nodes });
         }
-        for (name, p) in [
+        for (flag, value) in [
             ("--loss", self.loss),
             ("--duplicate", self.duplicate),
             ("--reorder", self.reorder),
             ("--jitter", self.jitter),
         ] {
-            if !(0.0..1.0).contains(&p) {
-                return Err(format!("{name} must be in [0, 1), got {p}"));
+            if !(0.0..1.0).contains(&value) {
+                return Err(SimConfigError::OutOfRange { flag, value });
             }
         }
         let late: usize = self.joins.iter().map(|j| j.count).sum();
         if late >= self.nodes {
-            return Err(format!(
-                "--join starts {late} nodes late, but there are only {} nodes",
-                self.nodes
-            ));
+            return Err(SimConfigError::TooManyLate {
+                late,
+                nodes: self.nodes,
+            });
         }
         if self.payload_bytes > self.plumtree.payload_bytes_max {
-            return Err(format!(
-                "--payload-bytes {} exceeds the broadcast limit of {}",
-                self.payload_bytes, self.plumtree.payload_bytes_max
-            ));
+            return Err(SimConfigError::PayloadTooLarge {
+                bytes: self.payload_bytes,
+                max: self.plumtree.payload_bytes_max,
+            });
         }
-        if let Some((a, b)) = self.broadcast_window
-            && b < a
+        if let Some((start, end)) = self.broadcast_window
+            && end < start
         {
-            return Err("the broadcast window must end after it starts".into());
+            return Err(SimConfigError::BroadcastWindow { start, end });
         }
         let mut parts = self.partitions.clone();
         parts.sort_by_key(|p| p.from);
         if parts.windows(2).any(|w| w[1].from < w[0].until) {
-            return Err("--partition windows must not overlap".into());
+            return Err(SimConfigError::PartitionsOverlap);
         }
-        let (_, last_broadcast) = self.effective_broadcast_window();
-        if self.broadcasts > 0 && last_broadcast > self.effective_duration() {
-            return Err(format!(
-                "broadcasts run until {last_broadcast:?}, after the end of the run ({:?})",
-                self.effective_duration()
-            ));
+        let (_, last) = self.effective_broadcast_window();
+        let end = self.effective_duration();
+        if self.broadcasts > 0 && last > end {
+            return Err(SimConfigError::BroadcastsAfterEnd { last, end });
         }
-        if self.ops > 0 && last_broadcast > self.effective_duration() {
-            return Err(format!(
-                "ops are written until {last_broadcast:?}, after the end of the run ({:?})",
-                self.effective_duration()
-            ));
+        if self.ops > 0 && last > end {
+            return Err(SimConfigError::OpsAfterEnd { last, end });
         }
-        self.membership
-            .validate()
-            .map_err(|e| format!("membership: {e}"))?;
-        self.topology
-            .validate()
-            .map_err(|e| format!("topology: {e}"))?;
-        self.plumtree
-            .validate()
-            .map_err(|e| format!("plumtree: {e}"))?;
+        self.membership.validate()?;
+        self.topology.validate()?;
+        self.plumtree.validate()?;
         Ok(())
     }
 

@@ -18,7 +18,12 @@ pub enum StorageError {
         "{path} is not a usable op-log database ({reason}); it was left as it is: \
          move it aside to start this room's log afresh, or restore a backup"
     )]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it, as redb or the format check found it.
+        reason: String,
+    },
     /// The file was written in another op-log format version. No store was
     /// opened, and what the file holds was not changed.
     #[error(
@@ -26,8 +31,11 @@ pub enum StorageError {
          it was left as it is (use a flashmesh that reads version {found})"
     )]
     Version {
+        /// The database file.
         path: PathBuf,
+        /// The version the file holds.
         found: u64,
+        /// The version this build reads.
         supported: u64,
     },
     /// The file is 0 bytes long, but the marker beside it says this store
@@ -37,31 +45,51 @@ pub enum StorageError {
         "{path} is empty, but this node stored the room's ops in it before ({marker} says so): \
          the log was lost; restore a backup, or remove both files to start this room's log afresh"
     )]
-    Lost { path: PathBuf, marker: PathBuf },
+    Lost {
+        /// The database file.
+        path: PathBuf,
+        /// The marker file beside it that says it held ops.
+        marker: PathBuf,
+    },
     /// Another process (or another `Store` in this one) has the file open.
     /// Nothing was changed and no store was opened.
     #[error(
         "{path} is in use by another flashmesh process (one node per room directory); \
          stop it or use another data directory"
     )]
-    Locked { path: PathBuf },
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The disk (or the user's quota) is full. The failed call committed
     /// nothing; everything committed before is intact. The store reopens the
     /// file on its next call, which works once space is freed.
     #[error("the disk holding {path} is full; nothing was written (free some space and retry)")]
-    Full { path: PathBuf },
+    Full {
+        /// The database file.
+        path: PathBuf,
+    },
     /// Any other I/O failure. The failed call committed nothing that will be
     /// read back (a commit whose final sync failed may or may not be on
     /// disk; whatever is, is whole). The store reopens the file on its next
     /// call.
     #[error("cannot read or write {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// The failure.
+        source: io::Error,
+    },
     /// An entry, or a whole batch, is over its limit. Nothing was written.
     #[error("{what} is {len} bytes, at most {max} can be stored in {path}; nothing was written")]
     TooLarge {
+        /// The database file.
         path: PathBuf,
+        /// What is too large: `an op`, `a batch`, `a snapshot`, `an address list`.
         what: &'static str,
+        /// Its size in bytes.
         len: usize,
+        /// The most that can be stored, in bytes.
         max: usize,
     },
     /// The batch holds an op for an `(author, seq)` already taken by a
@@ -72,14 +100,22 @@ pub enum StorageError {
          with a different one; nothing was written"
     )]
     Conflict {
+        /// The database file.
         path: PathBuf,
+        /// The author of the stored op.
         author: NodeId,
+        /// Its sequence number.
         seq: u64,
     },
     /// redb refused the call for a reason none of the above covers (a bug in
     /// flashmesh or redb). Nothing was written.
     #[error("the database {path} refused the operation: {reason}")]
-    Database { path: PathBuf, reason: String },
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// redb's words.
+        reason: String,
+    },
 }
 
 impl StorageError {

@@ -71,6 +71,7 @@
 use std::time::Duration;
 
 use super::Config;
+use crate::config::ConfigError;
 use crate::proto::wire::FRAME_BYTES_MAX;
 
 /// Smallest accepted `gossip_bytes_max`: room for a `Syn` with a few digest
@@ -85,7 +86,9 @@ pub const GOSSIP_BYTES_LIMIT: usize = FRAME_BYTES_MAX - 4;
 pub const PHI_WINDOW_MIN: usize = 2;
 
 impl Config {
-    /// 2–20 nodes on a shared, flaky network: a silent node is suspected
+    /// The small room ([`crate::config::Profile::Small`]: up to
+    /// [`crate::config::Profile::SMALL_ROOM_NODES_MAX`] (50) nodes) on a
+    /// shared, flaky network: in a 20-node room a silent node is suspected
     /// after 3–6 s and dead a second later, with no false alarms up to 20%
     /// message loss in simulation.
     pub fn small_room() -> Config {
@@ -105,8 +108,9 @@ impl Config {
         }
     }
 
-    /// Up to ~1000 nodes: slower heartbeats, paginated digests, more
-    /// tolerance for the longer and noisier path a heartbeat takes.
+    /// The large room ([`crate::config::Profile::Large`]: above 50 nodes,
+    /// up to ~1000): slower heartbeats, paginated digests, more tolerance
+    /// for the longer and noisier path a heartbeat takes.
     pub fn large_room() -> Config {
         Config {
             heartbeat_interval: Duration::from_secs(1),
@@ -125,37 +129,39 @@ impl Config {
     }
 
     /// Checks the values make sense together; the error names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let non_zero = [
-            ("heartbeat_interval", self.heartbeat_interval),
-            ("gossip_interval", self.gossip_interval),
-            ("check_interval", self.check_interval),
-            ("tombstone_ttl", self.tombstone_ttl),
-            ("phi_min_std_dev", self.phi_min_std_dev),
-            ("silence_max", self.silence_max),
+            ("membership.heartbeat_interval", self.heartbeat_interval),
+            ("membership.gossip_interval", self.gossip_interval),
+            ("membership.check_interval", self.check_interval),
+            ("membership.tombstone_ttl", self.tombstone_ttl),
+            ("membership.phi_min_std_dev", self.phi_min_std_dev),
+            ("membership.silence_max", self.silence_max),
         ];
-        for (name, value) in non_zero {
+        for (field, value) in non_zero {
             if value.is_zero() {
-                return Err(format!("membership.{name} must be greater than zero"));
+                return Err(ConfigError::new(field, "must be greater than zero"));
             }
         }
         if !(self.phi_threshold.is_finite() && self.phi_threshold > 0.0) {
-            return Err(format!(
-                "membership.phi_threshold must be a positive number, got {}",
-                self.phi_threshold
+            return Err(ConfigError::new(
+                "membership.phi_threshold",
+                format!("must be a positive number, got {}", self.phi_threshold),
             ));
         }
         if self.phi_window < PHI_WINDOW_MIN {
-            return Err(format!(
-                "membership.phi_window must be at least {PHI_WINDOW_MIN}, got {}",
-                self.phi_window
+            return Err(ConfigError::new(
+                "membership.phi_window",
+                format!("must be at least {PHI_WINDOW_MIN}, got {}", self.phi_window),
             ));
         }
         if !(GOSSIP_BYTES_MIN..=GOSSIP_BYTES_LIMIT).contains(&self.gossip_bytes_max) {
-            return Err(format!(
-                "membership.gossip_bytes_max must be between {GOSSIP_BYTES_MIN} and \
-                 {GOSSIP_BYTES_LIMIT} bytes, got {}",
-                self.gossip_bytes_max
+            return Err(ConfigError::new(
+                "membership.gossip_bytes_max",
+                format!(
+                    "must be between {GOSSIP_BYTES_MIN} and {GOSSIP_BYTES_LIMIT} bytes, got {}",
+                    self.gossip_bytes_max
+                ),
             ));
         }
         Ok(())
@@ -185,16 +191,37 @@ mod tests {
         let bad = |f: fn(&mut Config)| {
             let mut c = Config::small_room();
             f(&mut c);
-            c.validate().unwrap_err()
+            c.validate().unwrap_err().field
         };
-        assert!(bad(|c| c.gossip_interval = Duration::ZERO).contains("gossip_interval"));
-        assert!(bad(|c| c.heartbeat_interval = Duration::ZERO).contains("heartbeat_interval"));
-        assert!(bad(|c| c.check_interval = Duration::ZERO).contains("check_interval"));
-        assert!(bad(|c| c.phi_threshold = 0.0).contains("phi_threshold"));
-        assert!(bad(|c| c.phi_threshold = f64::NAN).contains("phi_threshold"));
-        assert!(bad(|c| c.phi_window = 1).contains("phi_window"));
-        assert!(bad(|c| c.phi_min_std_dev = Duration::ZERO).contains("phi_min_std_dev"));
-        assert!(bad(|c| c.gossip_bytes_max = 100).contains("gossip_bytes_max"));
-        assert!(bad(|c| c.gossip_bytes_max = FRAME_BYTES_MAX).contains("gossip_bytes_max"));
+        assert_eq!(
+            bad(|c| c.gossip_interval = Duration::ZERO),
+            "membership.gossip_interval"
+        );
+        assert_eq!(
+            bad(|c| c.heartbeat_interval = Duration::ZERO),
+            "membership.heartbeat_interval"
+        );
+        assert_eq!(
+            bad(|c| c.check_interval = Duration::ZERO),
+            "membership.check_interval"
+        );
+        assert_eq!(bad(|c| c.phi_threshold = 0.0), "membership.phi_threshold");
+        assert_eq!(
+            bad(|c| c.phi_threshold = f64::NAN),
+            "membership.phi_threshold"
+        );
+        assert_eq!(bad(|c| c.phi_window = 1), "membership.phi_window");
+        assert_eq!(
+            bad(|c| c.phi_min_std_dev = Duration::ZERO),
+            "membership.phi_min_std_dev"
+        );
+        assert_eq!(
+            bad(|c| c.gossip_bytes_max = 100),
+            "membership.gossip_bytes_max"
+        );
+        assert_eq!(
+            bad(|c| c.gossip_bytes_max = FRAME_BYTES_MAX),
+            "membership.gossip_bytes_max"
+        );
     }
 }

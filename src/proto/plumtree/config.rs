@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::Config;
+use crate::config::ConfigError;
 use crate::proto::wire::FRAME_BYTES_MAX;
 
 /// Bytes a `Wire::Plumtree(Message::Gossip)` takes on the wire besides its
@@ -25,8 +26,10 @@ pub(crate) const IHAVE_FRAME_OVERHEAD_BYTES: usize = 4 + 4 + 8;
 pub(crate) const IHAVE_ENTRY_BYTES: usize = 32 + 2;
 
 impl Config {
-    /// The small room (up to 50 nodes) on one LAN: fast repair, because
-    /// the duplicates that fast repair may cause are cheap in a small room.
+    /// The small room ([`crate::config::Profile::Small`]: up to
+    /// [`crate::config::Profile::SMALL_ROOM_NODES_MAX`] (50) nodes) on one
+    /// LAN: fast repair, because the duplicates that fast repair may cause
+    /// are cheap in a small room.
     pub fn small_room() -> Config {
         Config {
             // An eager copy normally beats the IHave, which waits up to
@@ -82,8 +85,9 @@ impl Config {
         }
     }
 
-    /// The large room (above 50 nodes, sized for 1000): bigger batches, fewer redundant grafts
-    /// and a bigger cache.
+    /// The large room ([`crate::config::Profile::Large`]: above 50 nodes,
+    /// sized for 1000): bigger batches, fewer redundant grafts and a bigger
+    /// cache.
     pub fn large_room() -> Config {
         Config {
             // As small_room: the LAN's latency does not change with size.
@@ -111,58 +115,74 @@ impl Config {
     }
 
     /// Checks every field; the error names the field and the rule broken.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let nonzero = [
-            ("graft_timeout_1", self.graft_timeout_1),
-            ("graft_timeout_2", self.graft_timeout_2),
-            ("ihave_interval", self.ihave_interval),
-            ("cache_ttl", self.cache_ttl),
-            ("seen_ttl", self.seen_ttl),
-            ("sweep_interval", self.sweep_interval),
+            ("plumtree.graft_timeout_1", self.graft_timeout_1),
+            ("plumtree.graft_timeout_2", self.graft_timeout_2),
+            ("plumtree.ihave_interval", self.ihave_interval),
+            ("plumtree.cache_ttl", self.cache_ttl),
+            ("plumtree.seen_ttl", self.seen_ttl),
+            ("plumtree.sweep_interval", self.sweep_interval),
         ];
-        for (name, d) in nonzero {
+        for (field, d) in nonzero {
             if d.is_zero() {
-                return Err(format!("plumtree.{name} must be greater than zero"));
+                return Err(ConfigError::new(field, "must be greater than zero"));
             }
         }
         if self.seen_ttl < self.cache_ttl {
-            return Err(format!(
-                "plumtree.seen_ttl ({:?}) must be at least plumtree.cache_ttl ({:?}), \
-                 or a cached message could be delivered twice",
-                self.seen_ttl, self.cache_ttl
+            return Err(ConfigError::new(
+                "plumtree.seen_ttl",
+                format!(
+                    "{:?} is less than plumtree.cache_ttl ({:?}): it must be at least that, \
+                     or a cached message could be delivered twice",
+                    self.seen_ttl, self.cache_ttl
+                ),
             ));
         }
-        if self.ihave_batch_max == 0 {
-            return Err("plumtree.ihave_batch_max must be at least 1".into());
+        let at_least_one = [
+            ("plumtree.ihave_batch_max", self.ihave_batch_max),
+            ("plumtree.cache_entries_max", self.cache_entries_max),
+            ("plumtree.payload_bytes_max", self.payload_bytes_max),
+        ];
+        for (field, n) in at_least_one {
+            if n == 0 {
+                return Err(ConfigError::new(field, "must be at least 1"));
+            }
+        }
+        if self.graft_rounds_max == 0 {
+            return Err(ConfigError::new(
+                "plumtree.graft_rounds_max",
+                "must be at least 1",
+            ));
+        }
+        if self.optimization_threshold == 0 {
+            return Err(ConfigError::new(
+                "plumtree.optimization_threshold",
+                "must be at least 1 hop",
+            ));
         }
         let ihave_bytes = IHAVE_FRAME_OVERHEAD_BYTES
             .saturating_add(self.ihave_batch_max.saturating_mul(IHAVE_ENTRY_BYTES));
         if ihave_bytes > FRAME_BYTES_MAX {
-            return Err(format!(
-                "plumtree.ihave_batch_max ({}) makes IHave messages of {ihave_bytes} bytes, \
-                 over the {FRAME_BYTES_MAX}-byte frame",
-                self.ihave_batch_max
+            return Err(ConfigError::new(
+                "plumtree.ihave_batch_max",
+                format!(
+                    "{} makes IHave messages of {ihave_bytes} bytes, over the \
+                     {FRAME_BYTES_MAX}-byte frame",
+                    self.ihave_batch_max
+                ),
             ));
-        }
-        if self.optimization_threshold == 0 {
-            return Err("plumtree.optimization_threshold must be at least 1 hop".into());
-        }
-        if self.cache_entries_max == 0 {
-            return Err("plumtree.cache_entries_max must be at least 1".into());
-        }
-        if self.payload_bytes_max == 0 {
-            return Err("plumtree.payload_bytes_max must be at least 1".into());
         }
         let gossip_bytes = GOSSIP_FRAME_OVERHEAD_BYTES.saturating_add(self.payload_bytes_max);
         if gossip_bytes > FRAME_BYTES_MAX {
-            return Err(format!(
-                "plumtree.payload_bytes_max ({}) makes Gossip messages of {gossip_bytes} bytes, \
-                 over the {FRAME_BYTES_MAX}-byte frame",
-                self.payload_bytes_max
+            return Err(ConfigError::new(
+                "plumtree.payload_bytes_max",
+                format!(
+                    "{} makes Gossip messages of {gossip_bytes} bytes, over the \
+                     {FRAME_BYTES_MAX}-byte frame",
+                    self.payload_bytes_max
+                ),
             ));
-        }
-        if self.graft_rounds_max == 0 {
-            return Err("plumtree.graft_rounds_max must be at least 1".into());
         }
         Ok(())
     }

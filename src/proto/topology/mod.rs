@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::ConfigError;
 use crate::id::NodeId;
 
 mod engine;
@@ -26,7 +27,9 @@ pub use engine::Topology;
 /// Tunables; see `docs/protocol.md` for where each default comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// Fewest links a node keeps: below it, it dials.
     pub degree_min: usize,
+    /// Most links a node keeps: above it, it sheds.
     pub degree_max: usize,
     /// A new link (inbound, or the answer to our own dial) that would go
     /// beyond this is closed at once: room for joiners above `degree_max`,
@@ -42,6 +45,7 @@ pub struct Config {
     /// A peer whose dial failed is not dialled again for this long
     /// (doubling per failure up to `backoff_max`).
     pub backoff_base: Duration,
+    /// The longest a failed peer waits before it is dialled again.
     pub backoff_max: Duration,
     /// How often one random dead (not left) member is dialled, so a healed
     /// partition finds its other half.
@@ -51,8 +55,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// For the small room: up to `sim::Profile::SMALL_ROOM_NODES_MAX` (50)
-    /// nodes (the default).
+    /// For the small room ([`crate::config::Profile::Small`]: up to
+    /// [`crate::config::Profile::SMALL_ROOM_NODES_MAX`] (50) nodes; the
+    /// default).
     pub fn small_room() -> Config {
         Config {
             // Random graphs with minimum degree 3 are connected and expanders
@@ -92,8 +97,9 @@ impl Config {
         }
     }
 
-    /// For the large room: above 50 nodes, sized for 1000: more links (diameter
-    /// grows as log(N)/log(degree)), and less timer traffic per node.
+    /// For the large room ([`crate::config::Profile::Large`]: above 50
+    /// nodes, sized for 1000): more links (diameter grows as
+    /// log(N)/log(degree)), and less timer traffic per node.
     pub fn large_room() -> Config {
         Config {
             // One more link than small rooms: a lower diameter and one more
@@ -119,48 +125,60 @@ impl Config {
     }
 
     /// Checks the bounds the engine relies on; the error names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.degree_min < 1 {
-            return Err("topology.degree_min must be at least 1".into());
+            return Err(ConfigError::new(
+                "topology.degree_min",
+                "must be at least 1",
+            ));
         }
         if self.degree_min > self.degree_max {
-            return Err(format!(
-                "topology.degree_min ({}) must not exceed degree_max ({})",
-                self.degree_min, self.degree_max
+            return Err(ConfigError::new(
+                "topology.degree_min",
+                format!(
+                    "{} is more than topology.degree_max ({})",
+                    self.degree_min, self.degree_max
+                ),
             ));
         }
         if self.degree_max > self.degree_hard_max {
-            return Err(format!(
-                "topology.degree_max ({}) must not exceed degree_hard_max ({})",
-                self.degree_max, self.degree_hard_max
+            return Err(ConfigError::new(
+                "topology.degree_max",
+                format!(
+                    "{} is more than topology.degree_hard_max ({})",
+                    self.degree_max, self.degree_hard_max
+                ),
             ));
         }
         if self.degree_hard_max > usize::from(u16::MAX) {
-            return Err(format!(
-                "topology.degree_hard_max ({}) must fit in 16 bits",
-                self.degree_hard_max
+            return Err(ConfigError::new(
+                "topology.degree_hard_max",
+                format!("{} does not fit in 16 bits", self.degree_hard_max),
             ));
         }
         if !(0.0..=1.0).contains(&self.swap_probability) {
-            return Err(format!(
-                "topology.swap_probability ({}) must be within 0..=1",
-                self.swap_probability
+            return Err(ConfigError::new(
+                "topology.swap_probability",
+                format!("{} is not within 0..=1", self.swap_probability),
             ));
         }
-        for (name, value) in [
-            ("rebalance_interval", self.rebalance_interval),
-            ("reconnect_interval", self.reconnect_interval),
-            ("dial_timeout", self.dial_timeout),
-            ("backoff_base", self.backoff_base),
+        for (field, value) in [
+            ("topology.rebalance_interval", self.rebalance_interval),
+            ("topology.reconnect_interval", self.reconnect_interval),
+            ("topology.dial_timeout", self.dial_timeout),
+            ("topology.backoff_base", self.backoff_base),
         ] {
             if value.is_zero() {
-                return Err(format!("topology.{name} must be positive"));
+                return Err(ConfigError::new(field, "must be greater than zero"));
             }
         }
         if self.backoff_base > self.backoff_max {
-            return Err(format!(
-                "topology.backoff_base ({:?}) must not exceed backoff_max ({:?})",
-                self.backoff_base, self.backoff_max
+            return Err(ConfigError::new(
+                "topology.backoff_base",
+                format!(
+                    "{:?} is more than topology.backoff_max ({:?})",
+                    self.backoff_base, self.backoff_max
+                ),
             ));
         }
         Ok(())
