@@ -5,8 +5,8 @@
 //! topology, plumtree (and with ops, the op-log's replica) — wired by the
 //! node's own routing layer ([`crate::proto::route`]), and keeps its
 //! connections in the transport's own link table
-//! ([`crate::net::links`]; see [`links`] for how connections are modelled).
-//! Between nodes sits a network model ([`net`]):
+//! ([`crate::net::links`]; `sim/links.rs` says how connections are modelled).
+//! Between nodes sits a network model (`sim/net.rs`):
 //!
 //! * per-link one-way latency: each link's base latency is drawn uniformly
 //!   from `latency` once, and each message adds up to `jitter` of it;

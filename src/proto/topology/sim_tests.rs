@@ -1,7 +1,10 @@
 //! A small in-test network of topology engines: a seeded event queue, a
-//! driver that turns `Dial` into `LinkUp` on both ends (or `DialFailed`)
-//! after a fixed virtual delay and `Disconnect` into `LinkDown` on both ends,
-//! and invariant checks after every event.
+//! driver that turns `Dial` into a connection completed at both ends (or
+//! `DialFailed`) after a fixed virtual delay and `Disconnect` into
+//! `LinkDown` on both ends, and invariant checks after every event. Each
+//! node keeps its links in the transport's link table
+//! ([`crate::net::links`]), so one link per pair and when topology hears
+//! `LinkUp` are the node's own rules.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -10,6 +13,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::*;
+use crate::net::links::{Conn, Established, LinkTable};
 use crate::proto::{EngineRng, Time};
 
 /// Time from `Dial` to `LinkUp` / `DialFailed`.
@@ -51,8 +55,10 @@ struct Net {
     index: BTreeMap<NodeId, usize>,
     queue: BTreeMap<(Time, u64), Ev>,
     seq: u64,
-    /// The driver's links: `adj[i]` holds the nodes linked to node `i`.
-    adj: Vec<BTreeSet<usize>>,
+    /// Each node's link table.
+    links: Vec<LinkTable<()>>,
+    /// Connections made so far (numbers them).
+    conns: u64,
     /// Nodes that handled an input in the current event.
     touched: BTreeSet<usize>,
     /// Each node's view from its `NeighborUp` / `NeighborDown` events.
@@ -86,7 +92,8 @@ impl Net {
             index: (0..n).map(|i| (node(i), i)).collect(),
             queue: BTreeMap::new(),
             seq: 0,
-            adj: vec![BTreeSet::new(); n],
+            links: (0..n).map(|i| LinkTable::new(node(i))).collect(),
+            conns: 0,
             touched: BTreeSet::new(),
             event_view: vec![BTreeSet::new(); n],
             group: vec![0; n],
@@ -110,14 +117,44 @@ impl Net {
             .expect("engines only name nodes of the net")
     }
 
-    fn link_add(&mut self, a: usize, b: usize) -> bool {
-        self.adj[b].insert(a);
-        self.adj[a].insert(b)
+    /// The nodes node `i`'s table holds links to.
+    fn linked(&self, i: usize) -> BTreeSet<usize> {
+        self.links[i].iter().map(|(p, _)| self.idx(p)).collect()
     }
 
+    /// A connection from `a` to `b` completes at both ends at once; returns
+    /// whether it is the pair's first link (a second one is refused or
+    /// replaces the first at both ends alike, unseen by topology).
+    fn link_add(&mut self, a: usize, b: usize) -> bool {
+        self.conns += 1;
+        let mut handshake_hash = [0u8; 32];
+        handshake_hash[..8].copy_from_slice(
+            &(self.conns ^ self.seed)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .to_be_bytes(),
+        );
+        let conn = |outbound| Conn {
+            id: self.conns,
+            handshake_hash,
+            outbound,
+        };
+        let at_a = self.links[a].on_established(node(b), conn(true), || ());
+        let at_b = self.links[b].on_established(node(a), conn(false), || ());
+        let up = matches!(at_a, Established::Up);
+        assert_eq!(
+            up,
+            matches!(at_b, Established::Up),
+            "seed {}: both ends of a connection decide alike",
+            self.seed
+        );
+        up
+    }
+
+    /// Closes the link between `a` and `b` at both ends; false when there
+    /// was none.
     fn link_remove(&mut self, a: usize, b: usize) -> bool {
-        self.adj[b].remove(&a);
-        self.adj[a].remove(&b)
+        self.links[b].remove(&node(a));
+        self.links[a].remove(&node(b)).is_some()
     }
 
     /// Delivers `input` to node `i` and everything it causes at once.
@@ -150,7 +187,7 @@ impl Net {
                     }
                     Output::Send { to, msg } => {
                         let j = self.idx(&to);
-                        if !self.adj[i].contains(&j) {
+                        if self.links[i].get(&to).is_none() {
                             continue; // Raced with a close: lost, as allowed.
                         }
                         let input = Input::Message { from: node(i), msg };
@@ -268,7 +305,8 @@ impl Net {
             let view: BTreeSet<usize> = engine.neighbors().iter().map(|p| self.idx(p)).collect();
             let seed = self.seed;
             assert_eq!(
-                view, self.adj[i],
+                view,
+                self.linked(i),
                 "seed {seed}: node {i}: neighbors() vs links"
             );
             assert_eq!(
@@ -432,7 +470,7 @@ fn a_healed_partition_reconnects_through_dead_members() {
         net.group = (0..n).map(|i| u8::from(i % 2 == 1)).collect();
         net.split = true;
         let cross: Vec<(usize, usize)> = (0..n)
-            .flat_map(|a| net.adj[a].iter().map(move |&b| (a, b)))
+            .flat_map(|a| net.linked(a).into_iter().map(move |b| (a, b)))
             .filter(|&(a, b)| a < b && net.group[a] != net.group[b])
             .collect();
         for (a, b) in cross {
