@@ -186,7 +186,7 @@ pub enum Command {
     /// Ignored after `Leave`, for [`LEFT_KEY`], and for an entry too large
     /// for one message ([`Membership::entry_fits`]).
     Set {
-        /// The key, UTF-8.
+        /// The key; any string but [`LEFT_KEY`].
         key: String,
         /// The new value; writing an unchanged value still makes a new
         /// version.

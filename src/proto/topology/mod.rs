@@ -299,7 +299,8 @@ pub enum Output {
 pub enum Event {
     /// A link became part of the overlay: gossip and broadcast may use it.
     NeighborUp(NodeId),
-    /// A link left the overlay (closed, broke, or shed by this node): stop
-    /// using it. Always follows a `NeighborUp` for the same peer.
+    /// A link left the overlay (closed by the peer, broken, or disconnected
+    /// by this node): stop using it. Always follows a `NeighborUp` for the
+    /// same peer.
     NeighborDown(NodeId),
 }
