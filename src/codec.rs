@@ -18,7 +18,13 @@ use crate::proto::wire::{FRAME_BYTES_MAX, Wire};
 pub enum WireError {
     /// The input is larger than the limit for this message type.
     #[error("message of {len} bytes exceeds the limit of {max}")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// Size of the input (or of the encoding), in bytes.
+        len: usize,
+        /// The limit, in bytes: [`FRAME_BYTES_MAX`] for a message,
+        /// [`STATE_BYTES_MAX`] for an applet state or snapshot.
+        max: usize,
+    },
     /// bincode could not decode the bytes (truncated, bad tag, bad UTF-8,
     /// a length larger than the limit, ...).
     #[error("malformed message: {0}")]

@@ -49,7 +49,12 @@ fn hex_digit(c: u8) -> Result<u8, HexError> {
 pub enum HexError {
     /// The string had the wrong number of digits.
     #[error("expected {expected} hex digits, got {got}")]
-    Length { expected: usize, got: usize },
+    Length {
+        /// Digits the type needs (64 for a 32-byte id).
+        expected: usize,
+        /// Digits (bytes) given.
+        got: usize,
+    },
     /// A character that is not a hex digit.
     #[error("{0:?} is not a hex digit")]
     Digit(char),

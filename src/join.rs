@@ -41,26 +41,66 @@ pub const PEER_HOST_BYTES_MAX: usize = 253;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JoinError {
+    /// The text (trimmed) is longer than [`JOIN_URI_BYTES_MAX`]; refused
+    /// before parsing.
     #[error("the join link is {len} bytes long; at most {max} are allowed")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// [`JOIN_URI_BYTES_MAX`].
+        max: usize,
+    },
+    /// The text does not parse as a URI; the `url` crate's reason.
     #[error("not a URI ({0}); a join link looks like flashmesh://join?room=...&peer=HOST:PORT")]
     NotAUri(String),
+    /// The URI's scheme is not [`JOIN_SCHEME`].
     #[error("a join link starts with flashmesh://join, not {scheme}:")]
-    WrongScheme { scheme: String },
+    WrongScheme {
+        /// The scheme found, as the `url` crate lowercases it.
+        scheme: String,
+    },
+    /// A `flashmesh:` URI whose host is not [`JOIN_HOST`], or whose path is
+    /// neither empty nor `/`.
     #[error("a join link starts with flashmesh://join (this flashmesh link is something else)")]
     NotAJoin,
+    /// The link has no `peer` parameter.
     #[error("the join link names no peer to dial (it needs at least one peer=HOST:PORT)")]
     MissingPeer,
+    /// The link has more than [`JOIN_PEERS_MAX`] `peer` parameters.
     #[error("the join link names {count} peers; at most {max} are allowed")]
-    TooManyPeers { count: usize, max: usize },
+    TooManyPeers {
+        /// Peers counted when parsing stopped: the first one over the limit,
+        /// so always `max + 1`.
+        count: usize,
+        /// [`JOIN_PEERS_MAX`].
+        max: usize,
+    },
+    /// A peer is not `HOST:PORT` with an IPv4 address, a bracketed IPv6
+    /// address or a host name of at most [`PEER_HOST_BYTES_MAX`] bytes, and
+    /// a port in 1..=65535.
     #[error("peer {peer:?} is not a HOST:PORT address: {reason}")]
-    BadPeer { peer: String, reason: String },
+    BadPeer {
+        /// The peer as given (decoded).
+        peer: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The `id` parameter is not 64 hex digits.
     #[error("id {id:?} is not a node id (64 hex digits): {source}")]
-    BadId { id: String, source: HexError },
+    BadId {
+        /// The value as given (decoded).
+        id: String,
+        /// Why it is not a node id.
+        source: HexError,
+    },
+    /// The `room` parameter is not a valid room code.
     #[error("the join link's room code is not valid: {0}")]
     BadRoom(RoomError),
+    /// A parameter allowed once (`room` or `id`, named here) appears twice.
     #[error("the join link gives {0} more than once")]
     Repeated(&'static str),
+    /// The `qrcode` crate could not encode the data (too long for any QR
+    /// code); its reason.
     #[error("cannot draw a QR code: {0}")]
     Qr(String),
 }

@@ -127,8 +127,13 @@ impl Default for DiscoveryConfig {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryConfigError {
+    /// `interval` is below [`BEACON_INTERVAL_MIN_MS`].
     #[error("discovery interval {interval_ms} ms is shorter than {BEACON_INTERVAL_MIN_MS} ms")]
-    IntervalTooShort { interval_ms: u128 },
+    IntervalTooShort {
+        /// The interval given, in milliseconds.
+        interval_ms: u128,
+    },
+    /// `jitter` (carried here) is outside `[0, BEACON_JITTER_MAX]`, or NaN.
     #[error("discovery jitter {0} is not between 0 and {BEACON_JITTER_MAX}")]
     Jitter(f64),
 }
@@ -156,6 +161,7 @@ impl DiscoveryConfig {
 /// room member could claim any id, so only the link handshake proves it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Found {
+    /// The node id the beacon claims; proven only by the link handshake.
     pub node: NodeId,
     /// The datagram's source IP and the beacon's TCP port.
     pub addr: SocketAddr,
@@ -190,13 +196,21 @@ pub struct DiscoveryStats {
 /// A copy of [`DiscoveryStats`] at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DiscoveryCounts {
+    /// Copy of [`DiscoveryStats::sent`].
     pub sent: u64,
+    /// Copy of [`DiscoveryStats::send_errors`].
     pub send_errors: u64,
+    /// Copy of [`DiscoveryStats::received`].
     pub received: u64,
+    /// Copy of [`DiscoveryStats::found`].
     pub found: u64,
+    /// Copy of [`DiscoveryStats::dropped_bad`].
     pub dropped_bad: u64,
+    /// Copy of [`DiscoveryStats::dropped_replay`].
     pub dropped_replay: u64,
+    /// Copy of [`DiscoveryStats::dropped_own`].
     pub dropped_own: u64,
+    /// Copy of [`DiscoveryStats::other_room`].
     pub other_room: u64,
 }
 

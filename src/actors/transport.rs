@@ -78,8 +78,16 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Counters of the transport, readable at any time.
 #[derive(Debug, Default)]
 pub struct TransportStats {
+    /// Inbound connections that became a peer's link (a replacement of an
+    /// older link included).
     pub links_accepted: AtomicU64,
+    /// Outbound connections that became a peer's link (a replacement of an
+    /// older link included).
     pub links_dialed: AtomicU64,
+    /// Topology's dials that failed for any reason (no known address,
+    /// connect error or timeout, failed handshake, another node answering).
+    /// Failed dials of a seed or a given address count in
+    /// `handshakes_failed` instead.
     pub dials_failed: AtomicU64,
     /// Handshakes that failed: another room, a bad identity, another
     /// version, garbage, a timeout.
@@ -87,13 +95,24 @@ pub struct TransportStats {
     /// Links closed for oversized, truncated, undecryptable or undecodable
     /// frames.
     pub bad_frames: AtomicU64,
+    /// Links dropped because their send queue was full (the peer reads too
+    /// slowly).
     pub slow_peer_drops: AtomicU64,
     /// Second connections to a linked peer that were closed or replaced.
     pub duplicate_links: AtomicU64,
+    /// Inbound connections closed unanswered because [`HANDSHAKES_MAX`]
+    /// handshakes were in progress.
     pub busy_refusals: AtomicU64,
+    /// Frames received on links after the handshake, counted before they
+    /// are decrypted.
     pub frames_in: AtomicU64,
+    /// Frames written to links.
     pub frames_out: AtomicU64,
+    /// Bytes of the frames in `frames_in` (encrypted bodies, without the
+    /// 2-byte length header).
     pub bytes_in: AtomicU64,
+    /// Bytes of the frames in `frames_out` (encrypted bodies, without the
+    /// 2-byte length header).
     pub bytes_out: AtomicU64,
     /// Messages for a peer with no link (dropped).
     pub sends_without_link: AtomicU64,
@@ -102,22 +121,37 @@ pub struct TransportStats {
 /// A copy of [`TransportStats`] at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TransportStatsSnapshot {
+    /// Copy of [`TransportStats::links_accepted`].
     pub links_accepted: u64,
+    /// Copy of [`TransportStats::links_dialed`].
     pub links_dialed: u64,
+    /// Copy of [`TransportStats::dials_failed`].
     pub dials_failed: u64,
+    /// Copy of [`TransportStats::handshakes_failed`].
     pub handshakes_failed: u64,
+    /// Copy of [`TransportStats::bad_frames`].
     pub bad_frames: u64,
+    /// Copy of [`TransportStats::slow_peer_drops`].
     pub slow_peer_drops: u64,
+    /// Copy of [`TransportStats::duplicate_links`].
     pub duplicate_links: u64,
+    /// Copy of [`TransportStats::busy_refusals`].
     pub busy_refusals: u64,
+    /// Copy of [`TransportStats::frames_in`].
     pub frames_in: u64,
+    /// Copy of [`TransportStats::frames_out`].
     pub frames_out: u64,
+    /// Copy of [`TransportStats::bytes_in`].
     pub bytes_in: u64,
+    /// Copy of [`TransportStats::bytes_out`].
     pub bytes_out: u64,
+    /// Copy of [`TransportStats::sends_without_link`].
     pub sends_without_link: u64,
 }
 
 impl TransportStats {
+    /// Reads every counter; each is read on its own, so the copy is not
+    /// taken at one instant.
     pub fn snapshot(&self) -> TransportStatsSnapshot {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         TransportStatsSnapshot {

@@ -49,7 +49,10 @@ pub enum Command {
     /// Send text to the room.
     Chat(String),
     /// List linked peers (`verbose`: with addresses and directions).
-    Peers { verbose: bool },
+    Peers {
+        /// Also show each link's address and direction.
+        verbose: bool,
+    },
     /// List the room's members.
     Members,
     /// Show this node's id, nick and join link.
@@ -58,7 +61,12 @@ pub enum Command {
     Nick(String),
     /// Send text privately; `to` is a nick, a short id or a full id, for the
     /// caller to resolve.
-    Dm { to: String, text: String },
+    Dm {
+        /// The recipient as typed: a nick, a short id or a full id.
+        to: String,
+        /// The message, checked like chat text.
+        text: String,
+    },
     /// Show the join link and its QR code.
     Join,
     /// Show the op-log's state (state hash, op and author counts).
@@ -81,20 +89,47 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
+    /// `/NAME` is neither a built-in nor an applet command.
     #[error("unknown command /{name}; type /help to see the commands")]
-    Unknown { name: String },
+    Unknown {
+        /// The command word without its `/` (empty for a lone `/`).
+        name: String,
+    },
+    /// A known command with missing, extra or out-of-range arguments.
     #[error("usage: {usage}")]
-    Usage { usage: &'static str },
+    Usage {
+        /// The command's usage line, as in [`HELP`].
+        usage: &'static str,
+    },
+    /// `/nick NAME` with a name [`check_nick`] refuses.
     #[error("bad nickname: {0}")]
     Nick(#[from] NickError),
+    /// Chat or direct-message text over [`TEXT_BYTES_MAX`].
     #[error("the text is {len} bytes long; at most {max} are allowed")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// Its length in UTF-8 bytes.
+        len: usize,
+        /// [`TEXT_BYTES_MAX`].
+        max: usize,
+    },
+    /// The input line is over [`LINE_BYTES_MAX`]; refused before parsing.
     #[error("the line is {len} bytes long; at most {max} are allowed")]
-    LineTooLong { len: usize, max: usize },
+    LineTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// [`LINE_BYTES_MAX`].
+        max: usize,
+    },
+    /// Chat or direct-message text that is empty or only white space.
     #[error("the message is empty")]
     EmptyText,
+    /// Chat or direct-message text holding a control character other than
+    /// tab and newline.
     #[error("the text has a control character (only tab and newline are allowed)")]
     ControlCharacter,
+    /// With `--json`, an object that does not parse or is not a valid
+    /// command (syntax error, unknown `cmd`, a missing, unknown, duplicate or
+    /// mistyped field); the reason.
     #[error("bad JSON command: {0}")]
     Json(String),
     /// With `--json`, a line that is not a JSON object.

@@ -23,7 +23,10 @@ pub enum Input {
     /// A line, without its line ending.
     Line(String),
     /// A line over the limit: `len` bytes were skipped.
-    TooLong { len: usize },
+    TooLong {
+        /// Length of the skipped line in bytes, not counting the newline.
+        len: usize,
+    },
     /// A line that is not UTF-8 text.
     NotUtf8,
     /// Reading failed; nothing more comes.

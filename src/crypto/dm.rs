@@ -65,7 +65,10 @@ pub struct SealedDm {
 /// An opened direct message: `from` signed `body` for this node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenedDm {
+    /// The sender, whose signature over this node's id, the ephemeral key
+    /// and the body verified.
     pub from: NodeId,
+    /// The message, at most [`DM_BODY_BYTES_MAX`] bytes.
     pub body: Vec<u8>,
 }
 
@@ -104,7 +107,13 @@ pub enum DmError {
     BadSignature,
     /// The body or the ciphertext is larger than its limit.
     #[error("direct message of {len} bytes exceeds the limit of {max}")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// Size found, in bytes.
+        len: usize,
+        /// The limit: [`DM_BODY_BYTES_MAX`] for a body,
+        /// [`DM_CIPHERTEXT_BYTES_MAX`] for a ciphertext.
+        max: usize,
+    },
 }
 
 /// Seals `body` from `sender` to the node `to`, with a fresh ephemeral key

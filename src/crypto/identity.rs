@@ -30,26 +30,60 @@ pub const NOISE_BINDING_DOMAIN: &[u8] = b"flashmesh/noise-static/v1";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdentityError {
+    /// The key file's mode lets group or others read it (Unix only). It was
+    /// not read and is left as it is; the message names the `chmod` that
+    /// fixes it.
     #[error(
         "key file {path} can be read by others (mode {mode:03o}); \
          run `chmod 600 {path}` or use another --key-file"
     )]
-    Exposed { path: PathBuf, mode: u32 },
+    Exposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits (`mode & 0o777`).
+        mode: u32,
+    },
+    /// The file is not [`KEY_FILE_BYTES`] long or does not start with
+    /// [`KEY_FILE_MAGIC`]; it is left untouched.
     #[error("key file {path} is not a flashmesh key file ({reason})")]
-    Malformed { path: PathBuf, reason: String },
+    Malformed {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong: the size found, or "wrong header".
+        reason: String,
+    },
     /// The key file path names a directory (say, the data directory given
     /// by mistake); nothing in it was read or written.
     #[error("{path} is a directory, not a key file")]
-    IsDirectory { path: PathBuf },
+    IsDirectory {
+        /// The path given as the key file.
+        path: PathBuf,
+    },
+    /// Reading, creating or linking the key file (or its parent
+    /// directories) failed; when saving, a new file may have been partly
+    /// written beside it.
     #[error("cannot read or write key file {path}: {source}")]
     Io {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error; `AlreadyExists` when saving over an
+        /// existing identity.
         source: std::io::Error,
     },
+    /// A peer's signature binding its Noise static key to its node id does
+    /// not verify: the link is refused.
     #[error("the signature binding the link key to node {node} does not verify")]
-    BadBinding { node: String },
+    BadBinding {
+        /// The claimed node id, short form.
+        node: String,
+    },
+    /// A peer's node id is not an Ed25519 point, or is a weak (small-order)
+    /// key: the link is refused.
     #[error("node id {node} is not a usable Ed25519 key")]
-    WeakKey { node: String },
+    WeakKey {
+        /// The claimed node id, short form.
+        node: String,
+    },
 }
 
 /// A node's secret keys. Wiped on drop; `Debug` shows only the node id.

@@ -28,8 +28,13 @@ pub const ARGON2_LANES: u32 = 1;
 pub const ROOM_KEY_SALT: &[u8] = b"flashmesh/room-key/v1";
 /// HKDF-SHA256 `info` labels of the subkeys (no HKDF salt).
 pub const LINK_PSK_INFO: &[u8] = b"flashmesh/link-psk/v1";
+/// HKDF `info` label of the beacon key, which seals and opens beacons
+/// (32 bytes).
 pub const BEACON_KEY_INFO: &[u8] = b"flashmesh/beacon-key/v1";
+/// HKDF `info` label of the seal key, which seals op bodies (32 bytes).
 pub const SEAL_KEY_INFO: &[u8] = b"flashmesh/seal-key/v1";
+/// HKDF `info` label of the public room tag ([`ROOM_TAG_BYTES`] bytes),
+/// used in file names and logs.
 pub const ROOM_TAG_INFO: &[u8] = b"flashmesh/room-tag/v1";
 /// Bytes of the public room tag (shown as hex).
 pub const ROOM_TAG_BYTES: usize = 8;
@@ -41,18 +46,29 @@ pub const ROOM_CODE_BITS_MIN: f64 = 60.0;
 /// Words and digits of a generated code: 6 words of 8 bits and 4 digits
 /// (13.3 bits) = 61.3 bits.
 pub const GENERATED_WORDS: usize = 6;
+/// Digits after the words of a generated code, each uniform in `0`–`9`.
 pub const GENERATED_DIGITS: usize = 4;
 
 /// Why a room code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RoomError {
+    /// Nothing is left after trimming and dropping separators (white space,
+    /// `-`, `_`, `.`).
     #[error("the room code is empty")]
     Empty,
+    /// The normalised code is longer than [`ROOM_CODE_BYTES_MAX`].
     #[error("the room code is {len} bytes long; at most {ROOM_CODE_BYTES_MAX} are allowed")]
-    TooLong { len: usize },
+    TooLong {
+        /// Its length in UTF-8 bytes, after normalisation.
+        len: usize,
+    },
+    /// The typed text holds a control character (Unicode category Cc),
+    /// anywhere, including a tab or newline at either end.
     #[error("the room code has a control character")]
     ControlCharacter,
+    /// Argon2id or HKDF refused its parameters (does not happen with the
+    /// built-in constants); the library's reason.
     #[error("key derivation failed: {0}")]
     Kdf(String),
 }

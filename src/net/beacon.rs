@@ -37,8 +37,12 @@ pub const BEACON_SEEN_MAX: usize = 4096;
 /// What a beacon says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Beacon {
+    /// Format version, [`BEACON_VERSION`]; a receiver drops any other.
     pub version: u16,
+    /// The sender's node id: whom the link handshake must authenticate.
     pub node: NodeId,
+    /// The port the sender accepts links on; the receiver dials it at the
+    /// datagram's source address.
     pub tcp_port: u16,
     /// Sender's wall clock, milliseconds since the Unix epoch.
     pub sent_ms: u64,
@@ -49,18 +53,32 @@ pub struct Beacon {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BeaconError {
+    /// The datagram is not [`BEACON_BYTES`] long; its length in bytes.
     #[error("{0} bytes is not the size of a beacon")]
     Size(usize),
+    /// It does not open with this room's beacon key: another room's beacon,
+    /// or tampered.
     #[error("not sealed with this room's beacon key")]
     WrongRoom,
+    /// It opened but the body does not decode canonically; the codec's
+    /// reason.
     #[error("malformed beacon: {0}")]
     Malformed(String),
+    /// The beacon's version is not [`BEACON_VERSION`]; the version found.
     #[error("beacon version {0} is not supported")]
     Version(u16),
+    /// `sent_ms` is more than [`BEACON_WINDOW_MS`] from the receiver's
+    /// clock: a replay, or a badly set clock.
     #[error("beacon stamped {skew_ms} ms away from this clock")]
-    OutOfWindow { skew_ms: u64 },
+    OutOfWindow {
+        /// How far apart the two clocks' readings are, in milliseconds.
+        skew_ms: u64,
+    },
+    /// A beacon with this nonce was already accepted (within the last
+    /// [`BEACON_SEEN_MAX`] nonces and twice the window).
     #[error("duplicate beacon")]
     Duplicate,
+    /// The beacon names this node: its own broadcast came back.
     #[error("this node's own beacon")]
     Own,
 }
@@ -96,6 +114,8 @@ pub struct BeaconOpener {
 }
 
 impl BeaconOpener {
+    /// An opener for node `me` with the room's beacon key, remembering no
+    /// nonce yet.
     pub fn new(key: [u8; 32], me: NodeId) -> BeaconOpener {
         BeaconOpener {
             key,

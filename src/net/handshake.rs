@@ -33,6 +33,7 @@ pub const NOISE_MESSAGE_MAX: usize = 65_535;
 pub struct HandshakePayload {
     /// [`WIRE_VERSION`] of the sender.
     pub version: u16,
+    /// The sender's node id (Ed25519 public key); the link is bound to it.
     pub node: NodeId,
     /// Ed25519 signature by `node` over the sender's Noise static key
     /// (see `crypto::identity::Identity::noise_binding`).
@@ -46,6 +47,8 @@ pub struct HandshakePayload {
 
 /// A finished handshake: who the peer is and the keys for the link.
 pub struct Finished {
+    /// The peer's node id, proven by its binding signature over the Noise
+    /// static key it used.
     pub peer: NodeId,
     /// The peer's [`HandshakePayload::listen_port`].
     pub peer_listen_port: u16,
@@ -66,14 +69,29 @@ pub enum HandshakeError {
     /// The message did not decrypt: another room's PSK (or garbage).
     #[error("handshake failed: not the same room, or corrupted ({0})")]
     WrongRoom(String),
+    /// The peer's payload decrypted but does not decode as a
+    /// [`HandshakePayload`] (or its binding is not 64 bytes); the reason.
     #[error("handshake payload is malformed: {0}")]
     Malformed(String),
+    /// The peer's payload starts with another [`WIRE_VERSION`].
     #[error("peer speaks protocol version {theirs}, this node {ours}")]
-    Version { theirs: u16, ours: u16 },
+    Version {
+        /// The peer's version.
+        theirs: u16,
+        /// This node's [`WIRE_VERSION`].
+        ours: u16,
+    },
+    /// The binding signature does not verify for the claimed node id and
+    /// the Noise static key used, or the id is a weak key; the reason.
     #[error("peer's identity does not check out: {0}")]
     Identity(String),
+    /// `write` when it is the peer's turn or after the end, `read` when it
+    /// is this side's turn or after the end, or `finish` before the peer's
+    /// payload was verified or the exchange was complete.
     #[error("handshake used out of turn")]
     OutOfTurn,
+    /// The Noise library refused an operation (building the state, writing
+    /// a message, switching to transport mode); its reason.
     #[error("noise: {0}")]
     Noise(String),
 }

@@ -67,10 +67,15 @@ pub fn frame_codec() -> LengthDelimitedCodec {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
+    /// The connection failed (reset, refused, broken pipe, ...).
     #[error("connection: {0}")]
     Io(#[from] io::Error),
+    /// The Noise handshake or the confirmation failed: another room, a bad
+    /// identity, another protocol version.
     #[error("{0}")]
     Handshake(#[from] HandshakeError),
+    /// The handshake and confirmation did not finish within
+    /// [`HANDSHAKE_TIMEOUT`], carried here.
     #[error("handshake timed out after {0:?}")]
     HandshakeTimeout(Duration),
     /// The peer closed the connection in the middle of the handshake.
@@ -116,7 +121,11 @@ impl LinkError {
 /// Which side of the connection this node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// This node opened the connection: the Noise initiator, which waits
+    /// for the acceptor's confirmation.
     Dialer,
+    /// The peer opened the connection: the Noise responder, which sends the
+    /// confirmation.
     Acceptor,
 }
 
@@ -129,7 +138,11 @@ pub struct Secured {
     /// Equal at both ends, unique per connection (see
     /// [`Finished::handshake_hash`]).
     pub handshake_hash: [u8; 32],
+    /// Encrypts this node's frames to the peer, its nonce past the
+    /// confirmation when this node accepted.
     pub sealer: Sealer,
+    /// Decrypts the peer's frames, its nonce past the confirmation when
+    /// this node dialled.
     pub opener: Opener,
 }
 
@@ -219,6 +232,9 @@ pub struct Sealer {
 }
 
 impl Sealer {
+    /// A sealer for the sending direction of `transport`, from nonce 0.
+    /// [`handshake`] makes the link's sealer and opener and has already
+    /// used nonce 0 of the acceptor's direction for the confirmation.
     pub fn new(transport: Arc<StatelessTransportState>) -> Sealer {
         Sealer {
             transport,
@@ -261,6 +277,8 @@ pub struct Opener {
 }
 
 impl Opener {
+    /// An opener for the receiving direction of `transport`, from nonce 0
+    /// (see [`Sealer::new`] for the confirmation).
     pub fn new(transport: Arc<StatelessTransportState>) -> Opener {
         Opener {
             transport,

@@ -21,8 +21,14 @@ pub const FRAME_BYTES_MAX: usize = 60 * 1024;
 /// Every message between two linked nodes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wire {
+    /// Variant 0: a gossip-round message (`Syn`, `SynAck`, `Ack`), handed
+    /// to the membership engine.
     Membership(membership::Message),
+    /// Variant 1: the sender's link count (`Degree`), handed to the topology
+    /// engine.
     Topology(topology::Message),
+    /// Variant 2: a broadcast-tree message (`Gossip`, `IHave`, `Graft`,
+    /// `Prune`), handed to the Plumtree engine.
     Plumtree(plumtree::Message),
     /// A sealed message to the node at the other end of the link (see
     /// [`crate::crypto::dm`]); relayed messages travel inside a broadcast
@@ -36,7 +42,11 @@ pub enum Wire {
 /// message to one node that every node relays and only that node can open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Envelope {
+    /// Variant 0: the application's message bytes (the line client sends
+    /// chat as UTF-8 text), delivered to the application as they are.
     Broadcast(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Variant 1: a sealed direct message relayed by every node; only its
+    /// recipient can open it, the others pass it on unread.
     Direct(SealedDm),
     /// A new op, live (anti-entropy repairs what broadcast misses).
     Op(SignedOp),

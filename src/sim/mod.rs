@@ -70,13 +70,18 @@ pub use spec::{CountAt, LatencyRange, PartitionSpec};
 /// Everything a run depends on.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
+    /// Nodes in the run, late joiners included; at least 2.
     pub nodes: usize,
+    /// Broadcasts sent, each from a random live node, spread evenly over the
+    /// broadcast window.
     pub broadcasts: usize,
     /// Ops written (by random live nodes), spread over the broadcast
     /// window. With 0, the nodes host no op-log at all.
     pub ops: usize,
     /// Which applets the ops are for ([`OpMix::All`]: every built-in one).
     pub op_mix: OpMix,
+    /// Seeds the run's one RNG (each node's engines get an RNG seeded from
+    /// it): the same configuration and seed give the same report.
     pub seed: u64,
     /// Which engine defaults the nodes run with (see
     /// [`SimConfig::set_profile`]).
@@ -99,6 +104,9 @@ pub struct SimConfig {
     pub restarts: Vec<CountAt>,
     /// `count` of the `nodes` start late, at `at`, instead of at the start.
     pub joins: Vec<CountAt>,
+    /// Split the nodes into `groups` random groups from `from` until
+    /// `until`: nothing crosses groups, messages in flight included.
+    /// Partitions may not overlap in time.
     pub partitions: Vec<PartitionSpec>,
     /// The initial nodes start at random times within this window.
     pub join_window: Duration,
@@ -113,8 +121,14 @@ pub struct SimConfig {
     /// Size of each broadcast payload, and of each op's chat line (capped at
     /// the chat applet's limit).
     pub payload_bytes: usize,
+    /// Membership configuration of every node; set from `profile` by
+    /// [`SimConfig::new`] and [`SimConfig::set_profile`].
     pub membership: membership::Config,
+    /// Topology configuration of every node; set from `profile` like
+    /// `membership`.
     pub topology: topology::Config,
+    /// Broadcast configuration of every node; set from `profile` like
+    /// `membership`. `payload_bytes` may not exceed its `payload_bytes_max`.
     pub plumtree: plumtree::Config,
     /// Anti-entropy of the op-log replicas (only with `ops > 0`).
     pub sync: sync::Config,

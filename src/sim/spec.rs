@@ -38,7 +38,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, SpecError> {
 /// `N@T`: N nodes at virtual time T (crashes, restarts, late joins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountAt {
+    /// How many nodes.
     pub count: usize,
+    /// When, in virtual time from the start of the run.
     pub at: Duration,
 }
 
@@ -62,8 +64,11 @@ impl FromStr for CountAt {
 /// `G@T..T2`: split the nodes into G random groups from T until T2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionSpec {
+    /// Number of groups, at least 2.
     pub groups: usize,
+    /// Virtual time the partition starts.
     pub from: Duration,
+    /// Virtual time it heals; after `from`.
     pub until: Duration,
 }
 
@@ -101,7 +106,9 @@ impl FromStr for PartitionSpec {
 /// drawn uniformly from it once per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencyRange {
+    /// Lowest base latency.
     pub min: Duration,
+    /// Highest base latency; at least `min` (equal when one value is given).
     pub max: Duration,
 }
 

@@ -19,6 +19,8 @@ use crate::present::{self, status_word};
 
 /// The smallest terminal the TUI draws in.
 pub const MIN_WIDTH: u16 = 40;
+/// The fewest rows the TUI draws in; below this (or [`MIN_WIDTH`]) it asks
+/// for a larger terminal.
 pub const MIN_HEIGHT: u16 = 12;
 /// From this width on, the members pane shows.
 pub const MEMBERS_PANE_MIN_WIDTH: u16 = 100;

@@ -46,11 +46,18 @@ pub type FoldKey = (u64, NodeId, u64);
 /// What an applet sees of an op: its place and its opened body.
 #[derive(Clone, Copy, Debug)]
 pub struct AppliedOp<'a> {
+    /// The op id.
     pub id: OpId,
+    /// Who wrote and signed the op.
     pub author: NodeId,
+    /// Its position in the author's log, from 1.
     pub seq: u64,
+    /// Its Lamport time; ops are folded in `(lamport, author, seq)` order.
     pub lamport: u64,
+    /// The author's wall clock when writing, milliseconds since the Unix
+    /// epoch: for display, never for ordering.
     pub wall_ms: u64,
+    /// Applet-defined kind of op.
     pub kind: u16,
     /// The body, opened with the room's seal key.
     pub body: &'a [u8],
@@ -138,6 +145,7 @@ impl Folder {
         }
     }
 
+    /// The fold's counters since this folder was made.
     pub fn stats(&self) -> FoldStats {
         self.stats
     }
@@ -147,6 +155,7 @@ impl Folder {
         self.order.len()
     }
 
+    /// Whether no op is in the fold.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }

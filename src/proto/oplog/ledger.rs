@@ -17,6 +17,7 @@ pub struct IngestReport {
     /// Ops that joined their chains (and the fold, unless their author is
     /// flagged), in the order they did.
     pub chained: Vec<OpId>,
+    /// Ops already held (chained, pending or kept as a proof).
     pub duplicates: usize,
     /// Ops waiting for an earlier op of their author.
     pub pending: usize,
@@ -31,11 +32,18 @@ pub struct IngestReport {
 /// chain's seq at the time), with the fold standing at `upto`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
+    /// Format version, [`SNAPSHOT_VERSION`]; a snapshot of another version is
+    /// ignored at start and everything is folded.
     pub version: u16,
     /// Chained ops when it was taken.
     pub ops: u64,
+    /// Per author, the seq of its chain head when it was taken: the ops at
+    /// or below it are covered by `states`.
     pub heads: Vec<(NodeId, u64)>,
+    /// The fold key `(lamport, author, seq)` of the last op applied, `None`
+    /// if none was; a later op that sorts below it makes the fold start over.
     pub upto: Option<(u64, NodeId, u64)>,
+    /// Each applet's name and its saved state ([`Applet::save`]).
     pub states: Vec<(String, serde_bytes::ByteBuf)>,
 }
 
@@ -46,8 +54,12 @@ pub const SNAPSHOT_VERSION: u16 = 1;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthorError {
+    /// The body is too large to seal ([`SealError::TooLarge`]).
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// The new op failed its own verification (an invalid applet name, for
+    /// one) or, in [`OpLog::author`], the log refused it; the reason. Nothing
+    /// was kept.
     #[error("the new op was refused: {0}")]
     Refused(String),
 }
@@ -61,6 +73,9 @@ pub struct OpLog {
 }
 
 impl OpLog {
+    /// An empty log for node `me`, which writes and opens op bodies with the
+    /// room's `seal_key` and folds into `applets` (one per name; a later one
+    /// with the same name replaces an earlier one).
     pub fn new(me: NodeId, seal_key: [u8; 32], applets: Vec<Box<dyn Applet>>) -> OpLog {
         OpLog {
             me,
@@ -70,10 +85,12 @@ impl OpLog {
         }
     }
 
+    /// Every op held: chains, pending ops, equivocation proofs.
     pub fn log(&self) -> &Log {
         &self.log
     }
 
+    /// The fold: applet states, for queries.
     pub fn folder(&self) -> &Folder {
         &self.folder
     }

@@ -33,7 +33,9 @@ pub enum Ingested {
     /// a pending op that turned out not to fit the new head (a broken
     /// chain), with the reason. Ops above a dropped one keep waiting.
     Chained {
+        /// This op, then the pending ops it unblocked, in chain order.
         added: Vec<OpId>,
+        /// Pending ops refused as a broken chain, each with the reason.
         dropped: Vec<(OpId, String)>,
     },
     /// Already held.
@@ -42,7 +44,12 @@ pub enum Ingested {
     Pending,
     /// Another op holds the same `(author, seq)`: kept as proof, author
     /// flagged from `seq` on.
-    Equivocation { author: NodeId, seq: u64 },
+    Equivocation {
+        /// The author that forked its log.
+        author: NodeId,
+        /// The seq both ops claim.
+        seq: u64,
+    },
     /// Refused; nothing kept.
     Refused(String),
 }
@@ -79,6 +86,7 @@ pub struct Log {
 }
 
 impl Log {
+    /// An empty log.
     pub fn new() -> Log {
         Log::default()
     }
@@ -185,6 +193,7 @@ impl Log {
         self.chained
     }
 
+    /// Whether no op is chained (pending ops and proofs do not count).
     pub fn is_empty(&self) -> bool {
         self.chained == 0
     }

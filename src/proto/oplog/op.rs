@@ -50,6 +50,8 @@ pub const BODY_SEAL_OVERHEAD_BYTES: usize = BODY_NONCE_BYTES + 16;
 /// What an author signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
+    /// The author's node id (its Ed25519 public key): whose log this op is
+    /// in and who signs it.
     pub author: NodeId,
     /// Position in the author's log, from 1.
     pub seq: u64,
@@ -60,6 +62,8 @@ pub struct Op {
     /// The author's wall clock, milliseconds since the Unix epoch (shown to
     /// people; never used for ordering).
     pub wall_ms: u64,
+    /// The applet the op belongs to: 1 to [`APPLET_NAME_BYTES_MAX`] bytes of
+    /// `a-z`, `0-9`, `-`, `_`, `.`.
     pub applet: String,
     /// Applet-defined.
     pub kind: u16,
@@ -73,7 +77,9 @@ pub struct Op {
 /// A co-signature by another node (reserved for kiosk quorum mode).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Witness {
+    /// The co-signing node.
     pub node: NodeId,
+    /// Its signature; not checked yet (the witness scheme is reserved).
     #[serde(with = "serde_bytes")]
     pub sig: Vec<u8>,
 }
@@ -81,10 +87,13 @@ pub struct Witness {
 /// An op with its author's signature, as stored and sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedOp {
+    /// The signed op; its id covers only this field.
     pub op: Op,
     /// Ed25519 by `op.author` over [`OP_SIG_DOMAIN`] || encoding of `op`.
     #[serde(with = "serde_bytes")]
     pub sig: Vec<u8>,
+    /// Co-signatures, at most [`WITNESSES_MAX`]; outside the id and the
+    /// author's signature, so they can be added later.
     pub witnesses: Vec<Witness>,
 }
 
@@ -92,14 +101,30 @@ pub struct SignedOp {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
+    /// The encoded signed op is over [`OP_BYTES_MAX`], or its body over
+    /// [`OP_BODY_BYTES_MAX`].
     #[error("op is {len} bytes; at most {max} are allowed")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// Size found, in bytes.
+        len: usize,
+        /// The limit it broke, in bytes.
+        max: usize,
+    },
+    /// The bytes are not one canonical encoding of a [`SignedOp`]; the
+    /// codec's reason.
     #[error("op does not decode: {0}")]
     Malformed(String),
+    /// A field breaks a structure rule (seq or lamport 0, `prev` present
+    /// exactly when it must not be, bad applet name, too many witnesses, a
+    /// signature that is not 64 bytes); which one.
     #[error("op structure is invalid: {0}")]
     Structure(String),
+    /// The author id does not decode as an Ed25519 point, or is a weak
+    /// (small-order) key.
     #[error("author key is not a usable Ed25519 key")]
     WeakKey,
+    /// The author's signature over [`OP_SIG_DOMAIN`] and the encoded op
+    /// fails strict Ed25519 verification.
     #[error("signature does not verify")]
     BadSignature,
 }
@@ -108,8 +133,17 @@ pub enum VerifyError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SealError {
+    /// Sealing: the plaintext plus nonce and tag would exceed
+    /// [`OP_BODY_BYTES_MAX`].
     #[error("body is {len} bytes; at most {max} are allowed once sealed")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// Sealed size it would have, in bytes.
+        len: usize,
+        /// [`OP_BODY_BYTES_MAX`].
+        max: usize,
+    },
+    /// Opening: the body is shorter than nonce and tag, or fails
+    /// authentication (another room's key, or a body moved from another op).
     #[error("body does not open with this room's key")]
     Open,
 }
@@ -258,18 +292,22 @@ pub struct VerifiedOp {
 }
 
 impl VerifiedOp {
+    /// The op id, computed once at verification.
     pub fn id(&self) -> OpId {
         self.id
     }
 
+    /// The verified op.
     pub fn op(&self) -> &Op {
         &self.signed.op
     }
 
+    /// The op with its signature and witnesses, as stored and sent.
     pub fn signed(&self) -> &SignedOp {
         &self.signed
     }
 
+    /// Gives up the verified mark, for storing or sending.
     pub fn into_signed(self) -> SignedOp {
         self.signed
     }

@@ -78,33 +78,65 @@ impl Default for Config {
 /// One author's chain head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
+    /// The author.
     pub author: NodeId,
+    /// The seq of the author's chain head as the sender holds it (for a
+    /// flagged author, the op before the fork).
     pub seq: u64,
+    /// That op's id: equal seqs with different ids show a fork.
     pub id: OpId,
 }
 
 /// A request for `author`'s ops from `from_seq` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Range {
+    /// The author whose chain is asked for.
     pub author: NodeId,
+    /// First seq wanted: the asker's own next seq for that author.
     pub from_seq: u64,
 }
 
 /// Anti-entropy messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
-    /// "This is the hash of my frontier."
-    Summary { hash: [u8; 32] },
+    /// "This is the hash of my frontier." A receiver whose own frontier
+    /// hash differs answers with `Heads`; an equal one sends nothing.
+    Summary {
+        /// [`Log::frontier_hash`](super::log::Log::frontier_hash) of the
+        /// sender's log.
+        hash: [u8; 32],
+    },
     /// One page of the sender's heads, by author; `done` on the last.
-    Heads { heads: Vec<Head>, done: bool },
+    /// With every page in, the receiver sends `Want` for what it lacks and
+    /// pushes `Ops` the sender lacks.
+    Heads {
+        /// At most [`Config::heads_bytes_max`] encoded bytes of heads, in
+        /// ascending author order.
+        heads: Vec<Head>,
+        /// True on the last page of this frontier.
+        done: bool,
+    },
     /// "Send me these authors' ops from these seqs on." `req` numbers the
     /// sender's requests; the answer echoes it.
-    Want { req: u64, ranges: Vec<Range> },
+    Want {
+        /// The sender's request number, a counter from 0.
+        req: u64,
+        /// At most [`WANT_RANGES_MAX`] ranges, one per author.
+        ranges: Vec<Range>,
+    },
     /// Ops. `answer`: the `req` of the `Want` they answer (`None` for a
-    /// push); `last` on the last message of an answer.
+    /// push); `last` on the last message of an answer. The receiver ingests
+    /// the ops; the `last` of the answer to its current `Want` makes it ask
+    /// again for what it still lacks.
     Ops {
+        /// Signed ops, in chain order per author (an author's fork proofs
+        /// after its chain); within [`Config::ops_bytes_max`] encoded bytes
+        /// unless one op alone is larger.
         ops: Vec<SignedOp>,
+        /// The `req` of the `Want` answered, `None` for a push.
         answer: Option<u64>,
+        /// True on the last message of an answer (at most
+        /// [`Config::reply_messages_max`] messages); never on a push.
         last: bool,
     },
 }
@@ -112,12 +144,21 @@ pub enum Message {
 /// What the driver feeds the replica.
 #[derive(Clone, Debug)]
 pub enum Input {
+    /// Once, first: arms the round timer. Later ones do nothing.
     Start,
+    /// A timer asked for with [`Output::SetTimer`] has fired.
     Timer(Timer),
+    /// A link joined the overlay; if it is the only one and the replica has
+    /// started, a `Summary` goes to it at once.
     NeighborUp(NodeId),
+    /// A link left the overlay; exchanges in progress with that peer are
+    /// dropped.
     NeighborDown(NodeId),
+    /// An anti-entropy message from a linked peer.
     Message {
+        /// The sender.
         from: NodeId,
+        /// The decoded message.
         msg: Message,
     },
     /// Ops that came by broadcast.
@@ -127,18 +168,26 @@ pub enum Input {
 /// Timers the replica asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
+    /// Every [`Config::interval`] plus up to 20 % jitter: send `Summary` to
+    /// one random neighbour.
     Round,
 }
 
 /// What the replica asks of the driver.
 #[derive(Clone, Debug)]
 pub enum Output {
+    /// Send `msg` over the link to `to`.
     Send {
+        /// A neighbour.
         to: NodeId,
+        /// The message.
         msg: Message,
     },
+    /// Feed back [`Input::Timer`]`(timer)` after `after`.
     SetTimer {
+        /// Delay from the `now` of the call that produced this output.
         after: Duration,
+        /// The timer to fire.
         timer: Timer,
     },
     /// Ops that joined the log (the driver stores them, then tells the
@@ -193,6 +242,8 @@ const HEAD_BYTES: usize = 32 + 8 + 32;
 const OPS_HEADER_BYTES: usize = 4 + 8 + 1;
 
 impl Replica {
+    /// Anti-entropy around `oplog`, idle until [`Input::Start`]. `rng`
+    /// picks the round's neighbour and the timer jitter.
     pub fn new(oplog: OpLog, config: Config, rng: EngineRng) -> Replica {
         Replica {
             oplog,
@@ -208,10 +259,13 @@ impl Replica {
         }
     }
 
+    /// The log, for queries.
     pub fn oplog(&self) -> &OpLog {
         &self.oplog
     }
 
+    /// The log, for writing this node's own ops ([`OpLog::prepare`],
+    /// [`OpLog::ingest`]) without going through an input.
     pub fn oplog_mut(&mut self) -> &mut OpLog {
         &mut self.oplog
     }
@@ -223,10 +277,14 @@ impl Replica {
         self.oplog
     }
 
+    /// The next output, oldest first; drain until `None` after every
+    /// [`Replica::handle`].
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outbox.pop_front()
     }
 
+    /// Feeds one input at `now` (never earlier than the last call's); the
+    /// outputs wait in the outbox for [`Replica::poll_output`].
     pub fn handle(&mut self, now: Time, input: Input) {
         match input {
             Input::Start => {

@@ -158,6 +158,10 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// The engine of node `me`, with no links, members or timers until
+    /// `Input::Start`. `config` should have passed [`Config::validate`];
+    /// `rng` draws every random choice (dial picks, shed ties, swaps,
+    /// jitter), so the same seed and inputs give the same outputs.
     pub fn new(me: NodeId, config: Config, rng: EngineRng) -> Self {
         Topology {
             me,

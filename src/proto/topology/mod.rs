@@ -203,10 +203,16 @@ pub enum Message {
 pub enum Input {
     /// Once, first: arms the rebalance and reconnect timers.
     Start,
+    /// A topology message from a linked peer.
     Message {
+        /// The sender; a `Degree` from a peer that is not in the overlay is
+        /// ignored.
         from: NodeId,
+        /// The decoded message.
         msg: Message,
     },
+    /// A timer asked for with [`Output::SetTimer`] has fired. A stale one
+    /// (early, answered or replaced) does nothing.
     Timer(Timer),
     /// Membership says this node is alive (a dial candidate).
     MemberAlive(NodeId),
@@ -219,13 +225,17 @@ pub enum Input {
     MemberGone(NodeId),
     /// A link finished its handshake (either direction).
     LinkUp {
+        /// The authenticated peer at the other end.
         peer: NodeId,
+        /// True if this node dialled it (the answer to [`Output::Dial`]),
+        /// false if the peer dialled in.
         outbound: bool,
     },
     /// A link closed (either side closed it, or it broke).
     LinkDown(NodeId),
     /// An outbound dial failed (refused, unreachable, handshake failed).
     DialFailed(NodeId),
+    /// A request from the application.
     Command(Command),
 }
 
@@ -242,11 +252,19 @@ pub enum Command {
 /// Timers the engine asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
+    /// Every `rebalance_interval` plus up to 20 % jitter: dial up to
+    /// `degree_min`, shed down to `degree_max`, maybe swap, and send
+    /// `Degree` to neighbours that were told an old number.
     Rebalance,
+    /// Every `reconnect_interval` plus up to 20 % jitter: drop dead members
+    /// older than `reconnect_window` and dial one random dead member.
     Reconnect,
     /// Dial attempt number `attempt` to `peer` has had `dial_timeout`.
     DialTimeout {
+        /// The peer dialled.
         peer: NodeId,
+        /// The attempt number the dial was given (one counter for all peers,
+        /// from 1); a timeout for any other attempt does nothing.
         attempt: u64,
     },
 }
@@ -258,14 +276,21 @@ pub enum Output {
     Dial(NodeId),
     /// Close the link to this peer; the driver then reports `LinkDown`.
     Disconnect(NodeId),
+    /// Send `msg` over the link to `to`.
     Send {
+        /// A peer in the overlay.
         to: NodeId,
+        /// The message.
         msg: Message,
     },
+    /// Feed back [`Input::Timer`]`(timer)` no earlier than `now + after`.
     SetTimer {
+        /// Delay from the `now` of the call that produced this output.
         after: Duration,
+        /// The timer to fire.
         timer: Timer,
     },
+    /// Tell the other engines and the application about a neighbour change.
     Event(Event),
 }
 
@@ -274,5 +299,8 @@ pub enum Output {
 pub enum Event {
     /// A link became part of the overlay: gossip and broadcast may use it.
     NeighborUp(NodeId),
+    /// A link left the overlay (closed by the peer, broken, or disconnected
+    /// by this node): stop using it. Always follows a `NeighborUp` for the
+    /// same peer.
     NeighborDown(NodeId),
 }
