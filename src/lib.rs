@@ -45,8 +45,6 @@
 //! println!("{}", report.to_table());
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod actors;
 pub mod applets;
 pub mod cli;
