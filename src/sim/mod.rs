@@ -3,8 +3,10 @@
 //!
 //! Each simulated node runs the engines of a real node — membership,
 //! topology, plumtree (and with ops, the op-log's replica) — wired by the
-//! node's own routing layer ([`crate::proto::route`]). Between nodes sits a
-//! network model:
+//! node's own routing layer ([`crate::proto::route`]), and keeps its
+//! connections in the transport's own link table
+//! ([`crate::net::links`]; `sim/links.rs` says how connections are modelled).
+//! Between nodes sits a network model (`sim/net.rs`):
 //!
 //! * per-link one-way latency: each link's base latency is drawn uniformly
 //!   from `latency` once, and each message adds up to `jitter` of it;
@@ -23,10 +25,6 @@
 //! (`Wire::OpLog`) crosses the same faulty network. A replica's log is its
 //! durable store: it survives a crash and comes back with the restart; a
 //! late joiner starts with an empty log and catches up by anti-entropy.
-//!
-//! Links are modelled like TCP connections: `Dial` reaches the other side
-//! after one latency, which accepts and answers; the dialler sees the link up
-//! when the answer arrives. Simultaneous dials between a pair become one link.
 //!
 //! The same [`SimConfig`] (including the seed) gives the same [`Report`],
 //! every field except `wall_ms`, bit for bit: all iteration that reaches the
@@ -55,11 +53,15 @@ use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
 mod error;
+mod links;
+mod net;
 mod ops;
 mod report;
 pub mod spec;
 
 pub use error::SimConfigError;
+use links::Links;
+use net::Network;
 pub use ops::OpMix;
 use report::Metrics;
 pub use report::Report;
@@ -308,25 +310,44 @@ enum Ev {
         incarnation: u32,
         timer: Timer,
     },
+    /// A message on connection `conn`.
     Msg {
         from: usize,
         to: usize,
-        epoch: u64,
+        conn: u64,
         wire: Wire,
     },
+    /// A dial from `from` (in its `incarnation`) reaches `to`.
     DialArrive {
         from: usize,
         to: usize,
+        conn: u64,
+        incarnation: u32,
     },
+    /// The acceptor's answer reaches the dialler.
     DialAck {
         acceptor: usize,
         dialer: usize,
-        epoch: u64,
+        conn: u64,
+        incarnation: u32,
     },
+    /// A dial gave up (no answer within the connect timeout).
+    DialFailed {
+        node: usize,
+        incarnation: u32,
+        peer: NodeId,
+    },
+    /// A close or reset of `conn` reaches `to`.
     Close {
         from: usize,
         to: usize,
-        epoch: u64,
+        conn: u64,
+    },
+    /// A replaced connection's grace is over.
+    Retire {
+        node: usize,
+        incarnation: u32,
+        conn: u64,
     },
 }
 
@@ -354,13 +375,6 @@ impl Ord for Scheduled {
     }
 }
 
-/// One link between a pair of nodes, as each end sees it.
-struct Pair {
-    epoch: u64,
-    /// Whether the lower-indexed and the higher-indexed end consider it up.
-    up: [bool; 2],
-}
-
 struct SimNode {
     id: NodeId,
     up: bool,
@@ -369,6 +383,8 @@ struct SimNode {
     up_since: Option<Time>,
     /// Its engines; the op-log replica only with `ops > 0`.
     engines: Engines,
+    /// Its connections (the transport's link table).
+    links: Links,
 }
 
 impl SimNode {
@@ -391,17 +407,16 @@ pub struct Sim {
     seq: u64,
     nodes: Vec<SimNode>,
     index: HashMap<NodeId, usize>,
-    pairs: BTreeMap<(usize, usize), Pair>,
-    next_epoch: u64,
+    /// The faulty network between the nodes.
+    net: Network,
+    /// The number of the next connection.
+    next_conn: u64,
+    /// Connections a node replaced and keeps open until their grace is over:
+    /// (node, connection) → the peer.
+    retiring: BTreeMap<(usize, u64), usize>,
     /// Link handshakes and closes in flight, per pair: a link whose two ends
     /// disagree is settled only when this is zero.
     transit: HashMap<(usize, usize), u32>,
-    /// Base one-way latency of each link that has carried anything.
-    link_latency: HashMap<(usize, usize), Duration>,
-    /// Latest arrival time per direction, for FIFO.
-    fifo: HashMap<(usize, usize), Time>,
-    /// Partition group of each node while a partition is active.
-    groups: Option<Vec<usize>>,
     initial_joins_done: bool,
     /// Nodes `0..initial` start in the join window; the rest join late.
     initial: usize,
@@ -500,6 +515,7 @@ impl Sim {
         let frontier_cache = vec![None; cfg.nodes];
         let mut sim = Sim {
             metrics: Metrics::new(&cfg),
+            net: Network::new(&cfg),
             cfg,
             now: Time::ZERO,
             end,
@@ -508,12 +524,9 @@ impl Sim {
             seq: 0,
             nodes,
             index,
-            pairs: BTreeMap::new(),
-            next_epoch: 1,
-            fifo: HashMap::new(),
+            next_conn: 1,
+            retiring: BTreeMap::new(),
             transit: HashMap::new(),
-            link_latency: HashMap::new(),
-            groups: None,
             initial_joins_done: false,
             initial: 0,
             pending_starts: 0,
@@ -553,6 +566,7 @@ impl Sim {
                 plumtree: plumtree::Plumtree::new(id, cfg.plumtree.clone(), generation << 32),
                 oplog: None,
             },
+            links: Links::new(id),
         }
     }
 
@@ -673,7 +687,7 @@ impl Sim {
             Ev::Restart => self.restart_random(),
             Ev::PartitionStart(i) => self.partition(i),
             Ev::PartitionEnd => {
-                self.groups = None;
+                self.net.heal();
                 self.metrics.disrupted(self.now);
                 if self.cfg.ops > 0 {
                     self.metrics.state_disturbed(self.now);
@@ -703,106 +717,43 @@ impl Sim {
             Ev::Msg {
                 from,
                 to,
-                epoch,
+                conn,
                 wire,
-            } => self.deliver(from, to, epoch, wire),
-            Ev::DialArrive { from, to } => self.dial_arrive(from, to),
+            } => self.deliver(from, to, conn, wire),
+            Ev::DialArrive {
+                from,
+                to,
+                conn,
+                incarnation,
+            } => self.dial_arrive(from, to, conn, incarnation),
             Ev::DialAck {
                 acceptor,
                 dialer,
-                epoch,
-            } => {
-                if !self.nodes[dialer].up || !self.reachable(acceptor, dialer) {
-                    return;
-                }
-                let key = pair_key(acceptor, dialer);
-                let side = side_of(key, dialer);
-                let peer = self.nodes[acceptor].id;
-                match self.pairs.get_mut(&key) {
-                    Some(pair) if pair.epoch == epoch => {
-                        if pair.up[side] {
-                            return;
-                        }
-                        pair.up[side] = true;
-                    }
-                    _ => {
-                        // The acceptor closed the connection before this
-                        // end saw it open (it was full): the dial failed.
-                        self.feed(dialer, Routed::Topology(topology::Input::DialFailed(peer)));
-                        return;
-                    }
-                }
-                self.feed(
-                    dialer,
-                    Routed::Topology(topology::Input::LinkUp {
-                        peer,
-                        outbound: true,
-                    }),
-                );
-            }
-            Ev::Close { from, to, epoch } => {
-                // Like every message, a close does not cross a partition
-                // (the reset on the next data repairs that end later).
-                if !self.nodes[to].up || !self.reachable(from, to) {
-                    return;
-                }
-                if self.close_side(to, from, Some(epoch)) {
-                    let peer = self.nodes[from].id;
-                    self.feed(to, Routed::Topology(topology::Input::LinkDown(peer)));
-                }
-            }
+                conn,
+                incarnation,
+            } => self.dial_ack(acceptor, dialer, conn, incarnation),
+            Ev::DialFailed {
+                node,
+                incarnation,
+                peer,
+            } => self.dial_failed(node, incarnation, peer),
+            Ev::Close { from, to, conn } => self.close_arrive(from, to, conn),
+            Ev::Retire {
+                node,
+                incarnation,
+                conn,
+            } => self.retire(node, incarnation, conn),
         }
     }
 
     fn reachable(&self, a: usize, b: usize) -> bool {
-        match &self.groups {
-            Some(g) => g[a] == g[b],
-            None => true,
-        }
+        self.net.reachable(a, b)
     }
 
-    /// One-way latency of the next message on the link between `a` and `b`:
-    /// the link's own base latency (uniform in `latency`, fixed for the run)
-    /// plus up to `jitter` of it at random.
-    fn latency(&mut self, a: usize, b: usize) -> Duration {
-        let (min, max) = (self.cfg.latency.min, self.cfg.latency.max);
-        let base = if max <= min {
-            min
-        } else {
-            let key = pair_key(a, b);
-            let seed = self.cfg.seed;
-            *self.link_latency.entry(key).or_insert_with(|| {
-                // Derived from the seed and the pair, not drawn from the RNG,
-                // so a link's latency does not depend on event order.
-                let mut h = Sha256::new();
-                h.update(b"flashmesh/sim/link-latency");
-                h.update(seed.to_le_bytes());
-                h.update((key.0 as u64).to_le_bytes());
-                h.update((key.1 as u64).to_le_bytes());
-                let d: [u8; 32] = h.finalize().into();
-                let mut x = [0u8; 8];
-                x.copy_from_slice(&d[..8]);
-                let span = (max - min).as_micros() as u64;
-                min + Duration::from_micros(u64::from_le_bytes(x) % (span + 1))
-            })
-        };
-        if self.cfg.jitter <= 0.0 {
-            return base;
-        }
-        let extra = base.as_secs_f64() * self.cfg.jitter * self.rng.random_range(0.0..1.0);
-        base + Duration::from_secs_f64(extra)
-    }
-
-    /// Arrival time of the next item on `from -> to`, FIFO unless `reorder`.
+    /// Arrival time of the next item sent now on `from -> to`.
     fn arrival(&mut self, from: usize, to: usize, may_reorder: bool) -> Time {
-        let t = self.now + self.latency(from, to);
-        if may_reorder && self.cfg.reorder > 0.0 && self.rng.random_bool(self.cfg.reorder) {
-            return t;
-        }
-        let last = self.fifo.entry((from, to)).or_insert(Time::ZERO);
-        let t = t.max(*last);
-        *last = t;
-        t
+        self.net
+            .arrival(&mut self.rng, self.now, from, to, may_reorder)
     }
 
     fn start_node(&mut self, i: usize, restart: bool) {
@@ -862,7 +813,7 @@ impl Sim {
     /// A silent crash: the node stops; its peers are not told.
     fn crash(&mut self, i: usize) {
         self.nodes[i].up = false;
-        self.drop_sides_of(i);
+        self.drop_conns_of(i);
         let target = self.nodes[i].id;
         let observers: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| {
@@ -900,35 +851,14 @@ impl Sim {
             .map(|r| replica(&self.cfg, r.into_oplog(), i, incarnation));
         self.nodes[i] = fresh;
         // Peers still holding a link to the old process get a reset.
-        let stale: Vec<(usize, u64)> = self
-            .pairs
-            .iter()
-            .filter(|((a, b), _)| *a == i || *b == i)
-            .map(|(&(a, b), p)| (if a == i { b } else { a }, p.epoch))
-            .collect();
-        for (peer, epoch) in stale {
-            if self.reachable(i, peer) {
-                let t = self.arrival(i, peer, false);
-                self.at(
-                    t,
-                    Ev::Close {
-                        from: i,
-                        to: peer,
-                        epoch,
-                    },
-                );
-            }
-        }
+        self.reset_stale_conns(i);
         self.metrics.restarted(i);
         self.start_node(i, true);
     }
 
     fn partition(&mut self, i: usize) {
         let groups = self.cfg.partitions[i].groups;
-        let g: Vec<usize> = (0..self.nodes.len())
-            .map(|_| self.rng.random_range(0..groups))
-            .collect();
-        self.groups = Some(g);
+        self.net.partition(&mut self.rng, self.nodes.len(), groups);
     }
 
     fn broadcast(&mut self, k: usize) {
@@ -941,7 +871,7 @@ impl Sim {
         let origin = up[self.rng.random_range(0..up.len())];
         let mut payload = format!("broadcast {k}").into_bytes();
         payload.resize(self.cfg.payload_bytes.max(payload.len()), b'.');
-        let groups = self.groups.clone();
+        let groups = self.net.groups().cloned();
         self.metrics.broadcast_begin(origin, self.now, groups);
         self.feed(
             origin,
@@ -1079,155 +1009,13 @@ impl Sim {
         }
     }
 
-    // ----- links ---------------------------------------------------------
-
-    fn dial(&mut self, from: usize, peer: NodeId) {
-        let Some(&to) = self.index.get(&peer) else {
-            return;
-        };
-        if !self.reachable(from, to) {
-            return; // the dial times out in the engine
-        }
-        let t = self.arrival(from, to, false);
-        self.at(t, Ev::DialArrive { from, to });
-    }
-
-    fn dial_arrive(&mut self, from: usize, to: usize) {
-        if !self.nodes[to].up || !self.reachable(from, to) {
-            return;
-        }
-        let key = pair_key(from, to);
-        let side = side_of(key, to);
-        // The acceptor still holds a connection the dialler no longer has (a
-        // restart, or a close still in flight): that old connection resets
-        // first, and the dial opens a new one.
-        if self
-            .pairs
-            .get(&key)
-            .is_some_and(|p| p.up[side] && !p.up[1 - side])
-            && self.close_side(to, from, None)
-        {
-            let peer = self.nodes[from].id;
-            self.feed(to, Routed::Topology(topology::Input::LinkDown(peer)));
-        }
-        let epoch = match self.pairs.get_mut(&key) {
-            Some(pair) => {
-                if pair.up[side] {
-                    // Both ends hold it already: answer with it.
-                    let epoch = pair.epoch;
-                    let t = self.arrival(to, from, false);
-                    self.at(
-                        t,
-                        Ev::DialAck {
-                            acceptor: to,
-                            dialer: from,
-                            epoch,
-                        },
-                    );
-                    return;
-                }
-                pair.up[side] = true;
-                pair.epoch
-            }
-            None => {
-                let epoch = self.next_epoch;
-                self.next_epoch += 1;
-                let mut up = [false; 2];
-                up[side] = true;
-                self.pairs.insert(key, Pair { epoch, up });
-                epoch
-            }
-        };
-        let t = self.arrival(to, from, false);
-        self.at(
-            t,
-            Ev::DialAck {
-                acceptor: to,
-                dialer: from,
-                epoch,
-            },
-        );
-        let peer = self.nodes[from].id;
-        self.feed(
-            to,
-            Routed::Topology(topology::Input::LinkUp {
-                peer,
-                outbound: false,
-            }),
-        );
-    }
-
-    /// `node`'s end of the link to `peer` closes. With `epoch`, only that
-    /// incarnation of the link. Returns whether it was open: the caller
-    /// then tells `node`'s topology `LinkDown`.
-    fn close_side(&mut self, node: usize, peer: usize, epoch: Option<u64>) -> bool {
-        let key = pair_key(node, peer);
-        let side = side_of(key, node);
-        let Some(pair) = self.pairs.get_mut(&key) else {
-            return false;
-        };
-        if epoch.is_some_and(|e| e != pair.epoch) || !pair.up[side] {
-            return false;
-        }
-        pair.up[side] = false;
-        if !pair.up[1 - side] {
-            self.pairs.remove(&key);
-        }
-        true
-    }
-
-    /// Node `from` closes its link to `peer`; returns the `LinkDown` its own
-    /// topology hears, for the caller's task queue (the driver contract:
-    /// the engine's outbox is drained before it gets new input).
-    fn disconnect(&mut self, from: usize, peer: NodeId) -> Option<Routed> {
-        let &to = self.index.get(&peer)?;
-        let key = pair_key(from, to);
-        let link_down = Routed::Topology(topology::Input::LinkDown(peer));
-        let Some(epoch) = self.pairs.get(&key).map(|p| p.epoch) else {
-            // No link: still tell the engine, it may be waiting on one.
-            return Some(link_down);
-        };
-        self.close_side(from, to, None);
-        if self.reachable(from, to) {
-            let t = self.arrival(from, to, false);
-            self.at(t, Ev::Close { from, to, epoch });
-        }
-        Some(link_down)
-    }
-
-    fn drop_sides_of(&mut self, i: usize) {
-        let keys: Vec<(usize, usize)> = self
-            .pairs
-            .keys()
-            .filter(|(a, b)| *a == i || *b == i)
-            .copied()
-            .collect();
-        for key in keys {
-            let side = side_of(key, i);
-            if let Some(pair) = self.pairs.get_mut(&key) {
-                pair.up[side] = false;
-                if !pair.up[1 - side] {
-                    self.pairs.remove(&key);
-                }
-            }
-        }
-    }
-
-    fn link_epoch(&self, node: usize, peer: usize) -> Option<u64> {
-        let key = pair_key(node, peer);
-        self.pairs
-            .get(&key)
-            .filter(|p| p.up[side_of(key, node)])
-            .map(|p| p.epoch)
-    }
-
     // ----- messages ------------------------------------------------------
 
     fn send(&mut self, from: usize, to_id: NodeId, wire: Wire) {
         let Some(&to) = self.index.get(&to_id) else {
             return;
         };
-        let Some(epoch) = self.link_epoch(from, to) else {
+        let Some(conn) = self.conn_to(from, &to_id) else {
             return; // no link: the transport would refuse
         };
         self.metrics
@@ -1235,17 +1023,17 @@ impl Sim {
         if !self.reachable(from, to) {
             return;
         }
-        if self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss) {
+        if self.net.lost(&mut self.rng) {
             return;
         }
-        if self.cfg.duplicate > 0.0 && self.rng.random_bool(self.cfg.duplicate) {
+        if self.net.duplicated(&mut self.rng) {
             let t = self.arrival(from, to, true);
             self.at(
                 t,
                 Ev::Msg {
                     from,
                     to,
-                    epoch,
+                    conn,
                     wire: wire.clone(),
                 },
             );
@@ -1256,29 +1044,21 @@ impl Sim {
             Ev::Msg {
                 from,
                 to,
-                epoch,
+                conn,
                 wire,
             },
         );
     }
 
-    fn deliver(&mut self, from: usize, to: usize, epoch: u64, wire: Wire) {
+    fn deliver(&mut self, from: usize, to: usize, conn: u64, wire: Wire) {
         if !self.nodes[to].up || !self.reachable(from, to) {
             return;
         }
-        if self.link_epoch(to, from) != Some(epoch) {
+        if !self.holds(to, from, conn) {
             // Data for a connection this end no longer has: like TCP, answer
             // with a reset, so the sender's end closes too (its close may
             // have been lost in a partition).
-            let t = self.arrival(to, from, false);
-            self.at(
-                t,
-                Ev::Close {
-                    from: to,
-                    to: from,
-                    epoch,
-                },
-            );
+            self.send_close(to, from, conn);
             return;
         }
         let from_id = self.nodes[from].id;
@@ -1305,12 +1085,12 @@ impl Sim {
                     Effect::Send { to, wire } => self.send(i, to, wire),
                     Effect::SetTimer { after, timer } => self.timer(i, after, timer),
                     Effect::Input(input) => tasks.push_back(input),
-                    Effect::Dial(peer) => self.dial(i, peer),
-                    Effect::Disconnect(peer) => {
-                        if let Some(task) = self.disconnect(i, peer) {
-                            tasks.push_back(task);
+                    Effect::Dial(peer) => {
+                        if let Some(answer) = self.dial(i, peer) {
+                            tasks.push_back(answer);
                         }
                     }
+                    Effect::Disconnect(peer) => tasks.push_back(self.disconnect(i, peer)),
                     Effect::Member(ev) => self.on_membership_event(i, &ev),
                     Effect::Delivered { id, round, .. } => {
                         self.metrics.delivered(i, id, round, now)
@@ -1466,8 +1246,4 @@ fn is_connected(adj: &BTreeMap<usize, BTreeSet<usize>>) -> bool {
 
 fn pair_key(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
-}
-
-fn side_of(key: (usize, usize), node: usize) -> usize {
-    usize::from(node != key.0)
 }

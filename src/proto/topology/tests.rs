@@ -858,16 +858,19 @@ fn dead_members_are_forgotten_after_the_reconnect_window() {
     let mut topology = started(config);
     step(&mut topology, ms(0), Input::MemberDead(node(1)));
     step(&mut topology, ms(0), Input::MemberDead(node(2)));
+    // Isolated: both at once.
     let first = dialled(&fire(&mut topology, ms(3000), Timer::Reconnect));
-    assert_eq!(first.len(), 1);
-    step(&mut topology, ms(3100), Input::DialFailed(first[0]));
+    assert_eq!(first.len(), 2);
+    for peer in first {
+        step(&mut topology, ms(3100), Input::DialFailed(peer));
+    }
     // 6 s after death: both are past the window.
     assert_eq!(fire(&mut topology, ms(6000), Timer::Reconnect), vec![]);
     // Later news of death starts a new window.
     step(&mut topology, ms(7000), Input::MemberDead(node(1)));
     assert_eq!(
         fire(&mut topology, ms(9000), Timer::Reconnect),
-        dials(&[(1, 2)])
+        dials(&[(1, 3)])
     );
 }
 
@@ -1040,4 +1043,30 @@ fn validate_refuses_inconsistent_bounds() {
         ..base()
     };
     assert_eq!(equal.validate(), Ok(()));
+}
+
+#[test]
+fn an_isolated_node_dials_degree_min_dead_members_at_once_and_a_linked_one_dials_one() {
+    let mut topology = started(no_swaps());
+    for n in 1..=6 {
+        step(&mut topology, ms(0), Input::MemberDead(node(n)));
+    }
+    let isolated = dialled(&fire(&mut topology, ms(3000), Timer::Reconnect));
+    assert_eq!(isolated.len(), no_swaps().degree_min);
+    let distinct: std::collections::BTreeSet<_> = isolated.iter().collect();
+    assert_eq!(distinct.len(), isolated.len(), "each picked once");
+    // One of them answers; the others fail.
+    step(
+        &mut topology,
+        ms(3100),
+        Input::LinkUp {
+            peer: isolated[0],
+            outbound: true,
+        },
+    );
+    for peer in &isolated[1..] {
+        step(&mut topology, ms(3100), Input::DialFailed(*peer));
+    }
+    let linked = dialled(&fire(&mut topology, ms(6000), Timer::Reconnect));
+    assert_eq!(linked.len(), 1, "a node with a link tries one per interval");
 }
