@@ -208,12 +208,23 @@ pub enum OpKind {
     Chat,
     /// A direct message between `from` (the author) and `to`; `text` is
     /// its words when this node could open it.
-    Dm { to: NodeId, opened: bool },
+    Dm {
+        /// The recipient.
+        to: NodeId,
+        /// Whether `text` is the message's words; `false` when this node
+        /// wrote it and cannot open it any more (its sender cannot), and
+        /// `text` says it is sealed.
+        opened: bool,
+    },
     /// An applet op: `text` says what it did ("announced in #food: ...");
     /// `fields` are more JSON fields (a closed poll's `result`).
     Action {
+        /// The applet's name (`vote`, `queue`, ...).
         applet: String,
+        /// The op's action word (`post`, `close`, ...).
         action: &'static str,
+        /// More fields for the line client's JSON `op` event (`result`
+        /// for a poll's close; empty for the others).
         fields: serde_json::Map<String, serde_json::Value>,
     },
 }
@@ -221,22 +232,34 @@ pub enum OpKind {
 /// One op as a person reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpText {
+    /// Who wrote the op.
     pub author: NodeId,
+    /// The author's wall clock when it wrote the op, in ms since the Unix
+    /// epoch.
     pub wall_ms: u64,
+    /// What kind of line it makes.
     pub kind: OpKind,
+    /// The sentence, safe for a terminal (see [`OpKind`] for what it holds).
     pub text: String,
 }
 
 /// An op as the presentation layer needs it.
 pub struct OpView<'a> {
+    /// Who wrote the op.
     pub author: NodeId,
+    /// The author's wall clock when it wrote the op, in ms since the Unix
+    /// epoch.
     pub wall_ms: u64,
+    /// The applet the op belongs to (its `NAME`).
     pub applet: &'a str,
+    /// The op's kind within its applet (the applet's `KIND_*` numbers).
     pub kind: u16,
     /// The body opened with the room key.
     pub body: Option<&'a [u8]>,
     /// A direct message's recipient, and its text when it opened.
     pub dm_to: Option<NodeId>,
+    /// A direct message's words, when this node could open it (only its
+    /// recipient can).
     pub dm_text: Option<&'a [u8]>,
     /// What describing an applet op needs beyond its body (a closed
     /// poll's tally), when the caller read it.

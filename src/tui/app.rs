@@ -28,17 +28,27 @@ pub const SCROLL_STEP: usize = 10;
 /// The views in the sidebar, in order (Alt+1..8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum View {
+    /// The room's chat lines and the client's notes.
     Chat,
+    /// Direct messages to and from this node.
     Dms,
+    /// The announcements list and the activity of that applet.
     Announcements,
+    /// The polls list, with their tallies and countdowns.
     Polls,
+    /// The queues list: who waits where, who is served next.
     Queues,
+    /// Lost and found items.
     LostFound,
+    /// Help requests, urgent first.
     Requests,
+    /// Who is admitted: founder, invited members, kiosks, revoked nodes.
     Roster,
 }
 
 impl View {
+    /// Every view in sidebar order: `ALL[i]` is the view Alt+(i+1) opens,
+    /// and Ctrl+N/P step through it.
     pub const ALL: [View; 8] = [
         View::Chat,
         View::Dms,
@@ -103,9 +113,12 @@ pub type LineKey = (u64, NodeId, u64);
 /// What a line in a pane is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineKind {
+    /// A chat line; `author` said `text`.
     Chat,
     /// A direct message with `to`.
     Dm {
+        /// The recipient: this node for a message received, the other
+        /// person for one this node sent.
         to: NodeId,
     },
     /// What an applet op did.
@@ -119,11 +132,18 @@ pub enum LineKind {
 /// One line of a pane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
+    /// Where the line sorts in its pane; a pane holds one line per key
+    /// (inserting a key again does nothing).
     pub key: LineKey,
+    /// When it was written, in ms since the Unix epoch: the author's wall
+    /// clock for an op, the app's last tick for a note. Shown as `HH:MM`.
     pub wall_ms: u64,
     /// `None` for the client's own notes.
     pub author: Option<NodeId>,
+    /// What the line is; it picks the line's form and colour.
     pub kind: LineKind,
+    /// The words shown after the time and the author (a peer's words
+    /// with control characters already removed).
     pub text: String,
     /// Names this node's nick.
     pub mention: bool,
@@ -132,6 +152,8 @@ pub struct Line {
 /// A view's lines and what the person has read of them.
 #[derive(Clone, Debug, Default)]
 pub struct Pane {
+    /// The lines, sorted by [`Line::key`], oldest first; at most
+    /// [`PANE_LINES_MAX`] (the oldest go first).
     pub lines: Vec<Line>,
     /// Lines that arrived while the view was not shown.
     pub unread: usize,
@@ -162,13 +184,18 @@ impl Pane {
 /// Which part of the screen takes the keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Focus {
+    /// The input line: keys type, Enter sends.
     Input,
+    /// The view's list: Up/Down select a row, letters act on it (see
+    /// [`App::list_hint`]); any other character goes back to typing.
     List,
 }
 
 /// A window over the view.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Popup {
+    /// The keys and the commands (F1, `/help`), scrolled by
+    /// [`App::popup_scroll`].
     Help,
     /// This node's id, the room code, the join link and its QR code.
     Identity,
@@ -176,7 +203,9 @@ pub enum Popup {
     Member(NodeId),
     /// A destructive action, run if the person says yes.
     Confirm {
+        /// What the person is asked ("revoke ada? ...").
         question: String,
+        /// The command line run ([`Effect::Run`]) on `y` or Enter.
         line: String,
     },
 }
@@ -184,46 +213,67 @@ pub enum Popup {
 /// A member as the TUI shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberRow {
+    /// The member's id.
     pub node: NodeId,
+    /// Its liveness, as this node's membership sees it.
     pub status: Status,
+    /// Its nick, once it has published one.
     pub nick: Option<String>,
+    /// The op-log state it last published; the same as
+    /// [`App::my_mark`] means the two logs agree.
     pub state: Option<StateMark>,
+    /// The addresses it published (`ip:port`).
     pub addrs: Vec<String>,
 }
 
 /// The applets' folded states, as last read from the node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listings {
+    /// Announcements not retracted: pinned first, then newest first.
     pub announcements: Vec<announce::Entry>,
+    /// Every poll, by id.
     pub polls: Vec<vote::Poll>,
+    /// Every queue, by id.
     pub queues: Vec<queue::Queue>,
+    /// Lost and found items, resolved ones included, newest first.
     pub lostfound: Vec<lostfound::Entry>,
-    /// Requests with their short ids.
+    /// Requests with their short ids: open and claimed ones by urgency,
+    /// then the closed ones.
     pub requests: Vec<(String, request::Request)>,
+    /// The roster; `None` until it was first read.
     pub roster: Option<roster::RosterView>,
 }
 
 /// One applet's listing, as a refresh brings it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Listing {
+    /// Replaces [`Listings::announcements`].
     Announcements(Vec<announce::Entry>),
+    /// Replaces [`Listings::polls`].
     Polls(Vec<vote::Poll>),
+    /// Replaces [`Listings::queues`].
     Queues(Vec<queue::Queue>),
+    /// Replaces [`Listings::lostfound`].
     LostFound(Vec<lostfound::Entry>),
+    /// Replaces [`Listings::requests`].
     Requests(Vec<(String, request::Request)>),
+    /// Replaces [`Listings::roster`].
     Roster(roster::RosterView),
 }
 
 /// What happens to the app.
 #[derive(Clone, Debug)]
 pub enum Action {
+    /// A key was pressed (or repeated; releases are not passed on).
     Key(KeyEvent),
     /// Text pasted into the terminal (bracketed paste): it goes into the
     /// input, and is never sent by itself.
     Paste(String),
+    /// The terminal is now this many columns wide and rows high.
     Resize(u16, u16),
     /// A second passed: `now_ms` is the wall clock (poll countdowns).
     Tick {
+        /// Milliseconds since the Unix epoch.
         now_ms: u64,
     },
     /// Something the node published.
@@ -232,11 +282,15 @@ pub enum Action {
     History(Vec<HistoryOp>),
     /// The node's view of the room, refreshed.
     Room {
+        /// Every other node the node knows of, any liveness; they replace
+        /// [`App::members`].
         members: Vec<Member>,
+        /// Links open now.
         links: usize,
         /// This node's state mark.
         mark: Option<StateMark>,
     },
+    /// An applet's state, read again (after [`Effect::Refresh`]).
     Listing(Listing),
     /// A command's answer, for the person.
     Said(String),
@@ -247,8 +301,11 @@ pub enum Action {
     /// This node wrote a direct message (sealed: only the command knows
     /// its words).
     DmSent {
+        /// The recipient.
         to: NodeId,
+        /// The words, as typed.
         text: String,
+        /// When it was sent, in ms since the Unix epoch.
         wall_ms: u64,
     },
 }
@@ -266,29 +323,51 @@ pub enum Effect {
 
 /// The TUI's whole state.
 pub struct App {
+    /// This node's id.
     pub me: NodeId,
+    /// The room code, shown in the identity popup (it admits whoever
+    /// sees it).
     pub room_code: String,
+    /// The room's public tag (hex), shortened in the header and status
+    /// bar.
     pub room_tag: String,
+    /// The `flashmesh://join` link others can join with; it leaves the
+    /// room code out when the node was told to hide it.
     pub join_uri: String,
     /// The join link as a QR code (rows of text, drawn black on white),
     /// if it could be made.
     pub qr: Option<Vec<String>>,
     /// Where this node keeps the history.
     pub history_place: String,
+    /// The nicks known, this node's included: how members are shown and
+    /// found.
     pub names: Names,
+    /// The other members, by id: replaced by each [`Action::Room`],
+    /// updated by member and nick events in between.
     pub members: BTreeMap<NodeId, MemberRow>,
+    /// Links open now (0: nobody from the room found yet).
     pub links: usize,
+    /// This node's own op-log state mark, to compare with the members'.
     pub my_mark: Option<StateMark>,
+    /// The view shown.
     pub view: View,
+    /// Every view's pane; each view has one from [`App::new`] on.
     pub panes: BTreeMap<View, Pane>,
+    /// What the list views show.
     pub listings: Listings,
     /// The selected row of each list view.
     pub selected: BTreeMap<View, usize>,
+    /// Which part of the screen takes the keys.
     pub focus: Focus,
+    /// The line being typed (one line: a paste's line breaks become
+    /// spaces).
     pub input: TextArea<'static>,
+    /// Lines sent, oldest first, no two in a row the same; at most
+    /// [`INPUT_HISTORY_MAX`].
     pub input_history: Vec<String>,
     /// Where Up/Down is in the input history (`None`: a new line).
     pub history_at: Option<usize>,
+    /// The window over the view, if one is open; it takes the keys.
     pub popup: Option<Popup>,
     /// How far the help popup is scrolled.
     pub popup_scroll: u16,
@@ -298,11 +377,15 @@ pub struct App {
     pub heading: BTreeSet<String>,
     /// The wall clock, as of the last tick.
     pub now_ms: u64,
+    /// The terminal's width, in columns.
     pub width: u16,
+    /// The terminal's height, in rows.
     pub height: u16,
     /// Lamport high-water mark: the client's notes sort after it.
     lamport_seen: u64,
     note_seq: u64,
+    /// The person asked to leave (Ctrl-C, `/quit`): the runtime stops
+    /// after this update.
     pub quit: bool,
 }
 
@@ -378,7 +461,7 @@ impl App {
             .count()
     }
 
-    /// Rows of the current list view.
+    /// Rows of `view`'s list (0 for chat and direct messages).
     pub fn list_len(&self, view: View) -> usize {
         let l = &self.listings;
         match view {

@@ -15,12 +15,27 @@ use crate::join::JoinUri;
 /// Where the wizard is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Start a new room (0) or join one (1).
-    Choose { choice: usize },
+    /// Start a new room or join one.
+    Choose {
+        /// The highlighted option: 0 starts a new room, 1 joins one.
+        choice: usize,
+    },
     /// Paste a room code or a join link.
-    Code { text: String, error: Option<String> },
+    Code {
+        /// What was typed or pasted so far.
+        text: String,
+        /// Why the last Enter refused it; cleared by the next character
+        /// typed.
+        error: Option<String>,
+    },
     /// Pick a nick.
-    Nick { text: String, error: Option<String> },
+    Nick {
+        /// The nick typed so far (starts as the offered one).
+        text: String,
+        /// Why the last Enter refused it; cleared by the next character
+        /// typed.
+        error: Option<String>,
+    },
 }
 
 /// What the person chose.
@@ -28,15 +43,18 @@ pub enum Stage {
 pub struct Choice {
     /// A typed room code (`None`: a new room, or the link's).
     pub room: Option<String>,
-    /// A pasted join link.
+    /// A pasted join link (one that carries a room code).
     pub join: Option<String>,
+    /// The nick picked, checked; always `Some` in [`Step::Done`].
     pub nick: Option<String>,
 }
 
 /// The wizard's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wizard {
+    /// The screen shown.
     pub stage: Stage,
+    /// What was chosen so far (Esc on the nick screen forgets it).
     pub choice: Choice,
     /// A nick to offer (from the settings).
     pub nick_default: Option<String>,
@@ -45,12 +63,17 @@ pub struct Wizard {
 /// What a key did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// Keep reading keys (and draw again).
     Continue,
+    /// The person is done: start or join the room as chosen.
     Done(Choice),
+    /// The person quit (Ctrl-C, or Esc on the first screen): start nothing.
     Cancel,
 }
 
 impl Wizard {
+    /// A wizard on its first screen; `nick_default` is the nick the nick
+    /// screen offers.
     pub fn new(nick_default: Option<String>) -> Wizard {
         Wizard {
             stage: Stage::Choose { choice: 0 },
@@ -68,6 +91,10 @@ impl Wizard {
         }
     }
 
+    /// Handles one key. On the first screen Up/Down/Tab, `1`/`n` and
+    /// `2`/`j` choose; Enter moves on once the screen's field checks out
+    /// (else the field shows why); Esc goes back to the first screen (and
+    /// forgets the choice) or, there, cancels; Ctrl-C cancels anywhere.
     pub fn on_key(&mut self, key: KeyEvent) -> Step {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             return Step::Cancel;
