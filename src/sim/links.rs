@@ -79,7 +79,7 @@ impl Sim {
                 );
             }
             _ => self.at(
-                self.now + CONNECT_TIMEOUT,
+                self.now() + CONNECT_TIMEOUT,
                 Ev::DialFailed {
                     node: from,
                     incarnation,
@@ -96,7 +96,7 @@ impl Sim {
         if !self.nodes[to].up || !self.reachable(from, to) {
             // Went down or got cut off while the dial was on its way.
             self.at(
-                self.now + CONNECT_TIMEOUT,
+                self.now() + CONNECT_TIMEOUT,
                 Ev::DialFailed {
                     node: from,
                     incarnation,
@@ -171,7 +171,7 @@ impl Sim {
                 self.retiring.insert((node, old.id), peer);
                 let incarnation = self.nodes[node].incarnation;
                 self.at(
-                    self.now + LINK_RETIRE_GRACE,
+                    self.now() + LINK_RETIRE_GRACE,
                     Ev::Retire {
                         node,
                         incarnation,

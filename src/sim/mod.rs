@@ -33,8 +33,7 @@
 //! for the op-log's identities, seal key and replica RNGs, is derived from
 //! the seed by hashing.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use rand::seq::index::sample;
@@ -54,9 +53,10 @@ use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
 mod error;
 mod links;
-mod net;
+pub(crate) mod net;
 mod ops;
 mod report;
+pub(crate) mod schedule;
 pub mod spec;
 
 pub use error::SimConfigError;
@@ -65,6 +65,7 @@ use net::Network;
 pub use ops::OpMix;
 use report::Metrics;
 pub use report::Report;
+use schedule::Schedule;
 pub use spec::{CountAt, LatencyRange, PartitionSpec};
 
 /// Everything a run depends on.
@@ -351,30 +352,6 @@ enum Ev {
     },
 }
 
-struct Scheduled {
-    at: Time,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 struct SimNode {
     id: NodeId,
     up: bool,
@@ -400,11 +377,10 @@ impl SimNode {
 /// A simulation in progress. Most callers want [`run`].
 pub struct Sim {
     cfg: SimConfig,
-    now: Time,
+    /// Virtual time and the events due on it.
+    schedule: Schedule<Ev>,
     end: Time,
     rng: EngineRng,
-    queue: BinaryHeap<Scheduled>,
-    seq: u64,
     nodes: Vec<SimNode>,
     index: HashMap<NodeId, usize>,
     /// The faulty network between the nodes.
@@ -486,6 +462,11 @@ fn replica(cfg: &SimConfig, oplog: OpLog, index: usize, incarnation: u32) -> Rep
 }
 
 impl Sim {
+    /// The current virtual time.
+    fn now(&self) -> Time {
+        self.schedule.now()
+    }
+
     /// Builds the nodes and schedules every planned event; refuses a
     /// configuration [`SimConfig::validate`] refuses.
     pub fn new(cfg: SimConfig) -> Result<Sim, String> {
@@ -517,11 +498,9 @@ impl Sim {
             metrics: Metrics::new(&cfg),
             net: Network::new(&cfg),
             cfg,
-            now: Time::ZERO,
+            schedule: Schedule::new(),
             end,
             rng,
-            queue: BinaryHeap::new(),
-            seq: 0,
             nodes,
             index,
             next_conn: 1,
@@ -582,12 +561,7 @@ impl Sim {
             }
             _ => {}
         }
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.schedule.at(at, ev);
     }
 
     fn schedule_plan(&mut self) {
@@ -653,16 +627,10 @@ impl Sim {
 
     /// Processes events until the end of virtual time.
     pub fn run_to_end(&mut self) {
-        while let Some(top) = self.queue.peek() {
-            if top.at > self.end {
-                break;
-            }
-            let Some(s) = self.queue.pop() else { break };
-            debug_assert!(s.at >= self.now, "time went backwards");
-            self.now = s.at;
-            self.step(s.ev);
+        while let Some(ev) = self.schedule.next_until(self.end) {
+            self.step(ev);
         }
-        self.now = self.end;
+        self.schedule.advance_to(self.end);
     }
 
     fn step(&mut self, ev: Ev) {
@@ -688,9 +656,9 @@ impl Sim {
             Ev::PartitionStart(i) => self.partition(i),
             Ev::PartitionEnd => {
                 self.net.heal();
-                self.metrics.disrupted(self.now);
+                self.metrics.disrupted(self.now());
                 if self.cfg.ops > 0 {
-                    self.metrics.state_disturbed(self.now);
+                    self.metrics.state_disturbed(self.now());
                 }
             }
             Ev::Broadcast(k) => self.broadcast(k),
@@ -700,7 +668,7 @@ impl Sim {
                 if self.cfg.ops > 0 {
                     self.check_state_sync();
                 }
-                let next = self.now + CHECK_INTERVAL;
+                let next = self.now() + CHECK_INTERVAL;
                 self.at(next, Ev::Check);
             }
             Ev::Timer {
@@ -753,7 +721,7 @@ impl Sim {
     /// Arrival time of the next item sent now on `from -> to`.
     fn arrival(&mut self, from: usize, to: usize, may_reorder: bool) -> Time {
         self.net
-            .arrival(&mut self.rng, self.now, from, to, may_reorder)
+            .arrival(&mut self.rng, self.schedule.now(), from, to, may_reorder)
     }
 
     fn start_node(&mut self, i: usize, restart: bool) {
@@ -768,17 +736,18 @@ impl Sim {
             }
         } else if self.initial_joins_done {
             // A late join or restart: membership must converge again.
-            self.metrics.disrupted(self.now);
+            self.metrics.disrupted(self.now());
         }
+        let now = self.now();
         let n = &mut self.nodes[i];
         n.up = true;
-        n.up_since = Some(self.now);
-        self.metrics.node_started(i, self.now);
+        n.up_since = Some(now);
+        self.metrics.node_started(i, self.now());
         self.feed(i, Routed::Membership(membership::Input::Start));
         self.feed(i, Routed::Topology(topology::Input::Start));
         self.feed(i, Routed::Plumtree(plumtree::Input::Start));
         if self.nodes[i].replica().is_some() {
-            self.metrics.state_disturbed(self.now);
+            self.metrics.state_disturbed(self.now());
             self.feed(i, Routed::OpLog(sync::Input::Start));
         }
         // What discovery would tell it: a few running nodes.
@@ -825,7 +794,7 @@ impl Sim {
                     )
             })
             .collect();
-        self.metrics.crashed(i, self.now, observers);
+        self.metrics.crashed(i, self.now(), observers);
     }
 
     fn restart_random(&mut self) {
@@ -840,7 +809,7 @@ impl Sim {
         let incarnation = self.nodes[i].incarnation + 1;
         // Generations only grow: derived from virtual time, like a real
         // node's start time.
-        let generation = self.now.as_micros().max(1) + 1;
+        let generation = self.now().as_micros().max(1) + 1;
         let mut fresh = Self::fresh_node(&self.cfg, &mut self.rng, id, incarnation, generation);
         // The log is the node's durable store: it survives the crash. The
         // anti-entropy state around it (neighbours, exchanges) does not.
@@ -872,7 +841,7 @@ impl Sim {
         let mut payload = format!("broadcast {k}").into_bytes();
         payload.resize(self.cfg.payload_bytes.max(payload.len()), b'.');
         let groups = self.net.groups().cloned();
-        self.metrics.broadcast_begin(origin, self.now, groups);
+        self.metrics.broadcast_begin(origin, self.now(), groups);
         self.feed(
             origin,
             Routed::Plumtree(plumtree::Input::Command(plumtree::Command::Broadcast(
@@ -896,7 +865,7 @@ impl Sim {
         let mut text = format!("op {k}").into_bytes();
         let len = self.cfg.payload_bytes.min(chat::TEXT_BYTES_MAX);
         text.resize(len.max(text.len()), b'.');
-        let wall_ms = self.now.as_micros() / 1000;
+        let wall_ms = self.now().as_micros() / 1000;
         let (Some(r), Some(me)) = (
             self.nodes[author].engines.oplog.as_mut(),
             self.identities.get(author),
@@ -934,7 +903,7 @@ impl Sim {
         };
         self.ops_made.push(op.id());
         self.frontier_cache[author] = None;
-        self.metrics.op_written(self.now, applet);
+        self.metrics.op_written(self.now(), applet);
         match codec::encode_value(&Envelope::Op(op.into_signed())) {
             Ok(payload) => self.feed(
                 author,
@@ -976,7 +945,7 @@ impl Sim {
                 Some(_) => {}
             }
         }
-        self.metrics.state_checked(self.now, agree);
+        self.metrics.state_checked(self.now(), agree);
     }
 
     fn check_convergence(&mut self) {
@@ -1005,7 +974,7 @@ impl Sim {
             })
         });
         if converged {
-            self.metrics.converged(self.now);
+            self.metrics.converged(self.now());
         }
     }
 
@@ -1077,7 +1046,7 @@ impl Sim {
     fn feed(&mut self, i: usize, first: Routed) {
         let mut tasks = std::collections::VecDeque::from([first]);
         let mut effects = Vec::new();
-        let now = self.now;
+        let now = self.now();
         while let Some(input) = tasks.pop_front() {
             self.nodes[i].engines.handle(now, input, &mut effects);
             for effect in effects.drain(..) {
@@ -1107,7 +1076,7 @@ impl Sim {
 
     fn timer(&mut self, node: usize, after: Duration, timer: Timer) {
         let incarnation = self.nodes[node].incarnation;
-        let at = self.now + after;
+        let at = self.now() + after;
         self.at(
             at,
             Ev::Timer {
@@ -1139,7 +1108,8 @@ impl Sim {
             // reachable node is dead, left or forgotten is a false death.
             E::Dead { .. } | E::Left { .. } | E::Forgotten { .. } => {
                 if let Some(t) = t {
-                    self.metrics.marked_dead(observer, t, target_live, self.now);
+                    self.metrics
+                        .marked_dead(observer, t, target_live, self.now());
                 }
             }
         }
@@ -1179,7 +1149,7 @@ impl Sim {
         let connected = is_connected(&adj);
         let mut report = self
             .metrics
-            .report(&self.cfg, self.now, &live_flags(&self.nodes));
+            .report(&self.cfg, self.now(), &live_flags(&self.nodes));
         report.links_asymmetric = asymmetric;
         report.overlay_connected = connected;
         let (same_state, ops_missing) = self.state_at_end(&live);

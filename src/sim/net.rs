@@ -1,5 +1,7 @@
 //! The simulator's network model: what happens to a message between two
-//! nodes.
+//! nodes. The engines' own test networks (membership's room, Plumtree's
+//! harness, the op-log's anti-entropy net) use it too, with the faults they
+//! test.
 //!
 //! * Each link's base one-way latency is drawn uniformly from the run's
 //!   latency range once (derived from the seed and the pair, so it does not
@@ -20,7 +22,7 @@ use super::{SimConfig, derive_u64, pair_key};
 use crate::proto::{EngineRng, Time};
 
 /// The faulty network between the simulated nodes.
-pub(super) struct Network {
+pub(crate) struct Network {
     min: Duration,
     max: Duration,
     jitter: f64,
@@ -37,7 +39,7 @@ pub(super) struct Network {
 }
 
 impl Network {
-    pub(super) fn new(cfg: &SimConfig) -> Network {
+    pub(crate) fn new(cfg: &SimConfig) -> Network {
         Network {
             min: cfg.latency.min,
             max: cfg.latency.max,
@@ -53,7 +55,7 @@ impl Network {
     }
 
     /// Whether anything sent from `a` reaches `b` now.
-    pub(super) fn reachable(&self, a: usize, b: usize) -> bool {
+    pub(crate) fn reachable(&self, a: usize, b: usize) -> bool {
         match &self.groups {
             Some(g) => g[a] == g[b],
             None => true,
@@ -61,17 +63,17 @@ impl Network {
     }
 
     /// Splits the nodes into `groups` random groups.
-    pub(super) fn partition(&mut self, rng: &mut EngineRng, nodes: usize, groups: usize) {
+    pub(crate) fn partition(&mut self, rng: &mut EngineRng, nodes: usize, groups: usize) {
         self.groups = Some((0..nodes).map(|_| rng.random_range(0..groups)).collect());
     }
 
     /// Ends the partition.
-    pub(super) fn heal(&mut self) {
+    pub(crate) fn heal(&mut self) {
         self.groups = None;
     }
 
     /// Each node's group while a partition lasts.
-    pub(super) fn groups(&self) -> Option<&Vec<usize>> {
+    pub(crate) fn groups(&self) -> Option<&Vec<usize>> {
         self.groups.as_ref()
     }
 
@@ -102,7 +104,7 @@ impl Network {
 
     /// Arrival time of the next item sent now on `from -> to`: FIFO unless
     /// `may_reorder` and it is picked for reordering.
-    pub(super) fn arrival(
+    pub(crate) fn arrival(
         &mut self,
         rng: &mut EngineRng,
         now: Time,
@@ -121,12 +123,12 @@ impl Network {
     }
 
     /// Whether the next message is lost.
-    pub(super) fn lost(&self, rng: &mut EngineRng) -> bool {
+    pub(crate) fn lost(&self, rng: &mut EngineRng) -> bool {
         self.loss > 0.0 && rng.random_bool(self.loss)
     }
 
     /// Whether the next message is delivered twice.
-    pub(super) fn duplicated(&self, rng: &mut EngineRng) -> bool {
+    pub(crate) fn duplicated(&self, rng: &mut EngineRng) -> bool {
         self.duplicate > 0.0 && rng.random_bool(self.duplicate)
     }
 }

@@ -14,6 +14,9 @@ use super::engine::{
 use super::*;
 use crate::codec::encoded_len;
 use crate::proto::{EngineRng, Time, jitter};
+use crate::sim::net::Network;
+use crate::sim::schedule::Schedule;
+use crate::sim::{LatencyRange, SimConfig};
 
 const SEED: u64 = 7;
 
@@ -1008,21 +1011,34 @@ fn collect_sends(m: &mut Membership, into: &mut Vec<Message>, budget: usize) {
 
 // ----- a room in virtual time ------------------------------------------------------
 
+/// The network of a [`Room`]: the simulator's model with per-link latency
+/// of 1–30 ms and up to half of it again in jitter, and `loss`.
+fn network(seed: u64, loss: f64) -> SimConfig {
+    let mut cfg = SimConfig::new(2, 0, seed);
+    cfg.latency = LatencyRange {
+        min: Duration::from_millis(1),
+        max: Duration::from_millis(30),
+    };
+    cfg.jitter = 0.5;
+    cfg.loss = loss;
+    cfg
+}
+
 /// Random links each node adds on top of the ring.
 const CHORDS_PER_NODE: usize = 2;
 
-/// Many engines over a seeded, lossy network with random delays; timers fire
-/// in virtual time. A crashed node gets no more inputs.
+/// Many engines on the simulator's core: its virtual time and its network
+/// model (per-link latency of 1–30 ms plus up to half of it in jitter, FIFO
+/// per direction, seeded loss). A crashed node gets no more inputs.
 struct Room {
     nodes: Vec<Membership>,
     index: BTreeMap<NodeId, usize>,
-    /// (due time, sequence number) → (node index, input).
-    queue: BTreeMap<(Time, u64), (usize, Input)>,
-    seq: u64,
+    /// Virtual time; each event is (node index, input).
+    schedule: Schedule<(usize, Input)>,
+    net: Network,
     now: Time,
     crashed: BTreeSet<usize>,
     rng: EngineRng,
-    loss: f64,
     /// Every event every node output, in order; with `log_all`, every
     /// output (messages included: memory grows quickly with many nodes).
     log: Vec<(Time, usize, Output)>,
@@ -1052,12 +1068,11 @@ impl Room {
         let mut room = Room {
             nodes,
             index: ids.iter().enumerate().map(|(i, id)| (*id, i)).collect(),
-            queue: BTreeMap::new(),
-            seq: 0,
+            schedule: Schedule::new(),
+            net: Network::new(&network(seed, loss)),
             now: Time::ZERO,
             crashed: BTreeSet::new(),
             rng,
-            loss,
             log: Vec::new(),
             log_all: false,
             seed,
@@ -1094,8 +1109,7 @@ impl Room {
     }
 
     fn schedule(&mut self, at: Time, node: usize, input: Input) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), (node, input));
+        self.schedule.at(at, (node, input));
     }
 
     /// Handles `input` at node `i` now and routes its outputs.
@@ -1111,12 +1125,11 @@ impl Room {
                     self.schedule(now + *after, i, Input::Timer(*timer));
                 }
                 Output::Send { to, msg } => {
-                    let lost = self.rng.random_bool(self.loss);
-                    let delay = Duration::from_micros(self.rng.random_range(1_000..30_000));
-                    if let (false, Some(&j)) = (lost, self.index.get(to)) {
+                    if let (false, Some(&j)) = (self.net.lost(&mut self.rng), self.index.get(to)) {
                         let from = self.id(i);
                         let msg = msg.clone();
-                        self.schedule(now + delay, j, Input::Message { from, msg });
+                        let at = self.net.arrival(&mut self.rng, now, i, j, true);
+                        self.schedule(at, j, Input::Message { from, msg });
                     }
                 }
                 Output::Event(_) => {}
@@ -1129,14 +1142,11 @@ impl Room {
 
     /// Runs everything due up to `until`.
     fn run_until(&mut self, until: Time) {
-        while let Some(entry) = self.queue.first_entry() {
-            if entry.key().0 > until {
-                break;
-            }
-            let ((at, _), (i, input)) = entry.remove_entry();
-            self.now = at;
+        while let Some((i, input)) = self.schedule.next_until(until) {
+            self.now = self.schedule.now();
             self.input(i, input);
         }
+        self.schedule.advance_to(until);
         self.now = until;
     }
 

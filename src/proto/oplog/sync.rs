@@ -583,14 +583,16 @@ mod tests {
     use super::*;
     use crate::applets;
     use crate::crypto::identity::Identity;
+    use crate::sim::schedule::Schedule;
     use rand::SeedableRng;
 
     const SEAL: [u8; 32] = [0x5e; 32];
 
+    /// Replicas on the simulator's clock with instant, lossless delivery in
+    /// send order: each event is (to, from, message), all due now.
     struct Net {
         nodes: Vec<(NodeId, Replica)>,
-        queue: VecDeque<(usize, NodeId, Message)>,
-        now: Time,
+        schedule: Schedule<(usize, NodeId, Message)>,
     }
 
     impl Net {
@@ -606,8 +608,7 @@ mod tests {
                 .collect();
             let mut net = Net {
                 nodes,
-                queue: VecDeque::new(),
-                now: Time::ZERO,
+                schedule: Schedule::new(),
             };
             let all: Vec<NodeId> = net.nodes.iter().map(|(n, _)| *n).collect();
             for i in 0..net.nodes.len() {
@@ -631,12 +632,13 @@ mod tests {
         }
 
         fn feed(&mut self, i: usize, input: Input) {
-            self.nodes[i].1.handle(self.now, input);
+            let now = self.schedule.now();
+            self.nodes[i].1.handle(now, input);
             while let Some(out) = self.nodes[i].1.poll_output() {
                 if let Output::Send { to, msg } = out {
                     let from = self.nodes[i].0;
                     let to = self.index(&to);
-                    self.queue.push_back((to, from, msg));
+                    self.schedule.at(now, (to, from, msg));
                 }
             }
         }
@@ -653,11 +655,13 @@ mod tests {
         /// front (left queued) or the queue is empty; how many it delivered.
         fn deliver_until(&mut self, stop: impl Fn(&Message) -> bool) -> usize {
             let mut delivered = 0;
-            while let Some((to, from, msg)) = self.queue.pop_front() {
-                if stop(&msg) {
-                    self.queue.push_front((to, from, msg));
+            while let Some((_, _, msg)) = self.schedule.peek() {
+                if stop(msg) {
                     break;
                 }
+                let Some((to, from, msg)) = self.schedule.next() else {
+                    break;
+                };
                 delivered += 1;
                 self.feed(to, Input::Message { from, msg });
             }
@@ -777,7 +781,9 @@ mod tests {
                 },
             },
         );
-        let replies: Vec<Message> = net.queue.drain(..).map(|(_, _, m)| m).collect();
+        let replies: Vec<Message> = std::iter::from_fn(|| net.schedule.next())
+            .map(|(_, _, m)| m)
+            .collect();
         assert!(
             matches!(&replies[..], [Message::Ops { ops, answer: Some(7), last: true }] if ops.is_empty()),
             "{replies:?}"
@@ -794,11 +800,12 @@ mod tests {
         // ranges). Both answers then arrive, W1's first.
         net.feed(1, Input::Timer(Timer::Round));
         net.deliver_until(|m| matches!(m, Message::Want { .. }));
-        let w1 = net.queue.pop_front().expect("W1");
-        net.now = net.now + Duration::from_millis(600);
+        let w1 = net.schedule.next().expect("W1");
+        net.schedule
+            .advance_to(net.schedule.now() + Duration::from_millis(600));
         net.feed(1, Input::Timer(Timer::Round));
         net.deliver_until(|m| matches!(m, Message::Want { .. }));
-        let w2 = net.queue.pop_front().expect("W2");
+        let w2 = net.schedule.next().expect("W2");
         let (to, from, msg) = w1;
         net.feed(to, Input::Message { from, msg });
         let (to, from, msg) = w2;
@@ -814,12 +821,13 @@ mod tests {
         write(&mut net, &ids, 0, 100);
         net.feed(1, Input::Timer(Timer::Round));
         net.deliver_until(|m| matches!(m, Message::Want { .. }));
-        net.queue.pop_front().expect("the Want, lost");
+        net.schedule.next().expect("the Want, lost");
         // Within the limit, new heads wait for the answer that never comes.
         net.feed(1, Input::Timer(Timer::Round));
         net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 0, "still waiting");
-        net.now = net.now + Duration::from_millis(600);
+        net.schedule
+            .advance_to(net.schedule.now() + Duration::from_millis(600));
         net.feed(1, Input::Timer(Timer::Round));
         net.deliver_all();
         assert_eq!(net.nodes[1].1.oplog().log().len(), 100);
@@ -924,7 +932,7 @@ mod tests {
                 },
             },
         );
-        let Some((_, _, Message::Ops { ops, .. })) = net.queue.pop_front() else {
+        let Some((_, _, Message::Ops { ops, .. })) = net.schedule.next() else {
             panic!("no reply");
         };
         let authors: Vec<NodeId> = ops.iter().take(5).map(|o| o.op.author).collect();
