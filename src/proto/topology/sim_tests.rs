@@ -1,4 +1,5 @@
-//! A small in-test network of topology engines: a seeded event queue, a
+//! A small in-test network of topology engines: the simulator's clock and
+//! network model (a fixed send delay), a
 //! driver that turns `Dial` into a connection completed at both ends (or
 //! `DialFailed`) after a fixed virtual delay and `Disconnect` into
 //! `LinkDown` on both ends, and invariant checks after every event. Each
@@ -15,6 +16,9 @@ use rand::seq::SliceRandom;
 use super::*;
 use crate::net::links::{Conn, Established, LinkTable};
 use crate::proto::{EngineRng, Time};
+use crate::sim::net::Network;
+use crate::sim::schedule::Schedule;
+use crate::sim::{LatencyRange, SimConfig};
 
 /// Time from `Dial` to `LinkUp` / `DialFailed`.
 const DIAL_DELAY: Duration = Duration::from_millis(50);
@@ -27,6 +31,18 @@ const GOSSIP_DELAY: Duration = Duration::from_secs(1);
 const DEGREE_SETTLE_MAX: Duration = Duration::from_secs(5);
 /// More events than this at one instant means an engine spins.
 const EVENTS_PER_INSTANT_MAX: usize = 100_000;
+
+/// The network sends travel on: the simulator's model at a fixed
+/// [`SEND_DELAY`], without faults.
+fn wire(seed: u64) -> SimConfig {
+    let mut cfg = SimConfig::new(2, 0, seed);
+    cfg.latency = LatencyRange {
+        min: SEND_DELAY,
+        max: SEND_DELAY,
+    };
+    cfg.jitter = 0.0;
+    cfg
+}
 
 fn node(i: usize) -> NodeId {
     let mut id = [0u8; 32];
@@ -49,12 +65,15 @@ enum Ev {
 struct Net {
     /// Printed by every failed check, to replay the run.
     seed: u64,
-    now: Time,
+    /// Virtual time and the events due on it.
+    schedule: Schedule<Ev>,
+    /// The simulator's network model, with [`SEND_DELAY`] on every link.
+    wire: Network,
+    /// Its RNG (unused at a fixed latency without faults).
+    wire_rng: EngineRng,
     config: Config,
     engines: Vec<Topology>,
     index: BTreeMap<NodeId, usize>,
-    queue: BTreeMap<(Time, u64), Ev>,
-    seq: u64,
     /// Each node's link table.
     links: Vec<LinkTable<()>>,
     /// Connections made so far (numbers them).
@@ -86,12 +105,12 @@ impl Net {
             .collect();
         Net {
             seed,
-            now: Time::ZERO,
+            schedule: Schedule::new(),
+            wire: Network::new(&wire(seed)),
+            wire_rng: EngineRng::seed_from_u64(seed),
             config,
             engines,
             index: (0..n).map(|i| (node(i), i)).collect(),
-            queue: BTreeMap::new(),
-            seq: 0,
             links: (0..n).map(|i| LinkTable::new(node(i))).collect(),
             conns: 0,
             touched: BTreeSet::new(),
@@ -106,8 +125,11 @@ impl Net {
     }
 
     fn schedule(&mut self, at: Time, ev: Ev) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), ev);
+        self.schedule.at(at, ev);
+    }
+
+    fn now(&self) -> Time {
+        self.schedule.now()
     }
 
     fn idx(&self, id: &NodeId) -> usize {
@@ -167,14 +189,15 @@ impl Net {
         let mut work: VecDeque<(usize, Input)> = inputs.into_iter().collect();
         while let Some((i, input)) = work.pop_front() {
             self.touched.insert(i);
-            self.engines[i].handle(self.now, input);
+            let now = self.now();
+            self.engines[i].handle(now, input);
             while let Some(out) = self.engines[i].poll_output() {
-                self.log.push((self.now, i, out.clone()));
+                self.log.push((self.now(), i, out.clone()));
                 match out {
                     Output::Dial(p) => {
                         self.dials += 1;
                         let to = self.idx(&p);
-                        self.schedule(self.now + DIAL_DELAY, Ev::DialDone { from: i, to });
+                        self.schedule(self.now() + DIAL_DELAY, Ev::DialDone { from: i, to });
                     }
                     Output::Disconnect(p) => {
                         let j = self.idx(&p);
@@ -191,10 +214,12 @@ impl Net {
                             continue; // Raced with a close: lost, as allowed.
                         }
                         let input = Input::Message { from: node(i), msg };
-                        self.schedule(self.now + SEND_DELAY, Ev::Input(j, input));
+                        let now = self.now();
+                        let at = self.wire.arrival(&mut self.wire_rng, now, i, j, false);
+                        self.schedule(at, Ev::Input(j, input));
                     }
                     Output::SetTimer { after, timer } => {
-                        self.schedule(self.now + after, Ev::Input(i, Input::Timer(timer)));
+                        self.schedule(self.now() + after, Ev::Input(i, Input::Timer(timer)));
                     }
                     Output::Event(Event::NeighborUp(p)) => {
                         let j = self.idx(&p);
@@ -243,15 +268,12 @@ impl Net {
         ]);
         if crosses && !self.heal_gossiped {
             self.heal_gossiped = true;
-            self.schedule(self.now + GOSSIP_DELAY, Ev::Healed);
+            self.schedule(self.now() + GOSSIP_DELAY, Ev::Healed);
         }
     }
 
-    fn step(&mut self) -> bool {
-        let Some(((at, _), ev)) = self.queue.pop_first() else {
-            return false;
-        };
-        self.now = at;
+    /// Handles one event and checks the nodes it touched.
+    fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::Input(i, input) => self.deliver(i, input),
             Ev::DialDone { from, to } => self.on_dial_done(from, to),
@@ -267,19 +289,14 @@ impl Net {
         }
         let touched = std::mem::take(&mut self.touched);
         self.check(touched);
-        true
     }
 
     fn run_until(&mut self, end: Time) {
         let mut at_instant = 0;
-        let mut instant = self.now;
-        while self
-            .queue
-            .first_key_value()
-            .is_some_and(|((t, _), _)| *t <= end)
-        {
-            self.step();
-            if self.now == instant {
+        let mut instant = self.now();
+        while let Some(ev) = self.schedule.next_until(end) {
+            self.handle(ev);
+            if self.now() == instant {
                 at_instant += 1;
                 assert!(
                     at_instant < EVENTS_PER_INSTANT_MAX,
@@ -287,11 +304,11 @@ impl Net {
                     self.seed
                 );
             } else {
-                instant = self.now;
+                instant = self.now();
                 at_instant = 0;
             }
         }
-        self.now = end;
+        self.schedule.advance_to(end);
         self.check_all();
     }
 
@@ -376,16 +393,16 @@ fn degrees_within_bounds(net: &Net) -> bool {
 /// pushed over `degree_max` by another's swap or reconnect is back within a
 /// rebalance or two.
 fn assert_degrees_settle_within_bounds(net: &mut Net, seed: u64) {
-    let deadline = net.now + DEGREE_SETTLE_MAX;
+    let deadline = net.now() + DEGREE_SETTLE_MAX;
     while !degrees_within_bounds(net) {
         assert!(
-            net.now < deadline,
+            net.now() < deadline,
             "seed {seed}: degrees {:?} outside {}..={} for {DEGREE_SETTLE_MAX:?}",
             net.degrees(),
             net.config.degree_min,
             net.config.degree_max
         );
-        net.run_until(net.now + Duration::from_millis(100));
+        net.run_until(net.now() + Duration::from_millis(100));
     }
 }
 
@@ -496,13 +513,13 @@ fn a_healed_partition_reconnects_through_dead_members() {
         // Heal: cross dials work again; reconnect dials find the other side.
         net.split = false;
         net.heal_gossiped = false;
-        let healed_at = net.now;
+        let healed_at = net.now();
         while !net.connected() {
             assert!(
-                net.now < healed_at + Duration::from_secs(30),
+                net.now() < healed_at + Duration::from_secs(30),
                 "seed {seed}: still split 30 s after the heal"
             );
-            net.run_until(net.now + Duration::from_millis(100));
+            net.run_until(net.now() + Duration::from_millis(100));
         }
         net.run_until(healed_at + Duration::from_secs(60));
         assert!(net.connected(), "seed {seed}: split again after the heal");
