@@ -37,8 +37,7 @@ use crate::proto::route::{self, Effect};
 pub const NICK_KEY: &str = "nick";
 /// The key holding a node's link addresses.
 pub const ADDR_KEY: &str = "addr";
-/// The key holding a node's op-log state mark ([`crate::event::StateMark`]).
-pub const STATE_KEY: &str = "state";
+pub use crate::proto::route::STATE_KEY;
 /// Most addresses a node publishes (and that are read from another's).
 pub const ADDRS_PUBLISHED_MAX: usize = 8;
 

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::membership::{MembershipCtl, STATE_KEY};
+use super::membership::MembershipCtl;
 use super::plumtree::BroadcastCtl;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
@@ -39,13 +39,14 @@ use crate::codec;
 use crate::config::AppletFactory;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
-use crate::event::{Event, StateMark};
+use crate::event::Event;
 use crate::id::{NodeId, OpId};
 use crate::proto::Time;
 use crate::proto::oplog::fold::{FoldKey, Folder};
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
 use crate::proto::oplog::{IngestReport, OpLog, SignedOp, Snapshot, VerifiedOp};
+use crate::proto::route::{Effect, Routed, StateMarker};
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::{Batch, StorageError, Store};
 
@@ -153,9 +154,8 @@ pub(crate) struct OpLogActor {
     pub(crate) membership: mpsc::UnboundedSender<MembershipCtl>,
     pub(crate) cancel: CancellationToken,
     started: bool,
-    /// What the last published state mark was made from: the ops held and
-    /// the fold's applications (so nothing is hashed while nothing moved).
-    state_marked: Option<(u64, u64)>,
+    /// The state mark's publisher (nothing is hashed while nothing moved).
+    state_marker: StateMarker,
     state_tick: Option<Time>,
     /// The queues this node is at the head of (told once each time).
     heading: BTreeSet<String>,
@@ -224,7 +224,7 @@ impl OpLogActor {
             membership,
             cancel,
             started: false,
-            state_marked: None,
+            state_marker: StateMarker::default(),
             state_tick: None,
             heading: BTreeSet::new(),
             neighbors: BTreeSet::new(),
@@ -240,19 +240,13 @@ impl OpLogActor {
     fn publish_state(&mut self) {
         let now = self.clock.now();
         self.state_tick = Some(now + STATE_PUBLISH_INTERVAL);
-        let oplog = self.replica.oplog();
-        let marked = (oplog.log().len(), oplog.folder().stats().applications);
-        if self.state_marked == Some(marked) {
-            return;
+        let mut effects = Vec::new();
+        self.state_marker.mark(self.replica.oplog(), &mut effects);
+        for effect in effects {
+            if let Effect::Input(Routed::Membership(input)) = effect {
+                let _ = self.membership.send(MembershipCtl::Input(input));
+            }
         }
-        self.state_marked = Some(marked);
-        let mark = StateMark::of(&oplog.state_hash(), marked.0);
-        let (reply, _) = oneshot::channel();
-        let _ = self.membership.send(MembershipCtl::Set {
-            key: STATE_KEY.to_string(),
-            value: mark.encode(),
-            reply,
-        });
     }
 
     /// Reads the newest snapshot and every stored op back: the log holds
@@ -734,6 +728,6 @@ impl Supervised for OpLogActor {
         self.replica = fresh_replica(self.identity.node_id(), self.seal_key, &self.custom_applets);
         self.timers.clear();
         self.started = false;
-        self.state_marked = None;
+        self.state_marker.forget();
     }
 }

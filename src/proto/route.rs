@@ -16,6 +16,10 @@
 //!   op-log (anti-entropy repairs what broadcast missed), a broadcast and a
 //!   sealed direct message go to the application, anything else is
 //!   malformed (counted, dropped);
+//! * the op-log's state mark (its state hash prefix and op count, see
+//!   [`StateMarker`]) goes to membership as this node's [`STATE_KEY`]
+//!   entry whenever the log moved, so every member can tell who holds the
+//!   same state;
 //! * a peer's message goes to the engine its [`Wire`] variant names
 //!   ([`inbound`]); a direct message over a link goes to the application;
 //! * sends, timers, dials and disconnects go to the driver.
@@ -34,13 +38,53 @@
 
 use std::time::Duration;
 
-use super::oplog::IngestReport;
 use super::oplog::sync::{self, Replica};
+use super::oplog::{IngestReport, OpLog};
 use super::wire::{Envelope, Wire};
 use super::{Time, membership, plumtree, topology};
 use crate::codec;
 use crate::crypto::dm::SealedDm;
+use crate::event::StateMark;
 use crate::id::{MessageId, NodeId};
+
+/// The membership key a node's op-log state mark is published under
+/// ([`crate::event::StateMark`]).
+pub const STATE_KEY: &str = "state";
+
+/// What the op-log's state means for membership: the state mark under
+/// [`STATE_KEY`], published again only once the log has moved (more ops
+/// held, or more applied by the fold). The driver decides how often to ask
+/// (the node: every [`crate::actors::oplog::STATE_PUBLISH_INTERVAL`]).
+#[derive(Debug, Default)]
+pub struct StateMarker {
+    /// (ops held, ops applied) the last mark was made from.
+    marked: Option<(u64, u64)>,
+}
+
+impl StateMarker {
+    /// Appends the membership `Set` of `oplog`'s state mark to `effects`,
+    /// unless the log has not moved since the last one.
+    pub fn mark(&mut self, oplog: &OpLog, effects: &mut Vec<Effect>) {
+        let marked = (oplog.log().len(), oplog.folder().stats().applications);
+        if self.marked == Some(marked) {
+            return;
+        }
+        self.marked = Some(marked);
+        let mark = StateMark::of(&oplog.state_hash(), marked.0);
+        effects.push(Effect::Input(Routed::Membership(
+            membership::Input::Command(membership::Command::Set {
+                key: STATE_KEY.to_string(),
+                value: mark.encode(),
+            }),
+        )));
+    }
+
+    /// Forgets the last mark: the next [`StateMarker::mark`] publishes
+    /// (after the op-log was rebuilt).
+    pub fn forget(&mut self) {
+        self.marked = None;
+    }
+}
 
 /// An input for one of a node's engines.
 #[derive(Debug)]
@@ -521,5 +565,43 @@ mod tests {
             Timer::OpLog(sync::Timer::Round).fire(),
             Routed::OpLog(sync::Input::Timer(sync::Timer::Round))
         ));
+    }
+
+    #[test]
+    fn the_state_mark_goes_to_membership_once_per_move_of_the_log() {
+        use crate::applets::{self, chat};
+        use crate::crypto::identity::Identity;
+        use rand::SeedableRng;
+        let me = Identity::generate_with(&mut crate::proto::EngineRng::seed_from_u64(3));
+        let mut oplog = OpLog::new(me.node_id(), [9; 32], applets::builtin());
+        let mut marker = StateMarker::default();
+        let marks = |marker: &mut StateMarker, oplog: &OpLog| {
+            let mut effects = Vec::new();
+            marker.mark(oplog, &mut effects);
+            effects
+                .into_iter()
+                .map(|e| match e {
+                    Effect::Input(Routed::Membership(membership::Input::Command(
+                        membership::Command::Set { key, value },
+                    ))) if key == STATE_KEY => StateMark::decode(&value).expect("a state mark"),
+                    other => panic!("not a state mark: {other:?}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        let empty = marks(&mut marker, &oplog);
+        assert_eq!(empty, vec![StateMark::of(&oplog.state_hash(), 0)]);
+        assert_eq!(marks(&mut marker, &oplog), vec![], "nothing moved");
+        oplog
+            .author(&me, chat::NAME, chat::KIND_MESSAGE, b"hi", 1, [1; 24])
+            .expect("authored");
+        let one = marks(&mut marker, &oplog);
+        assert_eq!(one, vec![StateMark::of(&oplog.state_hash(), 1)]);
+        assert_ne!(one, empty);
+        marker.forget();
+        assert_eq!(
+            marks(&mut marker, &oplog),
+            one,
+            "forgotten: published again"
+        );
     }
 }

@@ -40,6 +40,7 @@ use rand::seq::index::sample;
 use rand::{Rng as _, RngExt, SeedableRng};
 use sha2::{Digest as _, Sha256};
 
+use crate::actors::oplog::STATE_PUBLISH_INTERVAL;
 use crate::applets::{self, chat};
 use crate::codec;
 use crate::config::{EngineConfigs, Profile};
@@ -47,7 +48,7 @@ use crate::crypto::identity::Identity;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::OpLog;
 use crate::proto::oplog::sync::{self, Replica};
-use crate::proto::route::{self, Effect, Engines, Inbound, Routed, Timer};
+use crate::proto::route::{self, Effect, Engines, Inbound, Routed, StateMarker, Timer};
 use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
@@ -306,6 +307,11 @@ enum Ev {
     Broadcast(usize),
     Op(usize),
     Check,
+    /// Time for `node` to publish its op-log's state mark again.
+    StateMark {
+        node: usize,
+        incarnation: u32,
+    },
     Timer {
         node: usize,
         incarnation: u32,
@@ -362,6 +368,8 @@ struct SimNode {
     engines: Engines,
     /// Its connections (the transport's link table).
     links: Links,
+    /// Publishes its op-log's state mark in membership.
+    state: StateMarker,
 }
 
 impl SimNode {
@@ -546,6 +554,7 @@ impl Sim {
                 oplog: None,
             },
             links: Links::new(id),
+            state: StateMarker::default(),
         }
     }
 
@@ -663,6 +672,12 @@ impl Sim {
             }
             Ev::Broadcast(k) => self.broadcast(k),
             Ev::Op(k) => self.write_op(k),
+            Ev::StateMark { node, incarnation } => {
+                let n = &self.nodes[node];
+                if n.up && n.incarnation == incarnation {
+                    self.publish_state(node);
+                }
+            }
             Ev::Check => {
                 self.check_convergence();
                 if self.cfg.ops > 0 {
@@ -749,6 +764,7 @@ impl Sim {
         if self.nodes[i].replica().is_some() {
             self.metrics.state_disturbed(self.now());
             self.feed(i, Routed::OpLog(sync::Input::Start));
+            self.publish_state(i);
         }
         // What discovery would tell it: a few running nodes.
         let running: Vec<usize> = (0..self.nodes.len())
@@ -766,6 +782,32 @@ impl Sim {
                 Routed::Topology(topology::Input::Command(topology::Command::Connect(peer))),
             );
         }
+    }
+
+    /// Node `i` publishes its op-log's state mark in membership if its log
+    /// moved, as the node's op-log actor does, and again after
+    /// [`STATE_PUBLISH_INTERVAL`].
+    fn publish_state(&mut self, i: usize) {
+        let mut effects = Vec::new();
+        let n = &mut self.nodes[i];
+        let Some(replica) = &n.engines.oplog else {
+            return;
+        };
+        n.state.mark(replica.oplog(), &mut effects);
+        let incarnation = n.incarnation;
+        for effect in effects {
+            if let Effect::Input(input) = effect {
+                self.feed(i, input);
+            }
+        }
+        let at = self.now() + STATE_PUBLISH_INTERVAL;
+        self.at(
+            at,
+            Ev::StateMark {
+                node: i,
+                incarnation,
+            },
+        );
     }
 
     fn crash_random(&mut self) {
