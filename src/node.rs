@@ -684,13 +684,13 @@ struct Controls {
 /// network inbox (fed by the [`Router`], bounded by [`ENGINE_NET_INBOX`]).
 struct EngineInboxes {
     membership: mpsc::UnboundedReceiver<MembershipCtl>,
-    membership_net: mpsc::Receiver<(NodeId, membership::Message)>,
+    membership_net: mpsc::Receiver<membership::Input>,
     topology: mpsc::UnboundedReceiver<TopologyCtl>,
-    topology_net: mpsc::Receiver<(NodeId, topology::Message)>,
+    topology_net: mpsc::Receiver<topology::Input>,
     broadcast: mpsc::UnboundedReceiver<BroadcastCtl>,
     broadcast_net: mpsc::Receiver<BroadcastNet>,
     oplog: mpsc::UnboundedReceiver<OpLogCtl>,
-    oplog_net: mpsc::Receiver<(NodeId, sync::Message)>,
+    oplog_net: mpsc::Receiver<sync::Input>,
 }
 
 /// What the transport's tasks take: its control inbox, the router its

@@ -68,7 +68,7 @@ pub(crate) struct MembershipActor {
     pub(crate) engine: Membership,
     pub(crate) clock: Clock,
     pub(crate) timers: Timers<membership::Timer>,
-    pub(crate) net: mpsc::Receiver<(NodeId, membership::Message)>,
+    pub(crate) net: mpsc::Receiver<membership::Input>,
     pub(crate) ctl: mpsc::UnboundedReceiver<MembershipCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
     /// Topology: where verdicts go.
@@ -107,7 +107,7 @@ impl MembershipActor {
         config: membership::Config,
         generation: u64,
         clock: Clock,
-        net: mpsc::Receiver<(NodeId, membership::Message)>,
+        net: mpsc::Receiver<membership::Input>,
         ctl: mpsc::UnboundedReceiver<MembershipCtl>,
         transport: mpsc::UnboundedSender<TransportCmd>,
         topology: mpsc::UnboundedSender<TopologyCtl>,
@@ -300,7 +300,7 @@ impl Supervised for MembershipActor {
                 },
                 msg = self.net.recv() => match msg {
                     None => return,
-                    Some((from, msg)) => self.feed(membership::Input::Message { from, msg }),
+                    Some(input) => self.feed(input),
                 },
                 _ = sleep_until(self.clock, deadline) => {
                     let now = self.clock.now();

@@ -146,7 +146,7 @@ pub(crate) struct OpLogActor {
     pub(crate) store: Option<Arc<Store>>,
     pub(crate) clock: Clock,
     pub(crate) timers: Timers<sync::Timer>,
-    pub(crate) net: mpsc::Receiver<(NodeId, sync::Message)>,
+    pub(crate) net: mpsc::Receiver<sync::Input>,
     pub(crate) ctl: mpsc::UnboundedReceiver<OpLogCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
     pub(crate) broadcast: mpsc::UnboundedSender<BroadcastCtl>,
@@ -200,7 +200,7 @@ impl OpLogActor {
         seal_key: [u8; 32],
         store: Option<Arc<Store>>,
         clock: Clock,
-        net: mpsc::Receiver<(NodeId, sync::Message)>,
+        net: mpsc::Receiver<sync::Input>,
         ctl: mpsc::UnboundedReceiver<OpLogCtl>,
         transport: mpsc::UnboundedSender<TransportCmd>,
         broadcast: mpsc::UnboundedSender<BroadcastCtl>,
@@ -693,13 +693,13 @@ impl Supervised for OpLogActor {
                 },
                 msg = self.net.recv() => match msg {
                     None => return,
-                    Some((from, msg)) => {
+                    Some(input) => {
                         // What else is queued already goes in the same commit.
-                        let mut inputs = vec![sync::Input::Message { from, msg }];
+                        let mut inputs = vec![input];
                         while inputs.len() < NET_BATCH_MAX
-                            && let Ok((from, msg)) = self.net.try_recv()
+                            && let Ok(input) = self.net.try_recv()
                         {
-                            inputs.push(sync::Input::Message { from, msg });
+                            inputs.push(input);
                         }
                         self.feed_all(inputs).await;
                     }

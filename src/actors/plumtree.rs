@@ -200,8 +200,8 @@ impl PlumtreeActor {
 
     fn on_net(&mut self, msg: BroadcastNet) {
         match msg {
-            BroadcastNet::Plumtree(from, msg) => {
-                self.feed(plumtree::Input::Message { from, msg });
+            BroadcastNet::Plumtree(input) => {
+                self.feed(input);
             }
             BroadcastNet::Direct(from, sealed) => {
                 if sealed.to == self.identity.node_id() {

@@ -41,7 +41,7 @@ pub(crate) struct TopologyActor {
     pub(crate) engine: topology::Topology,
     pub(crate) clock: Clock,
     pub(crate) timers: Timers<topology::Timer>,
-    pub(crate) net: mpsc::Receiver<(NodeId, topology::Message)>,
+    pub(crate) net: mpsc::Receiver<topology::Input>,
     pub(crate) ctl: mpsc::UnboundedReceiver<TopologyCtl>,
     pub(crate) transport: mpsc::UnboundedSender<TransportCmd>,
     /// Membership, Plumtree and the op-log: where neighbour events go.
@@ -58,7 +58,7 @@ impl TopologyActor {
         me: NodeId,
         config: topology::Config,
         clock: Clock,
-        net: mpsc::Receiver<(NodeId, topology::Message)>,
+        net: mpsc::Receiver<topology::Input>,
         ctl: mpsc::UnboundedReceiver<TopologyCtl>,
         transport: mpsc::UnboundedSender<TransportCmd>,
         membership: mpsc::UnboundedSender<MembershipCtl>,
@@ -168,7 +168,7 @@ impl Supervised for TopologyActor {
                 },
                 msg = self.net.recv() => match msg {
                     None => return,
-                    Some((from, msg)) => self.feed(topology::Input::Message { from, msg }),
+                    Some(input) => self.feed(input),
                 },
                 _ = sleep_until(self.clock, deadline) => {
                     let now = self.clock.now();
