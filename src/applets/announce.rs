@@ -68,14 +68,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "announce";
-/// A new announcement; the body is a [`Post`].
-pub const KIND_POST: u16 = 1;
-/// Pin an announcement; the body is its [`OpId`].
-pub const KIND_PIN: u16 = 2;
-/// Unpin an announcement; the body is its [`OpId`].
-pub const KIND_UNPIN: u16 = 3;
-/// Retract an announcement; the body is its [`OpId`].
-pub const KIND_RETRACT: u16 = 4;
 /// Longest announcement text, in characters (Unicode scalar values).
 pub const TEXT_CHARS_MAX: usize = 1000;
 /// The topic of an announcement posted without one.
@@ -91,45 +83,19 @@ pub struct Post {
     pub text: String,
 }
 
-/// An announcement op, typed: [`AnnounceOp::body`] encodes it,
-/// [`AnnounceOp::decode`] reads it back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnnounceOp {
-    Post(Post),
-    Pin(OpId),
-    Unpin(OpId),
-    Retract(OpId),
-}
-
-impl AnnounceOp {
-    /// The op's kind and encoded body, ready to publish under [`NAME`].
-    /// (A value too large for a frame, far beyond [`TEXT_CHARS_MAX`],
-    /// encodes as an empty body, which every node refuses.)
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let (kind, body) = match self {
-            AnnounceOp::Post(post) => (KIND_POST, codec::encode_value(post)),
-            AnnounceOp::Pin(id) => (KIND_PIN, codec::encode_value(id)),
-            AnnounceOp::Unpin(id) => (KIND_UNPIN, codec::encode_value(id)),
-            AnnounceOp::Retract(id) => (KIND_RETRACT, codec::encode_value(id)),
-        };
-        (kind, body.unwrap_or_default())
-    }
-
-    /// Reads an op of this applet; unknown kinds and bodies that do not
-    /// decode are refused with the reason.
-    pub fn decode(kind: u16, body: &[u8]) -> Result<AnnounceOp, String> {
-        let id = |what: &str| {
-            codec::decode_value::<OpId>(body).map_err(|e| format!("announce {what} body: {e}"))
-        };
-        match kind {
-            KIND_POST => codec::decode_value(body)
-                .map(AnnounceOp::Post)
-                .map_err(|e| format!("announce post body: {e}")),
-            KIND_PIN => id("pin").map(AnnounceOp::Pin),
-            KIND_UNPIN => id("unpin").map(AnnounceOp::Unpin),
-            KIND_RETRACT => id("retract").map(AnnounceOp::Retract),
-            _ => Err(format!("announce has no kind {kind}")),
-        }
+crate::applet_ops! {
+    /// An announcement op, typed: [`AnnounceOp::body`] encodes it,
+    /// [`AnnounceOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum AnnounceOp for NAME {
+        /// A new announcement; the body is a [`Post`].
+        KIND_POST = 1 => Post(Post),
+        /// Pin an announcement; the body is its [`OpId`].
+        KIND_PIN = 2 => Pin(OpId),
+        /// Unpin an announcement; the body is its [`OpId`].
+        KIND_UNPIN = 3 => Unpin(OpId),
+        /// Retract an announcement; the body is its [`OpId`].
+        KIND_RETRACT = 4 => Retract(OpId),
     }
 }
 

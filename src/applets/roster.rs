@@ -112,14 +112,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "roster";
-/// Invites a node; body [`Subject`].
-pub const KIND_INVITE: u16 = 1;
-/// Revokes a node; body [`Subject`].
-pub const KIND_REVOKE: u16 = 2;
-/// Designates a kiosk; body [`Subject`].
-pub const KIND_KIOSK_ADD: u16 = 3;
-/// Stops designating a kiosk; body [`Subject`].
-pub const KIND_KIOSK_REMOVE: u16 = 4;
 /// Fewest hex digits of a node-id prefix people may type.
 pub const PREFIX_HEX_MIN: usize = 4;
 /// Hex digits of a full node id.
@@ -131,26 +123,35 @@ pub struct Subject {
     pub node: NodeId,
 }
 
-/// One op of this applet, typed: build bodies with [`RosterOp::body`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RosterOp {
-    Invite(NodeId),
-    Revoke(NodeId),
-    KioskAdd(NodeId),
-    KioskRemove(NodeId),
+impl From<NodeId> for Subject {
+    fn from(node: NodeId) -> Subject {
+        Subject { node }
+    }
+}
+
+impl From<Subject> for NodeId {
+    fn from(s: Subject) -> NodeId {
+        s.node
+    }
+}
+
+crate::applet_ops! {
+    /// One op of this applet, typed: [`RosterOp::body`] encodes it,
+    /// [`RosterOp::decode`] reads it back.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum RosterOp for NAME {
+        /// Invites a node; body [`Subject`].
+        KIND_INVITE = 1 => Invite(NodeId as Subject),
+        /// Revokes a node; body [`Subject`].
+        KIND_REVOKE = 2 => Revoke(NodeId as Subject),
+        /// Designates a kiosk; body [`Subject`].
+        KIND_KIOSK_ADD = 3 => KioskAdd(NodeId as Subject),
+        /// Stops designating a kiosk; body [`Subject`].
+        KIND_KIOSK_REMOVE = 4 => KioskRemove(NodeId as Subject),
+    }
 }
 
 impl RosterOp {
-    /// The op's kind.
-    pub fn kind(&self) -> u16 {
-        match self {
-            RosterOp::Invite(_) => KIND_INVITE,
-            RosterOp::Revoke(_) => KIND_REVOKE,
-            RosterOp::KioskAdd(_) => KIND_KIOSK_ADD,
-            RosterOp::KioskRemove(_) => KIND_KIOSK_REMOVE,
-        }
-    }
-
     /// The node the op is about.
     pub fn node(&self) -> NodeId {
         match *self {
@@ -159,31 +160,6 @@ impl RosterOp {
             | RosterOp::KioskAdd(n)
             | RosterOp::KioskRemove(n) => n,
         }
-    }
-
-    /// The op's kind and encoded body.
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        // A 32-byte struct always encodes; the empty fallback would be
-        // refused by every node, never taken.
-        let body = codec::encode_value(&Subject { node: self.node() }).unwrap_or_default();
-        (self.kind(), body)
-    }
-
-    /// Decodes an op's kind and body (structure only: the rules come
-    /// after, in the applet).
-    pub fn decode(kind: u16, body: &[u8]) -> Result<RosterOp, String> {
-        let node = || -> Result<NodeId, String> {
-            codec::decode_value::<Subject>(body)
-                .map(|s| s.node)
-                .map_err(|e| format!("roster body: {e}"))
-        };
-        Ok(match kind {
-            KIND_INVITE => RosterOp::Invite(node()?),
-            KIND_REVOKE => RosterOp::Revoke(node()?),
-            KIND_KIOSK_ADD => RosterOp::KioskAdd(node()?),
-            KIND_KIOSK_REMOVE => RosterOp::KioskRemove(node()?),
-            other => return Err(format!("roster has no kind {other}")),
-        })
     }
 }
 

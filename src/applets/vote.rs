@@ -84,12 +84,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "vote";
-/// Creates a poll; the body is a [`CreatePoll`].
-pub const KIND_CREATE: u16 = 1;
-/// A vote; the body is a [`CastVote`].
-pub const KIND_VOTE: u16 = 2;
-/// Closes a poll; the body is a [`ClosePoll`].
-pub const KIND_CLOSE: u16 = 3;
 /// Longest poll title, in characters.
 pub const TITLE_CHARS_MAX: usize = 200;
 /// Longest option, in characters.
@@ -124,35 +118,17 @@ pub struct ClosePoll {
     pub poll: String,
 }
 
-/// An op of this applet, typed: build bodies with [`VoteOp::body`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VoteOp {
-    Create(CreatePoll),
-    Vote(CastVote),
-    Close(ClosePoll),
-}
-
-impl VoteOp {
-    /// The op's kind and encoded body. A body too large to encode (far
-    /// beyond every limit here) comes out empty, which the rules refuse.
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let (kind, bytes) = match self {
-            VoteOp::Create(b) => (KIND_CREATE, codec::encode_value(b)),
-            VoteOp::Vote(b) => (KIND_VOTE, codec::encode_value(b)),
-            VoteOp::Close(b) => (KIND_CLOSE, codec::encode_value(b)),
-        };
-        (kind, bytes.unwrap_or_default())
-    }
-
-    /// Decodes an op's body by its kind.
-    pub fn decode(kind: u16, body: &[u8]) -> Result<VoteOp, String> {
-        let bad = |e: codec::WireError| format!("vote body: {e}");
-        match kind {
-            KIND_CREATE => codec::decode_value(body).map(VoteOp::Create).map_err(bad),
-            KIND_VOTE => codec::decode_value(body).map(VoteOp::Vote).map_err(bad),
-            KIND_CLOSE => codec::decode_value(body).map(VoteOp::Close).map_err(bad),
-            other => Err(format!("vote has no kind {other}")),
-        }
+crate::applet_ops! {
+    /// An op of this applet, typed: [`VoteOp::body`] encodes it,
+    /// [`VoteOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum VoteOp for NAME {
+        /// Creates a poll; the body is a [`CreatePoll`].
+        KIND_CREATE = 1 => Create(CreatePoll),
+        /// A vote; the body is a [`CastVote`].
+        KIND_VOTE = 2 => Vote(CastVote),
+        /// Closes a poll; the body is a [`ClosePoll`].
+        KIND_CLOSE = 3 => Close(ClosePoll),
     }
 }
 

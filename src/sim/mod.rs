@@ -55,12 +55,12 @@ use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
 mod error;
-mod ops;
+pub(crate) mod ops;
 mod report;
 pub mod spec;
 
 pub use error::SimConfigError;
-pub use ops::OpMix;
+pub use ops::{OpMix, PlanContext, PlanFn, Planned, SimOps};
 use report::Metrics;
 pub use report::Report;
 pub use spec::{CountAt, LatencyRange, PartitionSpec};

@@ -294,8 +294,9 @@ pub struct App {
     pub popup_scroll: u16,
     /// Beacons of another room heard while alone: from where, how many.
     pub other_room: Option<(std::net::SocketAddr, u64)>,
-    /// Queues this node is at the head of.
-    pub heading: BTreeSet<String>,
+    /// The badges of the applets' notices raised so far (the queue's
+    /// "YOU'RE NEXT in help"), shown in the status bar.
+    pub badges: BTreeSet<String>,
     /// The wall clock, as of the last tick.
     pub now_ms: u64,
     pub width: u16,
@@ -335,7 +336,7 @@ impl App {
             popup: None,
             popup_scroll: 0,
             other_room: None,
-            heading: BTreeSet::new(),
+            badges: BTreeSet::new(),
             now_ms: 0,
             width: 80,
             height: 24,
@@ -659,11 +660,17 @@ impl App {
                 self.links = self.links.saturating_sub(1);
                 Vec::new()
             }
-            Event::QueueHead { queue } => {
-                self.heading.insert(queue.clone());
-                let view = View::Queues;
-                self.note_in(view, format!("you're next in queue {queue}"));
-                vec![Effect::Refresh(View::Queues)]
+            Event::Notice { applet, notice } => {
+                if let Some(badge) = notice.badge {
+                    self.badges.insert(present::clean(&badge));
+                }
+                let view = View::of_applet(applet);
+                self.note_in(view, present::clean(&notice.text));
+                if view.has_list() {
+                    vec![Effect::Refresh(view)]
+                } else {
+                    Vec::new()
+                }
             }
             Event::Equivocation { author, seq } => {
                 let who = self.names.show(&author);

@@ -166,8 +166,9 @@ fn busy_app() -> App {
         waiting: vec![entry(me(), "ada"), entry(id(0x22), "bob")],
         served: Vec::new(),
     }])));
-    app.update(Action::Node(Event::QueueHead {
-        queue: "help".into(),
+    app.update(Action::Node(Event::Notice {
+        applet: queue::NAME,
+        notice: queue::head_notice("help"),
     }));
     app.update(Action::Listing(Listing::Announcements(vec![
         announce::Entry {
