@@ -80,6 +80,7 @@ pub const COMMANDS: &[&str] = &["announce", "pin", "unpin", "retract", "announce
 pub struct Post {
     /// A name ([`ids::check_name`]), written `#topic` in commands.
     pub topic: String,
+    /// The announcement: 1 to [`TEXT_CHARS_MAX`] characters.
     pub text: String,
 }
 
@@ -104,15 +105,21 @@ crate::applet_ops! {
 pub struct Announcement {
     /// The id of the op that posted it.
     pub id: OpId,
+    /// Who posted it (the only one who may pin, unpin or retract it).
     pub author: NodeId,
     /// The posting op's place in the fold order `(lamport, author, seq)`.
     pub lamport: u64,
+    /// The posting op's seq (see `lamport`).
     pub seq: u64,
     /// The author's wall clock when posting (for display only).
     pub wall_ms: u64,
+    /// Its topic.
     pub topic: String,
+    /// Its text.
     pub text: String,
+    /// Whether its author pinned it (pinned ones list first).
     pub pinned: bool,
+    /// Whether its author took it back (it no longer lists).
     pub retracted: bool,
 }
 
@@ -125,14 +132,18 @@ impl Announcement {
 /// An announcement in a listing, with the short id people type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Entry {
+    /// The shortest unique prefix of its id, as people type it.
     pub short: String,
+    /// The announcement.
     pub announcement: Announcement,
 }
 
 /// A topic and how many (not retracted) announcements it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Topic {
+    /// The topic.
     pub name: String,
+    /// Its announcements, retracted ones left out.
     pub count: usize,
 }
 

@@ -93,13 +93,16 @@ pub const COMMANDS: &[&str] = &["lost", "found", "claim", "resolve", "lostfound"
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemKind {
+    /// Someone lost it (a claim says "I found it").
     Lost,
+    /// Someone found it (a claim says "that's mine").
     Found,
 }
 
 /// The body of a [`KIND_LOST`] or [`KIND_FOUND`] op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemBody {
+    /// What it is: 1 to [`DESCRIPTION_CHARS_MAX`] characters, one line.
     pub description: String,
     /// Where it was lost or found (`where=` in commands).
     pub place: Option<String>,
@@ -112,6 +115,7 @@ pub struct ItemBody {
 pub struct ClaimBody {
     /// The item claimed.
     pub item: OpId,
+    /// A word for the poster, if any (`/claim ID note`).
     pub note: Option<String>,
 }
 
@@ -155,8 +159,11 @@ impl LostFoundOp {
 pub struct Claim {
     /// The claiming op's id.
     pub id: OpId,
+    /// The claimer.
     pub by: NodeId,
+    /// The claimer's wall clock when claiming (for display only).
     pub wall_ms: u64,
+    /// The claim's note, if any.
     pub note: Option<String>,
 }
 
@@ -165,15 +172,21 @@ pub struct Claim {
 pub struct Item {
     /// The id of the op that posted it.
     pub id: OpId,
+    /// Lost or found.
     pub kind: ItemKind,
+    /// Who posted it (the only one who may resolve it).
     pub poster: NodeId,
     /// The posting op's place in the fold order `(lamport, poster, seq)`.
     pub lamport: u64,
+    /// The posting op's seq (see `lamport`).
     pub seq: u64,
     /// The poster's wall clock when posting (for display only).
     pub wall_ms: u64,
+    /// What it is.
     pub description: String,
+    /// Where it was lost or found, if given.
     pub place: Option<String>,
+    /// How to reach the poster, if given.
     pub contact: Option<String>,
     /// In fold order; at most one per person, never the poster.
     pub claims: Vec<Claim>,
@@ -195,7 +208,9 @@ impl Item {
 /// An item in a listing, with the short id people type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Entry {
+    /// The shortest unique prefix of its id, as people type it.
     pub short: String,
+    /// The item.
     pub item: Item,
 }
 

@@ -134,6 +134,130 @@ pub fn registration(name: &str) -> Option<&'static Builtin> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::encode_value;
+    use crate::id::{NodeId, OpId};
+
+    /// The bytes every applet wrote before its ops came from
+    /// [`applet_ops!`](crate::applet_ops): the body value, encoded.
+    fn encoded<T: serde::Serialize>(value: &T) -> Vec<u8> {
+        encode_value(value).expect("encodes")
+    }
+
+    #[test]
+    fn the_generated_kinds_and_bodies_are_the_documented_ones() {
+        let id = OpId([0xab; 32]);
+        let node = NodeId([0xcd; 32]);
+        let post = announce::Post {
+            topic: "food".into(),
+            text: "lunch".into(),
+        };
+        assert_eq!(
+            announce::AnnounceOp::Post(post.clone()).body(),
+            (1, encoded(&post))
+        );
+        assert_eq!(announce::AnnounceOp::Pin(id).body(), (2, encoded(&id)));
+        assert_eq!(announce::AnnounceOp::Unpin(id).body(), (3, encoded(&id)));
+        assert_eq!(announce::AnnounceOp::Retract(id).body(), (4, encoded(&id)));
+
+        let poll = vote::CreatePoll {
+            poll: "lunch".into(),
+            title: "Lunch?".into(),
+            options: vec!["a".into(), "b".into()],
+            closes_at_ms: Some(7),
+        };
+        assert_eq!(
+            vote::VoteOp::Create(poll.clone()).body(),
+            (1, encoded(&poll))
+        );
+        let cast = vote::CastVote {
+            poll: "lunch".into(),
+            option: "a".into(),
+        };
+        assert_eq!(vote::VoteOp::Vote(cast.clone()).body(), (2, encoded(&cast)));
+        let close = vote::ClosePoll {
+            poll: "lunch".into(),
+        };
+        assert_eq!(
+            vote::VoteOp::Close(close.clone()).body(),
+            (3, encoded(&close))
+        );
+
+        let join = queue::JoinQueue {
+            queue: "help".into(),
+            label: "ada".into(),
+            party: 2,
+            note: None,
+        };
+        assert_eq!(
+            queue::QueueOp::Join(join.clone()).body(),
+            (2, encoded(&join))
+        );
+        let next = queue::ServeNext {
+            queue: "help".into(),
+        };
+        assert_eq!(
+            queue::QueueOp::Next(next.clone()).body(),
+            (4, encoded(&next))
+        );
+
+        let item = lostfound::ItemBody {
+            description: "keys".into(),
+            place: Some("hall".into()),
+            contact: None,
+        };
+        assert_eq!(
+            lostfound::LostFoundOp::post(lostfound::ItemKind::Lost, item.clone()).body(),
+            (1, encoded(&item))
+        );
+        assert_eq!(
+            lostfound::LostFoundOp::post(lostfound::ItemKind::Found, item.clone()).body(),
+            (2, encoded(&item))
+        );
+        assert_eq!(
+            lostfound::LostFoundOp::Resolve(id).body(),
+            (4, encoded(&id))
+        );
+
+        let reference = encoded(&request::RequestRef { request: id });
+        assert_eq!(
+            reference,
+            vec![0xab; 32],
+            "a RequestRef is the id's 32 bytes"
+        );
+        for (op, kind) in [
+            (request::RequestOp::Claim(id), 2),
+            (request::RequestOp::Unclaim(id), 3),
+            (request::RequestOp::Fulfil(id), 4),
+            (request::RequestOp::Cancel(id), 5),
+        ] {
+            assert_eq!(op.body(), (kind, reference.clone()));
+            assert_eq!(request::RequestOp::decode(kind, &reference), Ok(op));
+        }
+        let subject = encoded(&roster::Subject { node });
+        for (op, kind) in [
+            (roster::RosterOp::Invite(node), 1),
+            (roster::RosterOp::Revoke(node), 2),
+            (roster::RosterOp::KioskAdd(node), 3),
+            (roster::RosterOp::KioskRemove(node), 4),
+        ] {
+            assert_eq!(op.body(), (kind, subject.clone()));
+            assert_eq!(roster::RosterOp::decode(kind, &subject), Ok(op));
+        }
+        assert_eq!(
+            roster::RosterOp::KINDS,
+            &[
+                (1, "KIND_INVITE"),
+                (2, "KIND_REVOKE"),
+                (3, "KIND_KIOSK_ADD"),
+                (4, "KIND_KIOSK_REMOVE")
+            ]
+        );
+        assert_eq!(
+            roster::RosterOp::decode(3, &[1; 31])
+                .map_err(|e| e.starts_with("roster kiosk add body: ")),
+            Err(true)
+        );
+    }
 
     #[test]
     fn every_registration_makes_the_applet_it_names_once() {

@@ -99,28 +99,38 @@ pub const PARTY_MAX: u32 = 50;
 /// Body of [`KIND_CREATE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateQueue {
+    /// The queue's id, a name ([`ids::check_name`]).
     pub queue: String,
+    /// What it is for, if given: at most [`TITLE_CHARS_MAX`] characters.
     pub title: Option<String>,
 }
 
 /// Body of [`KIND_JOIN`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinQueue {
+    /// The queue.
     pub queue: String,
+    /// Who is waiting, as shown to everyone: at most [`LABEL_CHARS_MAX`]
+    /// characters.
     pub label: String,
+    /// How many people: [`PARTY_MIN`] to [`PARTY_MAX`].
     pub party: u32,
+    /// A word for the owner, if given: at most [`NOTE_CHARS_MAX`]
+    /// characters.
     pub note: Option<String>,
 }
 
 /// Body of [`KIND_LEAVE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaveQueue {
+    /// The queue.
     pub queue: String,
 }
 
 /// Body of [`KIND_NEXT`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServeNext {
+    /// The queue.
     pub queue: String,
 }
 
@@ -143,34 +153,45 @@ crate::applet_ops! {
 /// A place in a queue (waiting, or once served).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The node that joined.
     pub node: NodeId,
+    /// Its label.
     pub label: String,
+    /// Its party's size.
     pub party: u32,
+    /// Its note, if any.
     pub note: Option<String>,
     /// The join op.
     pub joined: OpId,
+    /// The joiner's wall clock when joining (for display only).
     pub joined_wall_ms: u64,
 }
 
 /// A served place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Served {
+    /// The place that was served.
     pub entry: Entry,
     /// Who served it (the owner; later also a kiosk).
     pub by: NodeId,
     /// The `next` op.
     pub op: OpId,
+    /// The server's wall clock when serving (for display only).
     pub wall_ms: u64,
 }
 
 /// A queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queue {
+    /// Its id.
     pub id: String,
+    /// Its title, if any.
     pub title: Option<String>,
+    /// Who created it: who serves it.
     pub owner: NodeId,
     /// The create op.
     pub created: OpId,
+    /// The owner's wall clock when creating it (for display only).
     pub created_wall_ms: u64,
     /// Who is waiting, in join (fold) order: the first is the head.
     pub waiting: Vec<Entry>,
@@ -210,6 +231,7 @@ impl Queue {
 pub struct Place {
     /// 1 = the head.
     pub position: usize,
+    /// Who waits there.
     pub entry: Entry,
 }
 
@@ -880,7 +902,7 @@ mod tests {
             Err("queue has no kind 7".into())
         );
         let err = run_raw(&mut q, 1, 10, KIND_JOIN, b"junk").expect_err("undecodable");
-        assert!(err.starts_with("queue body:"), "{err}");
+        assert!(err.starts_with("queue join body:"), "{err}");
         let (kind, mut body) = create("help").body();
         body.push(0);
         assert!(run_raw(&mut q, 1, 10, kind, &body).is_err());

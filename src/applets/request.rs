@@ -95,13 +95,17 @@ pub const WHERE_CHARS_MAX: usize = 200;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Urgency {
+    /// When someone can.
     Low,
+    /// The default.
     #[default]
     Normal,
+    /// Now.
     Urgent,
 }
 
 impl Urgency {
+    /// The word people type and read: `low`, `normal`, `urgent`.
     pub fn as_str(self) -> &'static str {
         match self {
             Urgency::Low => "low",
@@ -137,6 +141,7 @@ pub struct NewRequest {
     /// Where: none, or 1 to [`WHERE_CHARS_MAX`] characters, not blank.
     #[serde(rename = "where")]
     pub place: Option<String>,
+    /// How soon.
     pub urgency: Urgency,
 }
 
@@ -144,6 +149,7 @@ pub struct NewRequest {
 /// [`KIND_CANCEL`]: the id of the request's op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRef {
+    /// The request (the id of the op that made it).
     pub request: OpId,
 }
 
@@ -181,9 +187,13 @@ crate::applet_ops! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Nobody has taken it on.
     Open,
+    /// Someone took it on (its `claimer`).
     Claimed,
+    /// Done.
     Fulfilled,
+    /// No longer needed.
     Cancelled,
 }
 
@@ -193,6 +203,7 @@ impl Status {
         matches!(self, Status::Fulfilled | Status::Cancelled)
     }
 
+    /// The word people read: `open`, `claimed`, `fulfilled`, `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
@@ -208,17 +219,23 @@ impl Status {
 pub struct Request {
     /// The id of the op that made it.
     pub id: OpId,
+    /// Who asked (the only one who may cancel it).
     pub requester: NodeId,
+    /// What is needed.
     pub what: String,
+    /// Where, if given.
     #[serde(rename = "where")]
     pub place: Option<String>,
+    /// How soon.
     pub urgency: Urgency,
     /// The request op's place in the fold order (`lamport`, `requester`,
     /// `seq`): its age.
     pub lamport: u64,
+    /// The request op's seq (see `lamport`).
     pub seq: u64,
     /// The request op's wall time (display only).
     pub wall_ms: u64,
+    /// Where it stands.
     pub status: Status,
     /// Who holds it while claimed; kept when a claimed request is
     /// fulfilled or cancelled, cleared by an unclaim.
@@ -678,9 +695,9 @@ mod tests {
         let err = b.raw(1, 9, &[]).expect_err("unknown kind");
         assert_eq!(err, "request has no kind 9");
         let err = b.raw(1, KIND_REQUEST, b"junk").expect_err("bad body");
-        assert!(err.starts_with("request body:"), "{err}");
+        assert!(err.starts_with("request request body:"), "{err}");
         let err = b.raw(1, KIND_CLAIM, &[0; 31]).expect_err("short id");
-        assert!(err.starts_with("request body:"), "{err}");
+        assert!(err.starts_with("request claim body:"), "{err}");
         // An urgency index that is not a variant.
         let (_, mut body) = new("x", None, Urgency::Low).body();
         let at = body.len() - 4;

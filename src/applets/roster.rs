@@ -120,6 +120,7 @@ pub const NODE_HEX: usize = 64;
 /// The body of every roster op: the node it is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
+    /// The node invited, revoked, or designated a kiosk (or no longer).
     pub node: NodeId,
 }
 
@@ -168,8 +169,11 @@ impl RosterOp {
 /// roster op).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The node it is about.
     pub node: NodeId,
+    /// Who did it (the op's author).
     pub by: NodeId,
+    /// The op.
     pub op: OpId,
     /// The op's wall time (display only).
     pub wall_ms: u64,
@@ -180,6 +184,7 @@ pub struct Entry {
 pub struct RosterView {
     /// No invitation yet: anyone with the room code is admitted.
     pub open: bool,
+    /// The author of the first accepted roster op, if any.
     pub founder: Option<NodeId>,
     /// Members now (founder and invited, not revoked), by node id.
     pub members: Vec<Entry>,
@@ -213,6 +218,7 @@ impl Roster {
         self.founder.map(|f| f.node)
     }
 
+    /// Whether `node` was revoked (for good: a revocation is not undone).
     pub fn is_revoked(&self, node: &NodeId) -> bool {
         self.revoked.contains_key(node)
     }
@@ -782,9 +788,9 @@ mod tests {
         let mut b = Bench::default();
         assert_eq!(b.raw(1, 0, &[]), Err("roster has no kind 0".into()));
         let err = b.raw(1, KIND_INVITE, &[2; 31]).expect_err("short");
-        assert!(err.starts_with("roster body:"), "{err}");
+        assert!(err.starts_with("roster invite body:"), "{err}");
         let err = b.raw(1, KIND_REVOKE, &[2; 33]).expect_err("long");
-        assert!(err.starts_with("roster body:"), "{err}");
+        assert!(err.starts_with("roster revoke body:"), "{err}");
         assert_eq!(b.state, Roster::default());
         assert_eq!(b.state.founder(), None, "refused ops found nothing");
     }

@@ -98,8 +98,12 @@ pub const COMMAND_WORDS: [&str; 4] = ["meta", "close", "list", "show"];
 /// Body of [`KIND_CREATE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatePoll {
+    /// The poll's id, a name ([`ids::check_name`]).
     pub poll: String,
+    /// The question: at most [`TITLE_CHARS_MAX`] characters.
     pub title: String,
+    /// [`OPTIONS_MIN`] to [`OPTIONS_MAX`] distinct options, each at most
+    /// [`OPTION_CHARS_MAX`] characters.
     pub options: Vec<String>,
     /// Wall time (ms since the Unix epoch) from which votes are refused.
     pub closes_at_ms: Option<u64>,
@@ -108,13 +112,16 @@ pub struct CreatePoll {
 /// Body of [`KIND_VOTE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CastVote {
+    /// The poll.
     pub poll: String,
+    /// One of its options.
     pub option: String,
 }
 
 /// Body of [`KIND_CLOSE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosePoll {
+    /// The poll.
     pub poll: String,
 }
 
@@ -135,30 +142,42 @@ crate::applet_ops! {
 /// One node's vote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ballot {
+    /// Who voted.
     pub voter: NodeId,
+    /// For what.
     pub option: String,
     /// The vote op (the latest of this voter's counted votes).
     pub op: OpId,
+    /// The voter's wall clock when voting (for display only).
     pub wall_ms: u64,
 }
 
 /// The close op of a poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closed {
+    /// The close op.
     pub op: OpId,
+    /// Its author's wall clock when closing (for display only).
     pub wall_ms: u64,
 }
 
 /// A poll and its votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Poll {
+    /// Its id.
     pub id: String,
+    /// The question.
     pub title: String,
+    /// Its options, in the order given.
     pub options: Vec<String>,
+    /// Who created it (the only one who may close it).
     pub creator: NodeId,
     /// The create op.
     pub created: OpId,
+    /// The creator's wall clock when creating it (for display only).
     pub created_wall_ms: u64,
+    /// Wall time (ms since the Unix epoch) from which votes are refused,
+    /// if given.
     pub closes_at_ms: Option<u64>,
     /// The close op, once there is one.
     pub closed: Option<Closed>,
@@ -208,14 +227,18 @@ impl Poll {
 /// Votes for one option.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptionCount {
+    /// The option.
     pub option: String,
+    /// Its votes.
     pub votes: usize,
 }
 
 /// A poll's live tally.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
+    /// The poll's id.
     pub poll: String,
+    /// Its question.
     pub title: String,
     /// Per option, in the poll's order.
     pub counts: Vec<OptionCount>,
@@ -226,6 +249,7 @@ pub struct Tally {
     pub closed: bool,
     /// The close op's wall time (display only), once there is one.
     pub closed_wall_ms: Option<u64>,
+    /// The poll's close time, if given (see [`Poll::closes_at_ms`]).
     pub closes_at_ms: Option<u64>,
 }
 
@@ -913,7 +937,7 @@ mod tests {
             Err("vote has no kind 9".into())
         );
         let err = run_raw(&mut v, 1, 10, KIND_CREATE, b"junk").expect_err("undecodable");
-        assert!(err.starts_with("vote body:"), "{err}");
+        assert!(err.starts_with("vote create body:"), "{err}");
         // A vote body under the create kind does not decode either.
         let (_, body) = cast("lunch", "a").body();
         assert!(run_raw(&mut v, 1, 10, KIND_CREATE, &body).is_err());

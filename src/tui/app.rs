@@ -915,8 +915,8 @@ impl App {
             return;
         }
         let candidates: Vec<String> = if head.is_empty() && word.starts_with('/') {
-            COMMAND_WORDS
-                .iter()
+            command_words()
+                .into_iter()
                 .filter(|c| c.starts_with(word))
                 .map(|c| format!("{c} "))
                 .collect()
@@ -1172,43 +1172,37 @@ impl App {
     }
 }
 
-/// Slash-words Tab completes.
-pub const COMMAND_WORDS: &[&str] = &[
-    "/announce",
-    "/announcements",
-    "/cancel",
-    "/claim",
-    "/claim-request",
+/// The line client's own slash-words Tab completes; the applets' come
+/// from their registrations ([`command_words`]).
+pub const CORE_COMMAND_WORDS: &[&str] = &[
     "/dm",
-    "/found",
-    "/fulfil",
     "/help",
     "/history",
-    "/invite",
     "/join",
-    "/kiosk",
-    "/lost",
-    "/lostfound",
     "/me",
     "/members",
     "/nick",
     "/peers",
-    "/pin",
-    "/queue",
     "/quit",
-    "/request",
-    "/requests",
-    "/resolve",
-    "/retract",
-    "/revoke",
-    "/roster",
     "/snapshot",
     "/state",
-    "/unclaim",
-    "/unpin",
-    "/vote",
     "/whois",
 ];
+
+/// Every slash-word Tab completes, sorted: the line client's own and each
+/// built-in applet's ([`crate::cli::applets::Commands::words`]).
+pub fn command_words() -> Vec<String> {
+    let mut words: Vec<String> = CORE_COMMAND_WORDS
+        .iter()
+        .map(|w| w.to_string())
+        .chain(
+            crate::cli::applets::all().flat_map(|(_, c)| c.words.iter().map(|w| format!("/{w}"))),
+        )
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
 
 /// Whether `text` names `nick` (a whole word, any case).
 pub fn mentions(text: &str, nick: &str) -> bool {
