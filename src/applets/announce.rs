@@ -379,15 +379,32 @@ pub(crate) fn check_text(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Command {
     /// `/announce [#topic] TEXT`
-    Announce { topic: String, text: String },
+    Announce {
+        /// The topic ([`DEFAULT_TOPIC`] when none is given).
+        topic: String,
+        /// The announcement.
+        text: String,
+    },
     /// `/pin ID`
-    Pin { id: String },
+    Pin {
+        /// The announcement's id or id prefix.
+        id: String,
+    },
     /// `/unpin ID`
-    Unpin { id: String },
+    Unpin {
+        /// The announcement's id or id prefix.
+        id: String,
+    },
     /// `/retract ID`
-    Retract { id: String },
+    Retract {
+        /// The announcement's id or id prefix.
+        id: String,
+    },
     /// `/announcements [#topic]`
-    List { topic: Option<String> },
+    List {
+        /// Only this topic's, if given.
+        topic: Option<String>,
+    },
 }
 
 /// Parses the arguments `args` of the slash-word `word` (one of

@@ -423,13 +423,29 @@ impl Applet for LostFound {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Command {
     /// `/lost DESCRIPTION [where=PLACE] [contact=HINT]` or `/found ..`
-    Post { kind: ItemKind, item: ItemBody },
+    Post {
+        /// Lost or found (the slash-word).
+        kind: ItemKind,
+        /// The item's description, place and contact.
+        item: ItemBody,
+    },
     /// `/claim ID [note]`
-    Claim { id: String, note: Option<String> },
+    Claim {
+        /// The item's id or id prefix.
+        id: String,
+        /// The note, if any.
+        note: Option<String>,
+    },
     /// `/resolve ID`
-    Resolve { id: String },
+    Resolve {
+        /// The item's id or id prefix.
+        id: String,
+    },
     /// `/lostfound [all]`
-    List { all: bool },
+    List {
+        /// Resolved items too.
+        all: bool,
+    },
 }
 
 /// Parses the arguments `args` of the slash-word `word` (one of

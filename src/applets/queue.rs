@@ -477,22 +477,37 @@ fn check_party(party: u32) -> Result<(), String> {
 pub enum Command {
     /// `/queue create ID [title=..]`
     Create {
+        /// The queue's id.
         queue: String,
+        /// Its title, if given.
         title: Option<String>,
     },
     /// `/queue join ID label=.. [party=N] [note=..]`
     Join {
+        /// The queue.
         queue: String,
+        /// Who is waiting, as shown to everyone.
         label: String,
+        /// How many people ([`PARTY_MIN`] when not given).
         party: u32,
+        /// A word for the owner, if given.
         note: Option<String>,
     },
     /// `/queue leave ID`
-    Leave { queue: String },
+    Leave {
+        /// The queue.
+        queue: String,
+    },
     /// `/queue next ID`
-    Next { queue: String },
+    Next {
+        /// The queue.
+        queue: String,
+    },
     /// `/queue list ID`
-    List { queue: String },
+    List {
+        /// The queue.
+        queue: String,
+    },
 }
 
 impl Command {

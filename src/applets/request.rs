@@ -487,7 +487,10 @@ pub enum Command {
     /// `/cancel ID`.
     Cancel(String),
     /// `/requests [all]`.
-    List { all: bool },
+    List {
+        /// Fulfilled and cancelled requests too.
+        all: bool,
+    },
 }
 
 /// A command's parser: the text after the slash-word.

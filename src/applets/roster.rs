@@ -432,6 +432,7 @@ impl Applet for Roster {
 /// nodes it knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// A whole node id (64 hex digits).
     Full(NodeId),
     /// [`PREFIX_HEX_MIN`] to 63 lower-case hex digits.
     Prefix(String),

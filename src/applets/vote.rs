@@ -495,20 +495,34 @@ pub fn check_options(options: &[String]) -> Result<(), String> {
 pub enum Command {
     /// `/vote meta ID title=.. options=a,b[,..] [closes=10m]`
     Create {
+        /// The poll's id.
         poll: String,
+        /// The question.
         title: String,
+        /// The options, in order.
         options: Vec<String>,
         /// How long after it is written the poll closes.
         closes_in_ms: Option<u64>,
     },
     /// `/vote ID OPTION`
-    Vote { poll: String, option: String },
+    Vote {
+        /// The poll.
+        poll: String,
+        /// One of its options.
+        option: String,
+    },
     /// `/vote close ID`
-    Close { poll: String },
+    Close {
+        /// The poll.
+        poll: String,
+    },
     /// `/vote list`
     List,
     /// `/vote show ID`
-    Show { poll: String },
+    Show {
+        /// The poll.
+        poll: String,
+    },
 }
 
 impl Command {
