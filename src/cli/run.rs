@@ -746,3 +746,32 @@ impl Client {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Notice;
+
+    #[test]
+    fn a_notice_prints_as_a_json_event_of_its_name_with_its_fields() {
+        let head = crate::applets::queue::head_notice("help");
+        assert_eq!(
+            notice_json("queue", &head).to_string(),
+            r#"{"applet":"queue","event":"queue_head","queue":"help","text":"you're next in queue help"}"#
+        );
+        // The event's own fields win over pairs of the same name.
+        let odd = Notice::new(
+            "kudos_received",
+            vec![
+                ("event", "chat".into()),
+                ("text", "no".into()),
+                ("count", "2".into()),
+            ],
+            "you have 2 kudos".into(),
+        );
+        assert_eq!(
+            notice_json("kudos", &odd),
+            json!({"event": "kudos_received", "applet": "kudos", "count": "2", "text": "you have 2 kudos"})
+        );
+    }
+}
