@@ -12,7 +12,9 @@
 //! * [`roster`]: invitations, revocations and kiosks.
 //!
 //! [`BUILTIN`] registers each of them once (constructor, line-client
-//! commands, simulated ops); [`body`] generates an applet's typed ops and
+//! commands, simulated ops; the last two live in [`crate::cli::applets`]
+//! and [`crate::sim`], so the applets themselves stay pure); [`body`]
+//! generates an applet's typed ops and
 //! their encoding from one table ([`applet_ops!`](crate::applet_ops)).
 //! [`ids`] holds the rules for the ids people type, [`args`] the way
 //! command arguments are written.
