@@ -245,7 +245,9 @@ impl Config {
 
     /// Registers a library user's applet: its ops are checked before
     /// publishing, folded in the same total order as the built-in ones,
-    /// counted in the state hash, and readable with [`crate::Node::query`].
+    /// counted in the state hash, and readable with [`crate::Node::query`];
+    /// its notices ([`Applet::notices`]) are raised as
+    /// [`crate::Event::Notice`]. `examples/custom_applet.rs` is one.
     /// Ops of applets a node does not know are stored and relayed anyway, so
     /// nodes with and without it share one log (their state hashes differ).
     pub fn with_applet<A: Applet + Default>(mut self) -> Config {
@@ -295,7 +297,7 @@ impl Config {
         self.topology.validate()?;
         self.plumtree.validate()?;
         let mut names: std::collections::BTreeSet<&'static str> =
-            crate::applets::builtin().iter().map(|a| a.name()).collect();
+            crate::applets::BUILTIN.iter().map(|b| b.name).collect();
         for factory in &self.applets {
             let name = factory.make().name();
             if !names.insert(name) {

@@ -11,9 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use flashmesh::applets::queue;
 use flashmesh::event::StateMark;
 use flashmesh::proto::oplog::fold::{Applet, AppliedOp};
-use flashmesh::{Config, IdentitySource, Node, Room, RoomCode};
+use flashmesh::{Config, Event, IdentitySource, Node, Room, RoomCode};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
@@ -429,6 +430,74 @@ async fn a_library_users_applet_is_checked_folded_and_queried_and_a_node_without
         clash.err()
     );
     for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
+/// The queue's notices reaching `events` so far, added to `count`.
+fn count_queue_heads(events: &mut tokio::sync::broadcast::Receiver<Event>, count: &mut usize) {
+    while let Ok(event) = events.try_recv() {
+        if let Event::Notice { applet, notice } = event
+            && applet == queue::NAME
+        {
+            assert_eq!(notice, queue::head_notice("help"));
+            *count += 1;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_a_queue_is_told_once_each_time_it_comes_to_the_head() {
+    let a = start(config()).await;
+    let mut cfg = config();
+    cfg.seeds = vec![a.local_addr().to_string()];
+    let b = start(cfg).await;
+    let (mut a_events, mut b_events) = (a.subscribe(), b.subscribe());
+    let holds = |n: u64| {
+        let (a, b) = (a.clone(), b.clone());
+        move || {
+            let (a, b) = (a.clone(), b.clone());
+            async move {
+                a.log_state().await.expect("running").ops == n
+                    && b.log_state().await.expect("running").ops == n
+            }
+        }
+    };
+    a.act(&queue::QueueOp::Create(queue::CreateQueue {
+        queue: "help".into(),
+        title: None,
+    }))
+    .await
+    .expect("created");
+    wait_for("both hold the create", holds(1)).await;
+    let join = queue::QueueOp::Join(queue::JoinQueue {
+        queue: "help".into(),
+        label: "bob".into(),
+        party: 1,
+        note: None,
+    });
+    b.act(&join).await.expect("joined");
+    // b is told at once: its own op is folded before `act` returns.
+    let (mut a_heads, mut b_heads) = (0, 0);
+    count_queue_heads(&mut b_events, &mut b_heads);
+    assert_eq!(b_heads, 1, "b is at the head");
+    wait_for("both hold the join", holds(2)).await;
+    a.act(&queue::QueueOp::Next(queue::ServeNext {
+        queue: "help".into(),
+    }))
+    .await
+    .expect("served");
+    wait_for("both hold the next", holds(3)).await;
+    b.act(&join).await.expect("joined again");
+    wait_for("both hold the second join", holds(4)).await;
+    count_queue_heads(&mut b_events, &mut b_heads);
+    count_queue_heads(&mut a_events, &mut a_heads);
+    assert_eq!(
+        b_heads, 2,
+        "told again after being served and joining again"
+    );
+    assert_eq!(a_heads, 0, "a never waited");
+    for n in [a, b] {
         n.shutdown().await;
     }
 }

@@ -13,6 +13,11 @@
 //!   one commit), then
 //!   announced on the bus (`Event::Op`; `Event::Mail` for a direct message
 //!   to this node).
+//! * Notices: after each batch it took in (received or its own) and at
+//!   start, the actor asks every applet what it has to tell this node's
+//!   user ([`crate::proto::oplog::fold::Applet::notices`]) and raises each
+//!   notice once per time it comes to hold (`Event::Notice`). It knows no
+//!   applet by name but `dm` (whose ops it opens for `Event::Mail`).
 //!
 //! Store calls block (an fsync per commit), so they run on tokio's blocking
 //! pool while the actor waits.
@@ -34,7 +39,7 @@ use super::membership::MembershipCtl;
 use super::plumtree::BroadcastCtl;
 use super::transport::TransportCmd;
 use super::{Clock, Supervised, Timers, fresh_rng, sleep_until};
-use crate::applets::{self, dm as dm_applet, queue as queue_applet};
+use crate::applets::{self, dm as dm_applet};
 use crate::codec;
 use crate::config::AppletFactory;
 use crate::crypto::dm;
@@ -45,7 +50,7 @@ use crate::proto::Time;
 use crate::proto::oplog::fold::{FoldKey, Folder};
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
-use crate::proto::oplog::{IngestReport, OpLog, SignedOp, Snapshot, VerifiedOp};
+use crate::proto::oplog::{IngestReport, NoticeBoard, OpLog, SignedOp, Snapshot, VerifiedOp};
 use crate::proto::route::{Effect, Routed, StateMarker};
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::{Batch, StorageError, Store};
@@ -71,12 +76,20 @@ pub const HISTORY_SCAN_MAX: usize = 4096;
 /// One op as [`crate::Node::history`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryOp {
+    /// The op's id.
     pub id: OpId,
+    /// Who wrote and signed it.
     pub author: NodeId,
+    /// Its place in its author's log, from 1.
     pub seq: u64,
+    /// Its Lamport time (history is in `(lamport, author, seq)` order).
     pub lamport: u64,
+    /// The author's wall clock when writing, milliseconds since the Unix
+    /// epoch (for display only).
     pub wall_ms: u64,
+    /// The applet it is for.
     pub applet: String,
+    /// The applet's kind of op.
     pub kind: u16,
     /// The body opened with the room key (`None` if it does not open).
     pub body: Option<Vec<u8>>,
@@ -90,7 +103,11 @@ pub struct HistoryOp {
 /// The log's state, as [`crate::Node::log_state`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogState {
+    /// The hash of every applet's folded state (see
+    /// [`Folder::state_hash`]): equal on nodes holding the same ops.
     pub state_hash: [u8; 32],
+    /// The hash of the frontier (each author's chain head; what
+    /// anti-entropy compares first).
     pub frontier_hash: [u8; 32],
     /// Ops held (chained).
     pub ops: u64,
@@ -157,8 +174,10 @@ pub(crate) struct OpLogActor {
     /// The state mark's publisher (nothing is hashed while nothing moved).
     state_marker: StateMarker,
     state_tick: Option<Time>,
-    /// The queues this node is at the head of (told once each time).
-    heading: BTreeSet<String>,
+    /// The applets' notices that held at the last look (each is raised
+    /// once per time it comes to hold). Kept over a restart after a
+    /// panic, so nothing is raised twice.
+    notices: NoticeBoard,
     neighbors: BTreeSet<NodeId>,
     replayed_at_start: u64,
     snapshot_ops: Option<u64>,
@@ -226,7 +245,7 @@ impl OpLogActor {
             started: false,
             state_marker: StateMarker::default(),
             state_tick: None,
-            heading: BTreeSet::new(),
+            notices: NoticeBoard::default(),
             neighbors: BTreeSet::new(),
             replayed_at_start: 0,
             snapshot_ops: None,
@@ -420,39 +439,19 @@ impl OpLogActor {
         for op in &chained {
             self.announce(op);
         }
-        if chained
-            .iter()
-            .any(|op| op.op().applet == queue_applet::NAME)
-        {
-            self.tell_queue_heads();
-        }
+        self.tell_notices();
         self.maybe_snapshot().await;
     }
 
-    /// Tells this node (`Event::QueueHead`) about every queue it has just
-    /// come to the head of.
-    fn tell_queue_heads(&mut self) {
+    /// Asks every applet what it has to tell this node's user now, and
+    /// raises (`Event::Notice`) each notice that did not hold at the last
+    /// look. Knows no applet: see [`crate::proto::oplog::notice`].
+    fn tell_notices(&mut self) {
         let me = self.identity.node_id();
-        let heading: BTreeSet<String> = self
-            .replica
-            .oplog()
-            .folder()
-            .applet(queue_applet::NAME)
-            .and_then(|a| a.as_any().downcast_ref::<queue_applet::Queues>())
-            .map(|q| {
-                q.queues()
-                    .iter()
-                    .filter(|queue| queue.waiting.first().is_some_and(|e| e.node == me))
-                    .map(|queue| queue.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for queue in heading.difference(&self.heading) {
-            let _ = self.bus.send(Event::QueueHead {
-                queue: queue.clone(),
-            });
+        let now = self.replica.oplog().folder().notices(&me);
+        for (applet, notice) in self.notices.update(now) {
+            let _ = self.bus.send(Event::Notice { applet, notice });
         }
-        self.heading = heading;
     }
 
     fn announce(&self, op: &VerifiedOp) {
@@ -523,9 +522,7 @@ impl OpLogActor {
             return Err(reason.clone());
         }
         self.announce(&op);
-        if applet == queue_applet::NAME {
-            self.tell_queue_heads();
-        }
+        self.tell_notices();
         self.maybe_snapshot().await;
         let (reply, _) = oneshot::channel();
         let _ = self.broadcast.send(BroadcastCtl::Publish {
@@ -674,7 +671,7 @@ impl Supervised for OpLogActor {
         if !self.started {
             self.started = true;
             self.load().await;
-            self.tell_queue_heads();
+            self.tell_notices();
             self.feed(sync::Input::Start).await;
             for p in self.neighbors.clone() {
                 self.feed(sync::Input::NeighborUp(p)).await;

@@ -68,14 +68,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "announce";
-/// A new announcement; the body is a [`Post`].
-pub const KIND_POST: u16 = 1;
-/// Pin an announcement; the body is its [`OpId`].
-pub const KIND_PIN: u16 = 2;
-/// Unpin an announcement; the body is its [`OpId`].
-pub const KIND_UNPIN: u16 = 3;
-/// Retract an announcement; the body is its [`OpId`].
-pub const KIND_RETRACT: u16 = 4;
 /// Longest announcement text, in characters (Unicode scalar values).
 pub const TEXT_CHARS_MAX: usize = 1000;
 /// The topic of an announcement posted without one.
@@ -88,48 +80,23 @@ pub const COMMANDS: &[&str] = &["announce", "pin", "unpin", "retract", "announce
 pub struct Post {
     /// A name ([`ids::check_name`]), written `#topic` in commands.
     pub topic: String,
+    /// The announcement: 1 to [`TEXT_CHARS_MAX`] characters.
     pub text: String,
 }
 
-/// An announcement op, typed: [`AnnounceOp::body`] encodes it,
-/// [`AnnounceOp::decode`] reads it back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnnounceOp {
-    Post(Post),
-    Pin(OpId),
-    Unpin(OpId),
-    Retract(OpId),
-}
-
-impl AnnounceOp {
-    /// The op's kind and encoded body, ready to publish under [`NAME`].
-    /// (A value too large for a frame, far beyond [`TEXT_CHARS_MAX`],
-    /// encodes as an empty body, which every node refuses.)
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let (kind, body) = match self {
-            AnnounceOp::Post(post) => (KIND_POST, codec::encode_value(post)),
-            AnnounceOp::Pin(id) => (KIND_PIN, codec::encode_value(id)),
-            AnnounceOp::Unpin(id) => (KIND_UNPIN, codec::encode_value(id)),
-            AnnounceOp::Retract(id) => (KIND_RETRACT, codec::encode_value(id)),
-        };
-        (kind, body.unwrap_or_default())
-    }
-
-    /// Reads an op of this applet; unknown kinds and bodies that do not
-    /// decode are refused with the reason.
-    pub fn decode(kind: u16, body: &[u8]) -> Result<AnnounceOp, String> {
-        let id = |what: &str| {
-            codec::decode_value::<OpId>(body).map_err(|e| format!("announce {what} body: {e}"))
-        };
-        match kind {
-            KIND_POST => codec::decode_value(body)
-                .map(AnnounceOp::Post)
-                .map_err(|e| format!("announce post body: {e}")),
-            KIND_PIN => id("pin").map(AnnounceOp::Pin),
-            KIND_UNPIN => id("unpin").map(AnnounceOp::Unpin),
-            KIND_RETRACT => id("retract").map(AnnounceOp::Retract),
-            _ => Err(format!("announce has no kind {kind}")),
-        }
+crate::applet_ops! {
+    /// An announcement op, typed: [`AnnounceOp::body`] encodes it,
+    /// [`AnnounceOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum AnnounceOp for NAME {
+        /// A new announcement; the body is a [`Post`].
+        KIND_POST = 1 => Post(Post),
+        /// Pin an announcement; the body is its [`OpId`].
+        KIND_PIN = 2 => Pin(OpId),
+        /// Unpin an announcement; the body is its [`OpId`].
+        KIND_UNPIN = 3 => Unpin(OpId),
+        /// Retract an announcement; the body is its [`OpId`].
+        KIND_RETRACT = 4 => Retract(OpId),
     }
 }
 
@@ -138,15 +105,21 @@ impl AnnounceOp {
 pub struct Announcement {
     /// The id of the op that posted it.
     pub id: OpId,
+    /// Who posted it (the only one who may pin, unpin or retract it).
     pub author: NodeId,
     /// The posting op's place in the fold order `(lamport, author, seq)`.
     pub lamport: u64,
+    /// The posting op's seq (see `lamport`).
     pub seq: u64,
     /// The author's wall clock when posting (for display only).
     pub wall_ms: u64,
+    /// Its topic.
     pub topic: String,
+    /// Its text.
     pub text: String,
+    /// Whether its author pinned it (pinned ones list first).
     pub pinned: bool,
+    /// Whether its author took it back (it no longer lists).
     pub retracted: bool,
 }
 
@@ -159,14 +132,18 @@ impl Announcement {
 /// An announcement in a listing, with the short id people type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Entry {
+    /// The shortest unique prefix of its id, as people type it.
     pub short: String,
+    /// The announcement.
     pub announcement: Announcement,
 }
 
 /// A topic and how many (not retracted) announcements it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Topic {
+    /// The topic.
     pub name: String,
+    /// Its announcements, retracted ones left out.
     pub count: usize,
 }
 
@@ -402,15 +379,32 @@ pub(crate) fn check_text(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Command {
     /// `/announce [#topic] TEXT`
-    Announce { topic: String, text: String },
+    Announce {
+        /// The topic ([`DEFAULT_TOPIC`] when none is given).
+        topic: String,
+        /// The announcement.
+        text: String,
+    },
     /// `/pin ID`
-    Pin { id: String },
+    Pin {
+        /// The announcement's id or id prefix.
+        id: String,
+    },
     /// `/unpin ID`
-    Unpin { id: String },
+    Unpin {
+        /// The announcement's id or id prefix.
+        id: String,
+    },
     /// `/retract ID`
-    Retract { id: String },
+    Retract {
+        /// The announcement's id or id prefix.
+        id: String,
+    },
     /// `/announcements [#topic]`
-    List { topic: Option<String> },
+    List {
+        /// Only this topic's, if given.
+        topic: Option<String>,
+    },
 }
 
 /// Parses the arguments `args` of the slash-word `word` (one of

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 /// Parsed arguments: the free text (trimmed, maybe empty) and the values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Args {
+    /// The free text before the first `key=`, trimmed.
     pub text: String,
+    /// Each `key=value`, by key.
     pub values: BTreeMap<String, String>,
 }
 

@@ -17,10 +17,15 @@ pub const TEXT_BYTES_MAX: usize = 4096;
 /// One line of the room's chat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
+    /// The op's id.
     pub id: OpId,
+    /// Who wrote it.
     pub author: NodeId,
+    /// The op's Lamport time (lines are in fold order).
     pub lamport: u64,
+    /// The author's wall clock when writing (for display only).
     pub wall_ms: u64,
+    /// The line.
     pub text: String,
 }
 

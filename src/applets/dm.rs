@@ -20,10 +20,15 @@ pub const KIND_MESSAGE: u16 = 1;
 /// One direct message, as every node sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The op's id.
     pub id: OpId,
+    /// The sender (the op's author).
     pub from: NodeId,
+    /// The recipient, the only node that can open the text.
     pub to: NodeId,
+    /// The op's Lamport time (messages are in fold order).
     pub lamport: u64,
+    /// The sender's wall clock when writing (for display only).
     pub wall_ms: u64,
 }
 

@@ -74,14 +74,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "lostfound";
-/// Something lost; the body is an [`ItemBody`].
-pub const KIND_LOST: u16 = 1;
-/// Something found; the body is an [`ItemBody`].
-pub const KIND_FOUND: u16 = 2;
-/// A claim on an item; the body is a [`ClaimBody`].
-pub const KIND_CLAIM: u16 = 3;
-/// The item is back with its owner; the body is the item's [`OpId`].
-pub const KIND_RESOLVE: u16 = 4;
 /// Longest description, in characters (Unicode scalar values).
 pub const DESCRIPTION_CHARS_MAX: usize = 200;
 /// Longest place (`where=`), in characters.
@@ -101,22 +93,16 @@ pub const COMMANDS: &[&str] = &["lost", "found", "claim", "resolve", "lostfound"
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemKind {
+    /// Someone lost it (a claim says "I found it").
     Lost,
+    /// Someone found it (a claim says "that's mine").
     Found,
-}
-
-impl ItemKind {
-    fn op_kind(self) -> u16 {
-        match self {
-            ItemKind::Lost => KIND_LOST,
-            ItemKind::Found => KIND_FOUND,
-        }
-    }
 }
 
 /// The body of a [`KIND_LOST`] or [`KIND_FOUND`] op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemBody {
+    /// What it is: 1 to [`DESCRIPTION_CHARS_MAX`] characters, one line.
     pub description: String,
     /// Where it was lost or found (`where=` in commands).
     pub place: Option<String>,
@@ -129,49 +115,41 @@ pub struct ItemBody {
 pub struct ClaimBody {
     /// The item claimed.
     pub item: OpId,
+    /// A word for the poster, if any (`/claim ID note`).
     pub note: Option<String>,
 }
 
-/// A lost-and-found op, typed: [`LostFoundOp::body`] encodes it,
-/// [`LostFoundOp::decode`] reads it back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LostFoundOp {
-    Post(ItemKind, ItemBody),
-    Claim(ClaimBody),
-    Resolve(OpId),
+crate::applet_ops! {
+    /// A lost-and-found op, typed: [`LostFoundOp::body`] encodes it,
+    /// [`LostFoundOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum LostFoundOp for NAME {
+        /// Something lost; the body is an [`ItemBody`].
+        KIND_LOST = 1 => Lost(ItemBody),
+        /// Something found; the body is an [`ItemBody`].
+        KIND_FOUND = 2 => Found(ItemBody),
+        /// A claim on an item; the body is a [`ClaimBody`].
+        KIND_CLAIM = 3 => Claim(ClaimBody),
+        /// The item is back with its owner; the body is the item's [`OpId`].
+        KIND_RESOLVE = 4 => Resolve(OpId),
+    }
 }
 
 impl LostFoundOp {
-    /// The op's kind and encoded body, ready to publish under [`NAME`].
-    /// (A value too large for a frame, far beyond the limits, encodes as
-    /// an empty body, which every node refuses.)
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let (kind, body) = match self {
-            LostFoundOp::Post(kind, item) => (kind.op_kind(), codec::encode_value(item)),
-            LostFoundOp::Claim(claim) => (KIND_CLAIM, codec::encode_value(claim)),
-            LostFoundOp::Resolve(id) => (KIND_RESOLVE, codec::encode_value(id)),
-        };
-        (kind, body.unwrap_or_default())
+    /// A lost or a found item, as `kind` says.
+    pub fn post(kind: ItemKind, item: ItemBody) -> LostFoundOp {
+        match kind {
+            ItemKind::Lost => LostFoundOp::Lost(item),
+            ItemKind::Found => LostFoundOp::Found(item),
+        }
     }
 
-    /// Reads an op of this applet; unknown kinds and bodies that do not
-    /// decode are refused with the reason.
-    pub fn decode(kind: u16, body: &[u8]) -> Result<LostFoundOp, String> {
-        let bad = |what: &str, e: codec::WireError| format!("lostfound {what} body: {e}");
-        match kind {
-            KIND_LOST => codec::decode_value(body)
-                .map(|b| LostFoundOp::Post(ItemKind::Lost, b))
-                .map_err(|e| bad("lost", e)),
-            KIND_FOUND => codec::decode_value(body)
-                .map(|b| LostFoundOp::Post(ItemKind::Found, b))
-                .map_err(|e| bad("found", e)),
-            KIND_CLAIM => codec::decode_value(body)
-                .map(LostFoundOp::Claim)
-                .map_err(|e| bad("claim", e)),
-            KIND_RESOLVE => codec::decode_value(body)
-                .map(LostFoundOp::Resolve)
-                .map_err(|e| bad("resolve", e)),
-            _ => Err(format!("lostfound has no kind {kind}")),
+    /// For a lost or a found item: which, and the item.
+    pub fn item(&self) -> Option<(ItemKind, &ItemBody)> {
+        match self {
+            LostFoundOp::Lost(item) => Some((ItemKind::Lost, item)),
+            LostFoundOp::Found(item) => Some((ItemKind::Found, item)),
+            _ => None,
         }
     }
 }
@@ -181,8 +159,11 @@ impl LostFoundOp {
 pub struct Claim {
     /// The claiming op's id.
     pub id: OpId,
+    /// The claimer.
     pub by: NodeId,
+    /// The claimer's wall clock when claiming (for display only).
     pub wall_ms: u64,
+    /// The claim's note, if any.
     pub note: Option<String>,
 }
 
@@ -191,15 +172,21 @@ pub struct Claim {
 pub struct Item {
     /// The id of the op that posted it.
     pub id: OpId,
+    /// Lost or found.
     pub kind: ItemKind,
+    /// Who posted it (the only one who may resolve it).
     pub poster: NodeId,
     /// The posting op's place in the fold order `(lamport, poster, seq)`.
     pub lamport: u64,
+    /// The posting op's seq (see `lamport`).
     pub seq: u64,
     /// The poster's wall clock when posting (for display only).
     pub wall_ms: u64,
+    /// What it is.
     pub description: String,
+    /// Where it was lost or found, if given.
     pub place: Option<String>,
+    /// How to reach the poster, if given.
     pub contact: Option<String>,
     /// In fold order; at most one per person, never the poster.
     pub claims: Vec<Claim>,
@@ -221,7 +208,9 @@ impl Item {
 /// An item in a listing, with the short id people type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Entry {
+    /// The shortest unique prefix of its id, as people type it.
     pub short: String,
+    /// The item.
     pub item: Item,
 }
 
@@ -281,7 +270,7 @@ impl LostFound {
     /// rules yet: the node asks [`Applet::check`] before publishing.
     pub fn op_for(&self, command: &Command) -> Result<Option<LostFoundOp>, String> {
         Ok(Some(match command {
-            Command::Post { kind, item } => LostFoundOp::Post(*kind, item.clone()),
+            Command::Post { kind, item } => LostFoundOp::post(*kind, item.clone()),
             Command::Claim { id, note } => LostFoundOp::Claim(ClaimBody {
                 item: self.find(id)?,
                 note: note.clone(),
@@ -295,7 +284,13 @@ impl LostFound {
     /// [`Applet::check`] and [`Applet::apply`].
     fn validate(&self, op: &AppliedOp<'_>) -> Result<Change, String> {
         match LostFoundOp::decode(op.kind, op.body)? {
-            LostFoundOp::Post(kind, body) => {
+            LostFoundOp::Lost(body) | LostFoundOp::Found(body) => {
+                // Decoded by its kind: KIND_LOST or KIND_FOUND.
+                let kind = if op.kind == KIND_LOST {
+                    ItemKind::Lost
+                } else {
+                    ItemKind::Found
+                };
                 check_item(&body)?;
                 Ok(Change::Post(Item {
                     id: op.id,
@@ -428,13 +423,29 @@ impl Applet for LostFound {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Command {
     /// `/lost DESCRIPTION [where=PLACE] [contact=HINT]` or `/found ..`
-    Post { kind: ItemKind, item: ItemBody },
+    Post {
+        /// Lost or found (the slash-word).
+        kind: ItemKind,
+        /// The item's description, place and contact.
+        item: ItemBody,
+    },
     /// `/claim ID [note]`
-    Claim { id: String, note: Option<String> },
+    Claim {
+        /// The item's id or id prefix.
+        id: String,
+        /// The note, if any.
+        note: Option<String>,
+    },
     /// `/resolve ID`
-    Resolve { id: String },
+    Resolve {
+        /// The item's id or id prefix.
+        id: String,
+    },
     /// `/lostfound [all]`
-    List { all: bool },
+    List {
+        /// Resolved items too.
+        all: bool,
+    },
 }
 
 /// Parses the arguments `args` of the slash-word `word` (one of
@@ -561,7 +572,7 @@ mod tests {
     /// A state holding one found item with id `01..` posted by author 1.
     fn one_found_item() -> LostFound {
         let mut lf = LostFound::default();
-        let body = LostFoundOp::Post(ItemKind::Found, item("blue umbrella")).body();
+        let body = LostFoundOp::Found(item("blue umbrella")).body();
         lf.apply(&applied(1, 1, 1, body.0, &body.1))
             .expect("posted");
         lf
@@ -575,18 +586,8 @@ mod tests {
             place: Some("main hall".into()),
             contact: Some("ask at the desk".into()),
         };
-        let lost = write(
-            &mut room,
-            0,
-            &LostFoundOp::Post(ItemKind::Lost, umbrella.clone()),
-        )
-        .expect("posted");
-        let found = write(
-            &mut room,
-            1,
-            &LostFoundOp::Post(ItemKind::Found, item("keys")),
-        )
-        .expect("posted");
+        let lost = write(&mut room, 0, &LostFoundOp::Lost(umbrella.clone())).expect("posted");
+        let found = write(&mut room, 1, &LostFoundOp::Found(item("keys"))).expect("posted");
         let lf = folded(&room);
         let open: Vec<OpId> = lf.items(false).iter().map(|e| e.item.id).collect();
         assert_eq!(open, vec![found, lost]);
@@ -612,12 +613,7 @@ mod tests {
     #[test]
     fn several_people_claim_one_item_and_the_poster_sees_them_in_order() {
         let mut room = Room::new(3, 2, make);
-        let id = write(
-            &mut room,
-            0,
-            &LostFoundOp::Post(ItemKind::Found, item("keys")),
-        )
-        .expect("posted");
+        let id = write(&mut room, 0, &LostFoundOp::Found(item("keys"))).expect("posted");
         write(&mut room, 1, &claim(id, Some("red keyring"))).expect("claimed");
         write(&mut room, 2, &claim(id, None)).expect("claimed");
         let lf = folded(&room);
@@ -631,12 +627,7 @@ mod tests {
     #[test]
     fn the_poster_cannot_claim_and_nobody_claims_twice() {
         let mut room = Room::new(2, 3, make);
-        let id = write(
-            &mut room,
-            0,
-            &LostFoundOp::Post(ItemKind::Lost, item("phone")),
-        )
-        .expect("posted");
+        let id = write(&mut room, 0, &LostFoundOp::Lost(item("phone"))).expect("posted");
         let err = write(&mut room, 0, &claim(id, None)).expect_err("the poster");
         assert!(err.contains("you cannot claim it"), "{err}");
         write(&mut room, 1, &claim(id, Some("at the bar"))).expect("claimed");
@@ -648,12 +639,7 @@ mod tests {
     #[test]
     fn only_the_poster_resolves_and_only_once_and_claims_stop_after() {
         let mut room = Room::new(2, 4, make);
-        let id = write(
-            &mut room,
-            0,
-            &LostFoundOp::Post(ItemKind::Found, item("scarf")),
-        )
-        .expect("posted");
+        let id = write(&mut room, 0, &LostFoundOp::Found(item("scarf"))).expect("posted");
         let err = write(&mut room, 1, &LostFoundOp::Resolve(id)).expect_err("not the poster");
         assert!(err.contains("only the poster of item"), "{err}");
         write(&mut room, 0, &LostFoundOp::Resolve(id)).expect("resolved");
@@ -747,13 +733,12 @@ mod tests {
         ];
         for (i, (body, want)) in cases.into_iter().enumerate() {
             for kind in [ItemKind::Lost, ItemKind::Found] {
-                let (k, b) = LostFoundOp::Post(kind, body.clone()).body();
+                let (k, b) = LostFoundOp::post(kind, body.clone()).body();
                 refused(&mut lf, &applied(50 + i as u8, 1, 9, k, &b), want);
             }
         }
         let most = "é".repeat(200);
-        let (k, b) =
-            LostFoundOp::Post(ItemKind::Lost, with(&most, Some(&most), Some(&most))).body();
+        let (k, b) = LostFoundOp::Lost(with(&most, Some(&most), Some(&most))).body();
         lf.apply(&applied(90, 1, 9, k, &b))
             .expect("200 characters each are allowed");
         for (note, want) in [
@@ -816,15 +801,12 @@ mod tests {
     #[test]
     fn ops_round_trip_through_their_bodies() {
         for op in [
-            LostFoundOp::Post(ItemKind::Lost, item("hat")),
-            LostFoundOp::Post(
-                ItemKind::Found,
-                ItemBody {
-                    description: "hat".into(),
-                    place: Some("gate".into()),
-                    contact: Some("me".into()),
-                },
-            ),
+            LostFoundOp::Lost(item("hat")),
+            LostFoundOp::Found(ItemBody {
+                description: "hat".into(),
+                place: Some("gate".into()),
+                contact: Some("me".into()),
+            }),
             claim(OpId([1; 32]), Some("mine")),
             claim(OpId([1; 32]), None),
             LostFoundOp::Resolve(OpId([2; 32])),
@@ -842,12 +824,7 @@ mod tests {
         let mut outcomes = [0; 2];
         for seed in 0..8 {
             let mut room = Room::new(2, seed, make);
-            let id = write(
-                &mut room,
-                0,
-                &LostFoundOp::Post(ItemKind::Found, item("bag")),
-            )
-            .expect("posted");
+            let id = write(&mut room, 0, &LostFoundOp::Found(item("bag"))).expect("posted");
             // The claimer hears the post, then writes without hearing the
             // resolve; both ops get the same lamport time, so the authors'
             // ids decide their order.
@@ -855,7 +832,7 @@ mod tests {
                 1,
                 NAME,
                 KIND_FOUND,
-                &LostFoundOp::Post(ItemKind::Found, item("pen")).body().1,
+                &LostFoundOp::Found(item("pen")).body().1,
             )
             .expect("heard the bag");
             let resolve = write(&mut room, 0, &LostFoundOp::Resolve(id)).expect("resolved");
@@ -890,14 +867,11 @@ mod tests {
         let id = OpId([1; 32]);
         assert_eq!(
             lf.op_for(&parse("lost", "hat where=gate").expect("parses")),
-            Ok(Some(LostFoundOp::Post(
-                ItemKind::Lost,
-                ItemBody {
-                    description: "hat".into(),
-                    place: Some("gate".into()),
-                    contact: None
-                }
-            )))
+            Ok(Some(LostFoundOp::Lost(ItemBody {
+                description: "hat".into(),
+                place: Some("gate".into()),
+                contact: None
+            })))
         );
         assert_eq!(
             lf.op_for(&parse("claim", "0101 mine").expect("parses")),
@@ -1046,7 +1020,7 @@ mod tests {
                     } else {
                         ItemKind::Found
                     };
-                    LostFoundOp::Post(
+                    LostFoundOp::post(
                         kind,
                         ItemBody {
                             description: format!("thing {step}"),
@@ -1077,7 +1051,7 @@ mod tests {
                 };
                 if let Ok(signed) = result {
                     written[kind as usize - 1] += 1;
-                    if let LostFoundOp::Post(..) = op {
+                    if op.item().is_some() {
                         posted.push((who, signed.op.id()));
                     }
                 }

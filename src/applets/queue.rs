@@ -1,7 +1,8 @@
 //! Queues: a person creates a queue and owns it, people join it (a label,
 //! a party size, a note), leave it, and the owner serves the person at the
 //! head. Everyone sees the positions; the node tells the person at the
-//! head "you're next" ([`Queues::head`]).
+//! head "you're next" (a [`HEAD_NOTICE`] from [`Applet::notices`], raised
+//! each time that person comes to the head).
 //!
 //! # Kinds
 //!
@@ -80,17 +81,10 @@ use super::{args, ids};
 use crate::codec;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::fold::{Applet, AppliedOp};
+use crate::proto::oplog::notice::Notice;
 
 /// The applet's name in ops.
 pub const NAME: &str = "queue";
-/// Creates a queue; the body is a [`CreateQueue`].
-pub const KIND_CREATE: u16 = 1;
-/// Joins a queue; the body is a [`JoinQueue`].
-pub const KIND_JOIN: u16 = 2;
-/// Leaves a queue; the body is a [`LeaveQueue`].
-pub const KIND_LEAVE: u16 = 3;
-/// Serves the head of a queue; the body is a [`ServeNext`].
-pub const KIND_NEXT: u16 = 4;
 /// Longest queue title, in characters.
 pub const TITLE_CHARS_MAX: usize = 200;
 /// Longest label (who is waiting, as shown to everyone), in characters.
@@ -105,97 +99,99 @@ pub const PARTY_MAX: u32 = 50;
 /// Body of [`KIND_CREATE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateQueue {
+    /// The queue's id, a name ([`ids::check_name`]).
     pub queue: String,
+    /// What it is for, if given: at most [`TITLE_CHARS_MAX`] characters.
     pub title: Option<String>,
 }
 
 /// Body of [`KIND_JOIN`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinQueue {
+    /// The queue.
     pub queue: String,
+    /// Who is waiting, as shown to everyone: at most [`LABEL_CHARS_MAX`]
+    /// characters.
     pub label: String,
+    /// How many people: [`PARTY_MIN`] to [`PARTY_MAX`].
     pub party: u32,
+    /// A word for the owner, if given: at most [`NOTE_CHARS_MAX`]
+    /// characters.
     pub note: Option<String>,
 }
 
 /// Body of [`KIND_LEAVE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaveQueue {
+    /// The queue.
     pub queue: String,
 }
 
 /// Body of [`KIND_NEXT`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServeNext {
+    /// The queue.
     pub queue: String,
 }
 
-/// An op of this applet, typed: build bodies with [`QueueOp::body`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum QueueOp {
-    Create(CreateQueue),
-    Join(JoinQueue),
-    Leave(LeaveQueue),
-    Next(ServeNext),
-}
-
-impl QueueOp {
-    /// The op's kind and encoded body. A body too large to encode (far
-    /// beyond every limit here) comes out empty, which the rules refuse.
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let (kind, bytes) = match self {
-            QueueOp::Create(b) => (KIND_CREATE, codec::encode_value(b)),
-            QueueOp::Join(b) => (KIND_JOIN, codec::encode_value(b)),
-            QueueOp::Leave(b) => (KIND_LEAVE, codec::encode_value(b)),
-            QueueOp::Next(b) => (KIND_NEXT, codec::encode_value(b)),
-        };
-        (kind, bytes.unwrap_or_default())
-    }
-
-    /// Decodes an op's body by its kind.
-    pub fn decode(kind: u16, body: &[u8]) -> Result<QueueOp, String> {
-        let bad = |e: codec::WireError| format!("queue body: {e}");
-        match kind {
-            KIND_CREATE => codec::decode_value(body).map(QueueOp::Create).map_err(bad),
-            KIND_JOIN => codec::decode_value(body).map(QueueOp::Join).map_err(bad),
-            KIND_LEAVE => codec::decode_value(body).map(QueueOp::Leave).map_err(bad),
-            KIND_NEXT => codec::decode_value(body).map(QueueOp::Next).map_err(bad),
-            other => Err(format!("queue has no kind {other}")),
-        }
+crate::applet_ops! {
+    /// An op of this applet, typed: [`QueueOp::body`] encodes it,
+    /// [`QueueOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum QueueOp for NAME {
+        /// Creates a queue; the body is a [`CreateQueue`].
+        KIND_CREATE = 1 => Create(CreateQueue),
+        /// Joins a queue; the body is a [`JoinQueue`].
+        KIND_JOIN = 2 => Join(JoinQueue),
+        /// Leaves a queue; the body is a [`LeaveQueue`].
+        KIND_LEAVE = 3 => Leave(LeaveQueue),
+        /// Serves the head of a queue; the body is a [`ServeNext`].
+        KIND_NEXT = 4 => Next(ServeNext),
     }
 }
 
 /// A place in a queue (waiting, or once served).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The node that joined.
     pub node: NodeId,
+    /// Its label.
     pub label: String,
+    /// Its party's size.
     pub party: u32,
+    /// Its note, if any.
     pub note: Option<String>,
     /// The join op.
     pub joined: OpId,
+    /// The joiner's wall clock when joining (for display only).
     pub joined_wall_ms: u64,
 }
 
 /// A served place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Served {
+    /// The place that was served.
     pub entry: Entry,
     /// Who served it (the owner; later also a kiosk).
     pub by: NodeId,
     /// The `next` op.
     pub op: OpId,
+    /// The server's wall clock when serving (for display only).
     pub wall_ms: u64,
 }
 
 /// A queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queue {
+    /// Its id.
     pub id: String,
+    /// Its title, if any.
     pub title: Option<String>,
+    /// Who created it: who serves it.
     pub owner: NodeId,
     /// The create op.
     pub created: OpId,
+    /// The owner's wall clock when creating it (for display only).
     pub created_wall_ms: u64,
     /// Who is waiting, in join (fold) order: the first is the head.
     pub waiting: Vec<Entry>,
@@ -235,6 +231,7 @@ impl Queue {
 pub struct Place {
     /// 1 = the head.
     pub position: usize,
+    /// Who waits there.
     pub entry: Entry,
 }
 
@@ -429,6 +426,30 @@ impl Applet for Queues {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+
+    /// A [`HEAD_NOTICE`] for every queue whose head is `me`.
+    fn notices(&self, me: &NodeId) -> Vec<Notice> {
+        self.queues
+            .iter()
+            .filter(|q| q.waiting.first().is_some_and(|e| e.node == *me))
+            .map(|q| head_notice(&q.id))
+            .collect()
+    }
+}
+
+/// The notice's name when this node comes to the head of a queue (the
+/// line client's `queue_head` event, with the field `queue`).
+pub const HEAD_NOTICE: &str = "queue_head";
+
+/// "You're next in queue `queue`": raised each time this node comes to
+/// the head of it.
+pub fn head_notice(queue: &str) -> Notice {
+    Notice::new(
+        HEAD_NOTICE,
+        vec![("queue", queue.to_string())],
+        format!("you're next in queue {queue}"),
+    )
+    .with_badge(format!("YOU'RE NEXT in {queue}"))
 }
 
 /// Required text: not blank, at most `max` characters.
@@ -456,22 +477,37 @@ fn check_party(party: u32) -> Result<(), String> {
 pub enum Command {
     /// `/queue create ID [title=..]`
     Create {
+        /// The queue's id.
         queue: String,
+        /// Its title, if given.
         title: Option<String>,
     },
     /// `/queue join ID label=.. [party=N] [note=..]`
     Join {
+        /// The queue.
         queue: String,
+        /// Who is waiting, as shown to everyone.
         label: String,
+        /// How many people ([`PARTY_MIN`] when not given).
         party: u32,
+        /// A word for the owner, if given.
         note: Option<String>,
     },
     /// `/queue leave ID`
-    Leave { queue: String },
+    Leave {
+        /// The queue.
+        queue: String,
+    },
     /// `/queue next ID`
-    Next { queue: String },
+    Next {
+        /// The queue.
+        queue: String,
+    },
     /// `/queue list ID`
-    List { queue: String },
+    List {
+        /// The queue.
+        queue: String,
+    },
 }
 
 impl Command {
@@ -881,11 +917,35 @@ mod tests {
             Err("queue has no kind 7".into())
         );
         let err = run_raw(&mut q, 1, 10, KIND_JOIN, b"junk").expect_err("undecodable");
-        assert!(err.starts_with("queue body:"), "{err}");
+        assert!(err.starts_with("queue join body:"), "{err}");
         let (kind, mut body) = create("help").body();
         body.push(0);
         assert!(run_raw(&mut q, 1, 10, kind, &body).is_err());
         assert!(q.queues().is_empty());
+    }
+
+    #[test]
+    fn the_head_of_each_queue_is_told_it_is_next() {
+        let mut q = Queues::default();
+        run(&mut q, 1, 10, create("help")).expect("created");
+        run(&mut q, 1, 11, create("food")).expect("created");
+        assert_eq!(q.notices(&node(2)), vec![]);
+        run(&mut q, 2, 12, join("help", "a")).expect("joined");
+        run(&mut q, 3, 13, join("help", "b")).expect("joined");
+        run(&mut q, 3, 14, join("food", "b")).expect("joined");
+        assert_eq!(q.notices(&node(2)), vec![head_notice("help")]);
+        assert_eq!(q.notices(&node(3)), vec![head_notice("food")]);
+        run(&mut q, 1, 15, next("help")).expect("served");
+        assert_eq!(q.notices(&node(2)), vec![], "served: no longer waiting");
+        assert_eq!(
+            q.notices(&node(3)),
+            vec![head_notice("food"), head_notice("help")]
+        );
+        let notice = head_notice("help");
+        assert_eq!(notice.name, "queue_head");
+        assert_eq!(notice.about, vec![("queue", "help".to_string())]);
+        assert_eq!(notice.text, "you're next in queue help");
+        assert_eq!(notice.badge.as_deref(), Some("YOU'RE NEXT in help"));
     }
 
     #[test]

@@ -84,16 +84,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "request";
-/// Makes a request; body [`NewRequest`].
-pub const KIND_REQUEST: u16 = 1;
-/// Claims an open request; body [`RequestRef`].
-pub const KIND_CLAIM: u16 = 2;
-/// Gives a claimed request back (open again); body [`RequestRef`].
-pub const KIND_UNCLAIM: u16 = 3;
-/// Marks a request fulfilled; body [`RequestRef`].
-pub const KIND_FULFIL: u16 = 4;
-/// Cancels a request; body [`RequestRef`].
-pub const KIND_CANCEL: u16 = 5;
 /// Longest `what`, in characters.
 pub const WHAT_CHARS_MAX: usize = 200;
 /// Longest `where`, in characters.
@@ -105,13 +95,17 @@ pub const WHERE_CHARS_MAX: usize = 200;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Urgency {
+    /// When someone can.
     Low,
+    /// The default.
     #[default]
     Normal,
+    /// Now.
     Urgent,
 }
 
 impl Urgency {
+    /// The word people type and read: `low`, `normal`, `urgent`.
     pub fn as_str(self) -> &'static str {
         match self {
             Urgency::Low => "low",
@@ -147,6 +141,7 @@ pub struct NewRequest {
     /// Where: none, or 1 to [`WHERE_CHARS_MAX`] characters, not blank.
     #[serde(rename = "where")]
     pub place: Option<String>,
+    /// How soon.
     pub urgency: Urgency,
 }
 
@@ -154,63 +149,37 @@ pub struct NewRequest {
 /// [`KIND_CANCEL`]: the id of the request's op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRef {
+    /// The request (the id of the op that made it).
     pub request: OpId,
 }
 
-/// One op of this applet, typed: build bodies with [`RequestOp::body`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RequestOp {
-    Request(NewRequest),
-    Claim(OpId),
-    Unclaim(OpId),
-    Fulfil(OpId),
-    Cancel(OpId),
+impl From<OpId> for RequestRef {
+    fn from(request: OpId) -> RequestRef {
+        RequestRef { request }
+    }
 }
 
-impl RequestOp {
-    /// The op's kind.
-    pub fn kind(&self) -> u16 {
-        match self {
-            RequestOp::Request(_) => KIND_REQUEST,
-            RequestOp::Claim(_) => KIND_CLAIM,
-            RequestOp::Unclaim(_) => KIND_UNCLAIM,
-            RequestOp::Fulfil(_) => KIND_FULFIL,
-            RequestOp::Cancel(_) => KIND_CANCEL,
-        }
+impl From<RequestRef> for OpId {
+    fn from(r: RequestRef) -> OpId {
+        r.request
     }
+}
 
-    /// The op's kind and encoded body. A value too large to encode at all
-    /// (far beyond the text limits) gives an empty body, which every node
-    /// refuses (and [`Applet::check`] refuses before it is published).
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let bytes = match self {
-            RequestOp::Request(new) => codec::encode_value(new),
-            RequestOp::Claim(id)
-            | RequestOp::Unclaim(id)
-            | RequestOp::Fulfil(id)
-            | RequestOp::Cancel(id) => codec::encode_value(&RequestRef { request: *id }),
-        };
-        (self.kind(), bytes.unwrap_or_default())
-    }
-
-    /// Decodes an op's kind and body (structure only: the rules come
-    /// after, in the applet).
-    pub fn decode(kind: u16, body: &[u8]) -> Result<RequestOp, String> {
-        let target = || -> Result<OpId, String> {
-            codec::decode_value::<RequestRef>(body)
-                .map(|r| r.request)
-                .map_err(|e| format!("request body: {e}"))
-        };
-        Ok(match kind {
-            KIND_REQUEST => RequestOp::Request(
-                codec::decode_value(body).map_err(|e| format!("request body: {e}"))?,
-            ),
-            KIND_CLAIM => RequestOp::Claim(target()?),
-            KIND_UNCLAIM => RequestOp::Unclaim(target()?),
-            KIND_FULFIL => RequestOp::Fulfil(target()?),
-            KIND_CANCEL => RequestOp::Cancel(target()?),
-            other => return Err(format!("request has no kind {other}")),
-        })
+crate::applet_ops! {
+    /// One op of this applet, typed: [`RequestOp::body`] encodes it,
+    /// [`RequestOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum RequestOp for NAME {
+        /// Makes a request; body [`NewRequest`].
+        KIND_REQUEST = 1 => Request(NewRequest),
+        /// Claims an open request; body [`RequestRef`].
+        KIND_CLAIM = 2 => Claim(OpId as RequestRef),
+        /// Gives a claimed request back (open again); body [`RequestRef`].
+        KIND_UNCLAIM = 3 => Unclaim(OpId as RequestRef),
+        /// Marks a request fulfilled; body [`RequestRef`].
+        KIND_FULFIL = 4 => Fulfil(OpId as RequestRef),
+        /// Cancels a request; body [`RequestRef`].
+        KIND_CANCEL = 5 => Cancel(OpId as RequestRef),
     }
 }
 
@@ -218,9 +187,13 @@ impl RequestOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Nobody has taken it on.
     Open,
+    /// Someone took it on (its `claimer`).
     Claimed,
+    /// Done.
     Fulfilled,
+    /// No longer needed.
     Cancelled,
 }
 
@@ -230,6 +203,7 @@ impl Status {
         matches!(self, Status::Fulfilled | Status::Cancelled)
     }
 
+    /// The word people read: `open`, `claimed`, `fulfilled`, `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
@@ -245,17 +219,23 @@ impl Status {
 pub struct Request {
     /// The id of the op that made it.
     pub id: OpId,
+    /// Who asked (the only one who may cancel it).
     pub requester: NodeId,
+    /// What is needed.
     pub what: String,
+    /// Where, if given.
     #[serde(rename = "where")]
     pub place: Option<String>,
+    /// How soon.
     pub urgency: Urgency,
     /// The request op's place in the fold order (`lamport`, `requester`,
     /// `seq`): its age.
     pub lamport: u64,
+    /// The request op's seq (see `lamport`).
     pub seq: u64,
     /// The request op's wall time (display only).
     pub wall_ms: u64,
+    /// Where it stands.
     pub status: Status,
     /// Who holds it while claimed; kept when a claimed request is
     /// fulfilled or cancelled, cleared by an unclaim.
@@ -507,7 +487,10 @@ pub enum Command {
     /// `/cancel ID`.
     Cancel(String),
     /// `/requests [all]`.
-    List { all: bool },
+    List {
+        /// Fulfilled and cancelled requests too.
+        all: bool,
+    },
 }
 
 /// A command's parser: the text after the slash-word.
@@ -715,9 +698,9 @@ mod tests {
         let err = b.raw(1, 9, &[]).expect_err("unknown kind");
         assert_eq!(err, "request has no kind 9");
         let err = b.raw(1, KIND_REQUEST, b"junk").expect_err("bad body");
-        assert!(err.starts_with("request body:"), "{err}");
+        assert!(err.starts_with("request request body:"), "{err}");
         let err = b.raw(1, KIND_CLAIM, &[0; 31]).expect_err("short id");
-        assert!(err.starts_with("request body:"), "{err}");
+        assert!(err.starts_with("request claim body:"), "{err}");
         // An urgency index that is not a variant.
         let (_, mut body) = new("x", None, Urgency::Low).body();
         let at = body.len() - 4;

@@ -112,14 +112,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "roster";
-/// Invites a node; body [`Subject`].
-pub const KIND_INVITE: u16 = 1;
-/// Revokes a node; body [`Subject`].
-pub const KIND_REVOKE: u16 = 2;
-/// Designates a kiosk; body [`Subject`].
-pub const KIND_KIOSK_ADD: u16 = 3;
-/// Stops designating a kiosk; body [`Subject`].
-pub const KIND_KIOSK_REMOVE: u16 = 4;
 /// Fewest hex digits of a node-id prefix people may type.
 pub const PREFIX_HEX_MIN: usize = 4;
 /// Hex digits of a full node id.
@@ -128,29 +120,39 @@ pub const NODE_HEX: usize = 64;
 /// The body of every roster op: the node it is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
+    /// The node invited, revoked, or designated a kiosk (or no longer).
     pub node: NodeId,
 }
 
-/// One op of this applet, typed: build bodies with [`RosterOp::body`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RosterOp {
-    Invite(NodeId),
-    Revoke(NodeId),
-    KioskAdd(NodeId),
-    KioskRemove(NodeId),
+impl From<NodeId> for Subject {
+    fn from(node: NodeId) -> Subject {
+        Subject { node }
+    }
+}
+
+impl From<Subject> for NodeId {
+    fn from(s: Subject) -> NodeId {
+        s.node
+    }
+}
+
+crate::applet_ops! {
+    /// One op of this applet, typed: [`RosterOp::body`] encodes it,
+    /// [`RosterOp::decode`] reads it back.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum RosterOp for NAME {
+        /// Invites a node; body [`Subject`].
+        KIND_INVITE = 1 => Invite(NodeId as Subject),
+        /// Revokes a node; body [`Subject`].
+        KIND_REVOKE = 2 => Revoke(NodeId as Subject),
+        /// Designates a kiosk; body [`Subject`].
+        KIND_KIOSK_ADD = 3 => KioskAdd(NodeId as Subject),
+        /// Stops designating a kiosk; body [`Subject`].
+        KIND_KIOSK_REMOVE = 4 => KioskRemove(NodeId as Subject),
+    }
 }
 
 impl RosterOp {
-    /// The op's kind.
-    pub fn kind(&self) -> u16 {
-        match self {
-            RosterOp::Invite(_) => KIND_INVITE,
-            RosterOp::Revoke(_) => KIND_REVOKE,
-            RosterOp::KioskAdd(_) => KIND_KIOSK_ADD,
-            RosterOp::KioskRemove(_) => KIND_KIOSK_REMOVE,
-        }
-    }
-
     /// The node the op is about.
     pub fn node(&self) -> NodeId {
         match *self {
@@ -160,31 +162,6 @@ impl RosterOp {
             | RosterOp::KioskRemove(n) => n,
         }
     }
-
-    /// The op's kind and encoded body.
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        // A 32-byte struct always encodes; the empty fallback would be
-        // refused by every node, never taken.
-        let body = codec::encode_value(&Subject { node: self.node() }).unwrap_or_default();
-        (self.kind(), body)
-    }
-
-    /// Decodes an op's kind and body (structure only: the rules come
-    /// after, in the applet).
-    pub fn decode(kind: u16, body: &[u8]) -> Result<RosterOp, String> {
-        let node = || -> Result<NodeId, String> {
-            codec::decode_value::<Subject>(body)
-                .map(|s| s.node)
-                .map_err(|e| format!("roster body: {e}"))
-        };
-        Ok(match kind {
-            KIND_INVITE => RosterOp::Invite(node()?),
-            KIND_REVOKE => RosterOp::Revoke(node()?),
-            KIND_KIOSK_ADD => RosterOp::KioskAdd(node()?),
-            KIND_KIOSK_REMOVE => RosterOp::KioskRemove(node()?),
-            other => return Err(format!("roster has no kind {other}")),
-        })
-    }
 }
 
 /// One roster fact: `node` was invited, revoked or designated by `by`, in
@@ -192,8 +169,11 @@ impl RosterOp {
 /// roster op).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The node it is about.
     pub node: NodeId,
+    /// Who did it (the op's author).
     pub by: NodeId,
+    /// The op.
     pub op: OpId,
     /// The op's wall time (display only).
     pub wall_ms: u64,
@@ -204,6 +184,7 @@ pub struct Entry {
 pub struct RosterView {
     /// No invitation yet: anyone with the room code is admitted.
     pub open: bool,
+    /// The author of the first accepted roster op, if any.
     pub founder: Option<NodeId>,
     /// Members now (founder and invited, not revoked), by node id.
     pub members: Vec<Entry>,
@@ -237,6 +218,7 @@ impl Roster {
         self.founder.map(|f| f.node)
     }
 
+    /// Whether `node` was revoked (for good: a revocation is not undone).
     pub fn is_revoked(&self, node: &NodeId) -> bool {
         self.revoked.contains_key(node)
     }
@@ -450,6 +432,7 @@ impl Applet for Roster {
 /// nodes it knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// A whole node id (64 hex digits).
     Full(NodeId),
     /// [`PREFIX_HEX_MIN`] to 63 lower-case hex digits.
     Prefix(String),
@@ -806,9 +789,9 @@ mod tests {
         let mut b = Bench::default();
         assert_eq!(b.raw(1, 0, &[]), Err("roster has no kind 0".into()));
         let err = b.raw(1, KIND_INVITE, &[2; 31]).expect_err("short");
-        assert!(err.starts_with("roster body:"), "{err}");
+        assert!(err.starts_with("roster invite body:"), "{err}");
         let err = b.raw(1, KIND_REVOKE, &[2; 33]).expect_err("long");
-        assert!(err.starts_with("roster body:"), "{err}");
+        assert!(err.starts_with("roster revoke body:"), "{err}");
         assert_eq!(b.state, Roster::default());
         assert_eq!(b.state.founder(), None, "refused ops found nothing");
     }

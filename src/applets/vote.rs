@@ -84,12 +84,6 @@ use crate::proto::oplog::fold::{Applet, AppliedOp};
 
 /// The applet's name in ops.
 pub const NAME: &str = "vote";
-/// Creates a poll; the body is a [`CreatePoll`].
-pub const KIND_CREATE: u16 = 1;
-/// A vote; the body is a [`CastVote`].
-pub const KIND_VOTE: u16 = 2;
-/// Closes a poll; the body is a [`ClosePoll`].
-pub const KIND_CLOSE: u16 = 3;
 /// Longest poll title, in characters.
 pub const TITLE_CHARS_MAX: usize = 200;
 /// Longest option, in characters.
@@ -104,8 +98,12 @@ pub const COMMAND_WORDS: [&str; 4] = ["meta", "close", "list", "show"];
 /// Body of [`KIND_CREATE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatePoll {
+    /// The poll's id, a name ([`ids::check_name`]).
     pub poll: String,
+    /// The question: at most [`TITLE_CHARS_MAX`] characters.
     pub title: String,
+    /// [`OPTIONS_MIN`] to [`OPTIONS_MAX`] distinct options, each at most
+    /// [`OPTION_CHARS_MAX`] characters.
     pub options: Vec<String>,
     /// Wall time (ms since the Unix epoch) from which votes are refused.
     pub closes_at_ms: Option<u64>,
@@ -114,75 +112,72 @@ pub struct CreatePoll {
 /// Body of [`KIND_VOTE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CastVote {
+    /// The poll.
     pub poll: String,
+    /// One of its options.
     pub option: String,
 }
 
 /// Body of [`KIND_CLOSE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosePoll {
+    /// The poll.
     pub poll: String,
 }
 
-/// An op of this applet, typed: build bodies with [`VoteOp::body`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VoteOp {
-    Create(CreatePoll),
-    Vote(CastVote),
-    Close(ClosePoll),
-}
-
-impl VoteOp {
-    /// The op's kind and encoded body. A body too large to encode (far
-    /// beyond every limit here) comes out empty, which the rules refuse.
-    pub fn body(&self) -> (u16, Vec<u8>) {
-        let (kind, bytes) = match self {
-            VoteOp::Create(b) => (KIND_CREATE, codec::encode_value(b)),
-            VoteOp::Vote(b) => (KIND_VOTE, codec::encode_value(b)),
-            VoteOp::Close(b) => (KIND_CLOSE, codec::encode_value(b)),
-        };
-        (kind, bytes.unwrap_or_default())
-    }
-
-    /// Decodes an op's body by its kind.
-    pub fn decode(kind: u16, body: &[u8]) -> Result<VoteOp, String> {
-        let bad = |e: codec::WireError| format!("vote body: {e}");
-        match kind {
-            KIND_CREATE => codec::decode_value(body).map(VoteOp::Create).map_err(bad),
-            KIND_VOTE => codec::decode_value(body).map(VoteOp::Vote).map_err(bad),
-            KIND_CLOSE => codec::decode_value(body).map(VoteOp::Close).map_err(bad),
-            other => Err(format!("vote has no kind {other}")),
-        }
+crate::applet_ops! {
+    /// An op of this applet, typed: [`VoteOp::body`] encodes it,
+    /// [`VoteOp::decode`] reads it back.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum VoteOp for NAME {
+        /// Creates a poll; the body is a [`CreatePoll`].
+        KIND_CREATE = 1 => Create(CreatePoll),
+        /// A vote; the body is a [`CastVote`].
+        KIND_VOTE = 2 => Vote(CastVote),
+        /// Closes a poll; the body is a [`ClosePoll`].
+        KIND_CLOSE = 3 => Close(ClosePoll),
     }
 }
 
 /// One node's vote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ballot {
+    /// Who voted.
     pub voter: NodeId,
+    /// For what.
     pub option: String,
     /// The vote op (the latest of this voter's counted votes).
     pub op: OpId,
+    /// The voter's wall clock when voting (for display only).
     pub wall_ms: u64,
 }
 
 /// The close op of a poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closed {
+    /// The close op.
     pub op: OpId,
+    /// Its author's wall clock when closing (for display only).
     pub wall_ms: u64,
 }
 
 /// A poll and its votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Poll {
+    /// Its id.
     pub id: String,
+    /// The question.
     pub title: String,
+    /// Its options, in the order given.
     pub options: Vec<String>,
+    /// Who created it (the only one who may close it).
     pub creator: NodeId,
     /// The create op.
     pub created: OpId,
+    /// The creator's wall clock when creating it (for display only).
     pub created_wall_ms: u64,
+    /// Wall time (ms since the Unix epoch) from which votes are refused,
+    /// if given.
     pub closes_at_ms: Option<u64>,
     /// The close op, once there is one.
     pub closed: Option<Closed>,
@@ -232,14 +227,18 @@ impl Poll {
 /// Votes for one option.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptionCount {
+    /// The option.
     pub option: String,
+    /// Its votes.
     pub votes: usize,
 }
 
 /// A poll's live tally.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
+    /// The poll's id.
     pub poll: String,
+    /// Its question.
     pub title: String,
     /// Per option, in the poll's order.
     pub counts: Vec<OptionCount>,
@@ -250,6 +249,7 @@ pub struct Tally {
     pub closed: bool,
     /// The close op's wall time (display only), once there is one.
     pub closed_wall_ms: Option<u64>,
+    /// The poll's close time, if given (see [`Poll::closes_at_ms`]).
     pub closes_at_ms: Option<u64>,
 }
 
@@ -495,20 +495,34 @@ pub fn check_options(options: &[String]) -> Result<(), String> {
 pub enum Command {
     /// `/vote meta ID title=.. options=a,b[,..] [closes=10m]`
     Create {
+        /// The poll's id.
         poll: String,
+        /// The question.
         title: String,
+        /// The options, in order.
         options: Vec<String>,
         /// How long after it is written the poll closes.
         closes_in_ms: Option<u64>,
     },
     /// `/vote ID OPTION`
-    Vote { poll: String, option: String },
+    Vote {
+        /// The poll.
+        poll: String,
+        /// One of its options.
+        option: String,
+    },
     /// `/vote close ID`
-    Close { poll: String },
+    Close {
+        /// The poll.
+        poll: String,
+    },
     /// `/vote list`
     List,
     /// `/vote show ID`
-    Show { poll: String },
+    Show {
+        /// The poll.
+        poll: String,
+    },
 }
 
 impl Command {
@@ -937,7 +951,7 @@ mod tests {
             Err("vote has no kind 9".into())
         );
         let err = run_raw(&mut v, 1, 10, KIND_CREATE, b"junk").expect_err("undecodable");
-        assert!(err.starts_with("vote body:"), "{err}");
+        assert!(err.starts_with("vote create body:"), "{err}");
         // A vote body under the create kind does not decode either.
         let (_, body) = cast("lunch", "a").body();
         assert!(run_raw(&mut v, 1, 10, KIND_CREATE, &body).is_err());

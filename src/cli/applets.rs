@@ -9,119 +9,166 @@
 //! state with [`Node::query`]. Every answer is one JSON event (`--json`)
 //! or a few human lines.
 //!
+//! Each applet's commands are one [`Commands`] value (its words, help
+//! lines, parser, runner and op describer), named by its entry in
+//! [`crate::applets::BUILTIN`]; [`parse`], [`run`], [`help`], [`describe`]
+//! and [`op_context`] dispatch through that table and know no applet.
+//!
 //! JSON events: `done` (an op was written: `applet`, `action`, `id`, and
 //! `short` for an item without a name), `announcements`, `polls`, `poll`,
 //! `queue`, `queues`, `lostfound`, `requests`, `roster`; incoming applet
 //! ops print as `op` (`applet`, `action`, `author`, `id`, `summary`, and
-//! for a poll's close its `result`: see [`describe`]), and `queue_head`
-//! tells this node it is next in a queue. Poll listings carry each poll's
-//! close time (`closes_at`, UTC, and `closes_in_ms` from now).
+//! for a poll's close its `result`: see [`describe`]). An applet's notices
+//! (the queue's `queue_head`: this node is next in a queue) are printed by
+//! the run loop ([`super::run`]). Poll listings carry each poll's close
+//! time (`closes_at`, UTC, and `closes_in_ms` from now).
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use crate::applets::{announce, lostfound, queue, request, roster, vote};
+use crate::applets::{self, announce, lostfound, queue, request, roster, vote};
 use crate::event::Member;
 use crate::id::{NodeId, OpId};
 use crate::node::{Node, unix_micros};
 
-/// One line per command, for `/help`.
-pub const HELP: &str = "\
-/announce [#topic] TEXT      post an announcement (topic general by default)
-/pin ID, /unpin ID           pin or unpin your announcement (pinned ones list first)
-/retract ID                  take back your announcement
-/announcements [#topic]      list announcements, pinned first, newest first
-/vote meta ID title=.. options=a,b[,..] [closes=10m]   create a poll
-/vote ID OPTION              vote (again to change your vote, until the poll closes)
-/vote close ID               close your poll
-/vote list, /vote show ID    list polls, show one poll's tally
-/queue create ID [title=..]  create a queue (you serve it)
-/queue join ID label=.. [party=N] [note=..]   take a place in a queue
-/queue leave ID              give up your place
-/queue next ID               serve the next person (the queue's owner)
-/queue list [ID]             show a queue's places (all queues without ID)
-/lost TEXT [where=..] [contact=..]    report a lost item
-/found TEXT [where=..] [contact=..]   report a found item
-/claim ID [note]             claim a found item (or say you found a lost one)
-/resolve ID                  mark your item as back with its owner
-/lostfound [all]             list open items, newest first
-/request what=.. [where=..] [urgency=low|normal|urgent]   ask for something
-/claim-request ID            take a request on; /unclaim ID gives it back
-/fulfil ID, /cancel ID       mark a request done, or cancel your own
-/requests [all]              list open requests, most urgent first
-/invite ID, /revoke ID       invite or revoke a node (short id of a member, or full id)
-/kiosk add|remove ID         designate a kiosk node
-/roster                      show members, revocations and kiosks";
+/// An applet's line-client commands: what its entry in
+/// [`crate::applets::BUILTIN`] names.
+#[derive(Clone, Copy)]
+pub struct Commands {
+    /// The slash-words it reads, without the slash (no two applets share
+    /// one).
+    pub words: &'static [&'static str],
+    /// Its lines of `/help`, one per command (or pair of commands).
+    pub help: &'static str,
+    /// Parses `/word args` for one of its `words` (pure).
+    pub parse: fn(word: &str, args: &str) -> Result<AppletCommand, String>,
+    /// Runs a command its `parse` made.
+    pub run: RunFn,
+    /// How an incoming op of the applet reads (pure; see [`describe`]).
+    pub describe: fn(kind: u16, body: &[u8], context: &OpContext) -> Option<Described>,
+    /// Reads what `describe` needs beyond the op's body from the node
+    /// (see [`op_context`]); `None`: nothing.
+    pub context: Option<ContextFn>,
+}
 
-/// A parsed applet command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AppletCommand {
-    Announce(announce::Command),
-    Vote(vote::Command),
-    Queue(queue::Command),
-    /// `/queue list` without an id: every queue.
-    Queues,
-    LostFound(lostfound::Command),
-    Request(request::Command),
-    Roster(roster::Command),
-    /// A roster command naming a member by nick (`/invite bob`,
-    /// `/kiosk add bob`): resolved against the members when run, then
-    /// parsed again with the id.
-    RosterNamed {
-        word: String,
-        /// The arguments before the name (`add` of `/kiosk add bob`).
-        before: String,
-        name: String,
-    },
+/// Runs an applet command on a node: [`Commands::run`].
+pub type RunFn =
+    for<'a> fn(&'a Node, AppletCommand, &'a Names<'a>) -> BoxFuture<'a, Result<Shown, String>>;
+
+/// Reads an op's [`OpContext`] from a node: [`Commands::context`].
+pub type ContextFn = for<'a> fn(&'a Node, u16, &'a [u8]) -> BoxFuture<'a, OpContext>;
+
+/// A parsed applet command: whose it is, and the applet's own command
+/// value (of a type only the applet's [`Commands`] knows; read it back
+/// with [`AppletCommand::get`]).
+#[derive(Clone)]
+pub struct AppletCommand {
+    applet: &'static str,
+    command: Arc<dyn CommandValue>,
+}
+
+/// What an applet's command value can do behind [`AppletCommand`].
+trait CommandValue: Any + fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn same(&self, other: &dyn CommandValue) -> bool;
+}
+
+impl<C: Any + fmt::Debug + PartialEq + Send + Sync> CommandValue for C {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same(&self, other: &dyn CommandValue) -> bool {
+        other.as_any().downcast_ref::<C>() == Some(self)
+    }
+}
+
+impl AppletCommand {
+    /// Applet `applet`'s command `command`.
+    pub fn new<C: Any + fmt::Debug + PartialEq + Send + Sync>(
+        applet: &'static str,
+        command: C,
+    ) -> AppletCommand {
+        AppletCommand {
+            applet,
+            command: Arc::new(command),
+        }
+    }
+
+    /// The applet whose command this is.
+    pub fn applet(&self) -> &'static str {
+        self.applet
+    }
+
+    /// The command value, if it is a `C`.
+    pub fn get<C: Any>(&self) -> Option<&C> {
+        (*self.command).as_any().downcast_ref::<C>()
+    }
+
+    /// The command value as a `C`, or why not (a registration whose
+    /// parser and runner disagree).
+    fn take<C: Any + Clone>(&self) -> Result<C, String> {
+        self.get::<C>().cloned().ok_or_else(|| {
+            format!(
+                "internal: {} cannot run the command {:?}",
+                self.applet, self.command
+            )
+        })
+    }
+}
+
+impl PartialEq for AppletCommand {
+    fn eq(&self, other: &AppletCommand) -> bool {
+        self.applet == other.applet && (*self.command).same(&*other.command)
+    }
+}
+
+impl Eq for AppletCommand {}
+
+impl fmt::Debug for AppletCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AppletCommand")
+            .field(&self.applet)
+            .field(&self.command)
+            .finish()
+    }
+}
+
+/// Every built-in applet's commands, with its name, in the order of
+/// [`crate::applets::BUILTIN`].
+pub fn all() -> impl Iterator<Item = (&'static str, &'static Commands)> {
+    applets::BUILTIN
+        .iter()
+        .filter_map(|b| b.commands.map(|c| (b.name, c)))
+}
+
+/// The commands of applet `name`, if it has any.
+pub fn of_applet(name: &str) -> Option<&'static Commands> {
+    all().find(|(n, _)| *n == name).map(|(_, c)| c)
+}
+
+/// One line per command, for `/help`: every applet's lines, in the order
+/// of [`crate::applets::BUILTIN`].
+pub fn help() -> String {
+    all().map(|(_, c)| c.help).collect::<Vec<_>>().join("\n")
 }
 
 /// Parses `/word args` if `word` is an applet command; `None` if it is not
 /// one.
 pub fn parse(word: &str, args: &str) -> Option<Result<AppletCommand, String>> {
-    if announce::COMMANDS.contains(&word) {
-        return Some(announce::parse(word, args).map(AppletCommand::Announce));
-    }
-    if lostfound::COMMANDS.contains(&word) {
-        return Some(lostfound::parse(word, args).map(AppletCommand::LostFound));
-    }
-    if word == "vote" {
-        return Some(vote::parse(args).map(AppletCommand::Vote));
-    }
-    if word == "queue" {
-        if args.trim() == "list" {
-            return Some(Ok(AppletCommand::Queues));
-        }
-        return Some(queue::parse(args).map(AppletCommand::Queue));
-    }
-    if let Some(parse) = request::parser(word) {
-        return Some(parse(args).map(AppletCommand::Request));
-    }
-    if let Some(parse) = roster::parser(word) {
-        return Some(match parse(args) {
-            Ok(c) => Ok(AppletCommand::Roster(c)),
-            Err(e) => {
-                // Not an id: perhaps a member's nick (or nick#hex).
-                let (before, name) = args.trim().rsplit_once(' ').unwrap_or(("", args.trim()));
-                let hex = name.bytes().all(|b| b.is_ascii_hexdigit());
-                if name.is_empty() || hex {
-                    Err(e)
-                } else {
-                    Ok(AppletCommand::RosterNamed {
-                        word: word.to_string(),
-                        before: before.trim().to_string(),
-                        name: name.to_string(),
-                    })
-                }
-            }
-        });
-    }
-    None
+    let (_, commands) = all().find(|(_, c)| c.words.contains(&word))?;
+    Some((commands.parse)(word, args))
 }
 
 /// What a command printed: one JSON event and its human form.
 pub struct Shown {
+    /// The `--json` event.
     pub json: Value,
+    /// The lines for people.
     pub human: String,
 }
 
@@ -129,6 +176,7 @@ pub struct Shown {
 pub struct Names<'a>(pub &'a HashMap<NodeId, String>);
 
 impl Names<'_> {
+    /// `nick (short id)`, or the short id of a node without a nick.
     pub fn name(&self, node: &NodeId) -> String {
         match self.0.get(node) {
             Some(n) => format!("{} ({})", one_line(n), node.fmt_short()),
@@ -155,17 +203,188 @@ fn err(e: crate::Error) -> String {
     e.to_string()
 }
 
-/// Runs one applet command on `node`.
+/// Runs one applet command on `node`, with the runner of the applet that
+/// parsed it.
 pub async fn run(node: &Node, cmd: AppletCommand, names: &Names<'_>) -> Result<Shown, String> {
-    match cmd {
-        AppletCommand::Announce(c) => run_announce(node, c, names).await,
-        AppletCommand::Vote(c) => run_vote(node, c, names).await,
-        AppletCommand::Queue(c) => run_queue(node, c, names).await,
-        AppletCommand::Queues => list_queues(node).await,
-        AppletCommand::LostFound(c) => run_lostfound(node, c, names).await,
-        AppletCommand::Request(c) => run_request(node, c, names).await,
-        AppletCommand::Roster(c) => run_roster(node, c, names).await,
-        AppletCommand::RosterNamed { word, before, name } => {
+    let commands = of_applet(cmd.applet())
+        .ok_or_else(|| format!("the line client has no commands of {}", cmd.applet()))?;
+    (commands.run)(node, cmd, names).await
+}
+
+/// A [`RunFn`] that takes the command as a `$command` and runs the async
+/// fn `$run` with it.
+macro_rules! runner {
+    ($run:ident, $command:ty) => {{
+        fn run<'a>(
+            node: &'a Node,
+            cmd: AppletCommand,
+            names: &'a Names<'a>,
+        ) -> BoxFuture<'a, Result<Shown, String>> {
+            Box::pin(async move { $run(node, cmd.take::<$command>()?, names).await })
+        }
+        run
+    }};
+}
+
+/// `/announce`, `/pin`, `/unpin`, `/retract`, `/announcements`.
+pub static ANNOUNCE: Commands = Commands {
+    words: announce::COMMANDS,
+    help: "\
+/announce [#topic] TEXT      post an announcement (topic general by default)
+/pin ID, /unpin ID           pin or unpin your announcement (pinned ones list first)
+/retract ID                  take back your announcement
+/announcements [#topic]      list announcements, pinned first, newest first",
+    parse: |word, args| announce::parse(word, args).map(|c| AppletCommand::new(announce::NAME, c)),
+    run: runner!(run_announce, announce::Command),
+    describe: describe_announce,
+    context: None,
+};
+
+/// `/vote`.
+pub static VOTE: Commands = Commands {
+    words: &["vote"],
+    help: "\
+/vote meta ID title=.. options=a,b[,..] [closes=10m]   create a poll
+/vote ID OPTION              vote (again to change your vote, until the poll closes)
+/vote close ID               close your poll
+/vote list, /vote show ID    list polls, show one poll's tally",
+    parse: |_, args| vote::parse(args).map(|c| AppletCommand::new(vote::NAME, c)),
+    run: runner!(run_vote, vote::Command),
+    describe: describe_vote,
+    context: Some(vote_context),
+};
+
+/// `/queue`.
+pub static QUEUE: Commands = Commands {
+    words: &["queue"],
+    help: "\
+/queue create ID [title=..]  create a queue (you serve it)
+/queue join ID label=.. [party=N] [note=..]   take a place in a queue
+/queue leave ID              give up your place
+/queue next ID               serve the next person (the queue's owner)
+/queue list [ID]             show a queue's places (all queues without ID)",
+    parse: |_, args| {
+        let command = if args.trim() == "list" {
+            QueueCommand::All
+        } else {
+            QueueCommand::One(queue::parse(args)?)
+        };
+        Ok(AppletCommand::new(queue::NAME, command))
+    },
+    run: runner!(run_queue, QueueCommand),
+    describe: describe_queue,
+    context: None,
+};
+
+/// `/lost`, `/found`, `/claim`, `/resolve`, `/lostfound`.
+pub static LOSTFOUND: Commands = Commands {
+    words: lostfound::COMMANDS,
+    help: "\
+/lost TEXT [where=..] [contact=..]    report a lost item
+/found TEXT [where=..] [contact=..]   report a found item
+/claim ID [note]             claim a found item (or say you found a lost one)
+/resolve ID                  mark your item as back with its owner
+/lostfound [all]             list open items, newest first",
+    parse: |word, args| {
+        lostfound::parse(word, args).map(|c| AppletCommand::new(lostfound::NAME, c))
+    },
+    run: runner!(run_lostfound, lostfound::Command),
+    describe: describe_lostfound,
+    context: None,
+};
+
+/// `/request`, `/claim-request`, `/unclaim`, `/fulfil`, `/cancel`,
+/// `/requests` (the words of [`request::COMMANDS`]).
+pub static REQUEST: Commands = Commands {
+    words: &[
+        "request",
+        "claim-request",
+        "unclaim",
+        "fulfil",
+        "cancel",
+        "requests",
+    ],
+    help: "\
+/request what=.. [where=..] [urgency=low|normal|urgent]   ask for something
+/claim-request ID            take a request on; /unclaim ID gives it back
+/fulfil ID, /cancel ID       mark a request done, or cancel your own
+/requests [all]              list open requests, most urgent first",
+    parse: |word, args| {
+        let parse =
+            request::parser(word).ok_or_else(|| format!("/{word} is not a request command"))?;
+        parse(args).map(|c| AppletCommand::new(request::NAME, c))
+    },
+    run: runner!(run_request, request::Command),
+    describe: describe_request,
+    context: None,
+};
+
+/// `/invite`, `/revoke`, `/kiosk`, `/roster` (the words of
+/// [`roster::COMMANDS`]); a member may be named by nick.
+pub static ROSTER: Commands = Commands {
+    words: &["invite", "revoke", "kiosk", "roster"],
+    help: "\
+/invite ID, /revoke ID       invite or revoke a node (short id of a member, or full id)
+/kiosk add|remove ID         designate a kiosk node
+/roster                      show members, revocations and kiosks",
+    parse: parse_roster,
+    run: runner!(run_roster_named, RosterCommand),
+    describe: describe_roster,
+    context: None,
+};
+
+/// A `/queue` command: one queue's, or `/queue list` without an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum QueueCommand {
+    One(queue::Command),
+    /// `/queue list` without an id: every queue.
+    All,
+}
+
+/// A roster command, as parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RosterCommand {
+    /// Naming its node by id (or id prefix).
+    Parsed(roster::Command),
+    /// Naming a member by nick (`/invite bob`, `/kiosk add bob`): resolved
+    /// against the members when run, then parsed again with the id.
+    Named {
+        word: String,
+        /// The arguments before the name (`add` of `/kiosk add bob`).
+        before: String,
+        name: String,
+    },
+}
+
+fn parse_roster(word: &str, args: &str) -> Result<AppletCommand, String> {
+    let parse = roster::parser(word).ok_or_else(|| format!("/{word} is not a roster command"))?;
+    let command = match parse(args) {
+        Ok(c) => RosterCommand::Parsed(c),
+        Err(e) => {
+            // Not an id: perhaps a member's nick (or nick#hex).
+            let (before, name) = args.trim().rsplit_once(' ').unwrap_or(("", args.trim()));
+            let hex = name.bytes().all(|b| b.is_ascii_hexdigit());
+            if name.is_empty() || hex {
+                return Err(e);
+            }
+            RosterCommand::Named {
+                word: word.to_string(),
+                before: before.trim().to_string(),
+                name: name.to_string(),
+            }
+        }
+    };
+    Ok(AppletCommand::new(roster::NAME, command))
+}
+
+async fn run_roster_named(
+    node: &Node,
+    c: RosterCommand,
+    names: &Names<'_>,
+) -> Result<Shown, String> {
+    match c {
+        RosterCommand::Parsed(c) => run_roster(node, c, names).await,
+        RosterCommand::Named { word, before, name } => {
             let members = node.members().await.map_err(err)?;
             let mut known = crate::present::Names::default();
             known.learn(&members);
@@ -521,7 +740,14 @@ async fn list_queues(node: &Node) -> Result<Shown, String> {
     })
 }
 
-async fn run_queue(node: &Node, c: queue::Command, names: &Names<'_>) -> Result<Shown, String> {
+async fn run_queue(node: &Node, c: QueueCommand, names: &Names<'_>) -> Result<Shown, String> {
+    match c {
+        QueueCommand::One(c) => run_one_queue(node, c, names).await,
+        QueueCommand::All => list_queues(node).await,
+    }
+}
+
+async fn run_one_queue(node: &Node, c: queue::Command, names: &Names<'_>) -> Result<Shown, String> {
     let name = queue::NAME;
     if let queue::Command::List { queue: id } = &c {
         let (qid, me) = (id.clone(), node.id());
@@ -897,143 +1123,172 @@ pub async fn describe_op(node: &Node, applet: &str, kind: u16, body: &[u8]) -> O
 }
 
 /// What [`describe`] needs for this op, read from `node`'s applet state
-/// (see [`describe_op`]).
+/// by the applet's [`Commands::context`] (see [`describe_op`]).
 pub async fn op_context(node: &Node, applet: &str, kind: u16, body: &[u8]) -> OpContext {
-    let mut context = OpContext::default();
-    if applet == vote::NAME
-        && let Ok(vote::VoteOp::Close(c)) = vote::VoteOp::decode(kind, body)
-    {
-        let poll = c.poll.clone();
-        context.closed_poll = node
-            .query(vote::NAME, move |v: &vote::Votes| v.tally(&poll))
-            .await
-            .ok()
-            .flatten();
+    match of_applet(applet).and_then(|c| c.context) {
+        Some(read) => read(node, kind, body).await,
+        None => OpContext::default(),
     }
-    context
 }
 
-/// How an incoming op of an event applet reads: the action, a short
-/// summary and any more JSON fields; `None` for ops of other applets (or
-/// bodies that do not decode, which the fold refuses anyway). Pure: what
-/// the body does not say comes in `context` (a poll close's result).
+/// How an incoming op of an applet with line-client commands reads: the
+/// action, a short summary and any more JSON fields, from the applet's
+/// [`Commands::describe`]; `None` for ops of other applets (or bodies that
+/// do not decode, which the fold refuses anyway). Pure: what the body does
+/// not say comes in `context` (a poll close's result).
 pub fn describe(applet: &str, kind: u16, body: &[u8], context: &OpContext) -> Option<Described> {
-    let mut fields = serde_json::Map::new();
-    let (action, summary) = match applet {
-        announce::NAME => match announce::AnnounceOp::decode(kind, body).ok()? {
-            announce::AnnounceOp::Post(p) => (
-                "post",
-                format!("announced in #{}: {}", p.topic, one_line(&p.text)),
-            ),
-            announce::AnnounceOp::Pin(_) => ("pin", "pinned an announcement".into()),
-            announce::AnnounceOp::Unpin(_) => ("unpin", "unpinned an announcement".into()),
-            announce::AnnounceOp::Retract(_) => ("retract", "retracted an announcement".into()),
-        },
-        vote::NAME => match vote::VoteOp::decode(kind, body).ok()? {
-            vote::VoteOp::Create(p) => (
-                "create",
-                format!(
-                    "opened poll {} \"{}\": {}",
-                    p.poll,
-                    one_line(&p.title),
-                    p.options.join(", ")
-                ),
-            ),
-            vote::VoteOp::Vote(v) => ("vote", format!("voted in poll {}", v.poll)),
-            vote::VoteOp::Close(c) => {
-                match context.closed_poll.as_ref().filter(|t| t.poll == c.poll) {
-                    Some(t) => {
-                        fields.insert("result".into(), result_json(t));
-                        (
-                            "close",
-                            format!("closed poll {}: {}", c.poll, result_text(t)),
-                        )
-                    }
-                    None => ("close", format!("closed poll {}", c.poll)),
-                }
-            }
-        },
-        queue::NAME => match queue::QueueOp::decode(kind, body).ok()? {
-            queue::QueueOp::Create(q) => ("create", format!("opened queue {}", q.queue)),
-            queue::QueueOp::Join(j) => (
-                "join",
-                format!("joined queue {} as {}", j.queue, one_line(&j.label)),
-            ),
-            queue::QueueOp::Leave(l) => ("leave", format!("left queue {}", l.queue)),
-            queue::QueueOp::Next(n) => ("next", format!("served the next in queue {}", n.queue)),
-        },
-        lostfound::NAME => match lostfound::LostFoundOp::decode(kind, body).ok()? {
-            lostfound::LostFoundOp::Post(k, item) => (
-                match k {
-                    lostfound::ItemKind::Lost => "lost",
-                    lostfound::ItemKind::Found => "found",
-                },
-                format!(
-                    "{} {}",
-                    match k {
-                        lostfound::ItemKind::Lost => "lost",
-                        lostfound::ItemKind::Found => "found",
-                    },
-                    one_line(&item.description)
-                ),
-            ),
-            lostfound::LostFoundOp::Claim(_) => ("claim", "claimed an item".into()),
-            lostfound::LostFoundOp::Resolve(_) => ("resolve", "resolved an item".into()),
-        },
-        request::NAME => match request::RequestOp::decode(kind, body).ok()? {
-            request::RequestOp::Request(r) => (
-                "request",
-                format!("requests ({}) {}", r.urgency.as_str(), one_line(&r.what)),
-            ),
-            request::RequestOp::Claim(_) => ("claim", "took a request on".into()),
-            request::RequestOp::Unclaim(_) => ("unclaim", "gave a request back".into()),
-            request::RequestOp::Fulfil(_) => ("fulfil", "fulfilled a request".into()),
-            request::RequestOp::Cancel(_) => ("cancel", "cancelled a request".into()),
-        },
-        roster::NAME => match roster::RosterOp::decode(kind, body).ok()? {
-            roster::RosterOp::Invite(n) => ("invite", format!("invited {}", n.fmt_short())),
-            roster::RosterOp::Revoke(n) => ("revoke", format!("revoked {}", n.fmt_short())),
-            roster::RosterOp::KioskAdd(n) => {
-                ("kiosk_add", format!("made {} a kiosk", n.fmt_short()))
-            }
-            roster::RosterOp::KioskRemove(n) => {
-                ("kiosk_remove", format!("removed kiosk {}", n.fmt_short()))
-            }
-        },
-        _ => return None,
-    };
+    (of_applet(applet)?.describe)(kind, body, context)
+}
+
+/// A [`Described`] without more fields.
+fn described(action: &'static str, summary: String) -> Option<Described> {
     Some(Described {
         action,
         summary,
-        fields,
+        fields: serde_json::Map::new(),
     })
+}
+
+fn describe_announce(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
+    match announce::AnnounceOp::decode(kind, body).ok()? {
+        announce::AnnounceOp::Post(p) => described(
+            "post",
+            format!("announced in #{}: {}", p.topic, one_line(&p.text)),
+        ),
+        announce::AnnounceOp::Pin(_) => described("pin", "pinned an announcement".into()),
+        announce::AnnounceOp::Unpin(_) => described("unpin", "unpinned an announcement".into()),
+        announce::AnnounceOp::Retract(_) => {
+            described("retract", "retracted an announcement".into())
+        }
+    }
+}
+
+fn describe_vote(kind: u16, body: &[u8], context: &OpContext) -> Option<Described> {
+    match vote::VoteOp::decode(kind, body).ok()? {
+        vote::VoteOp::Create(p) => described(
+            "create",
+            format!(
+                "opened poll {} \"{}\": {}",
+                p.poll,
+                one_line(&p.title),
+                p.options.join(", ")
+            ),
+        ),
+        vote::VoteOp::Vote(v) => described("vote", format!("voted in poll {}", v.poll)),
+        vote::VoteOp::Close(c) => match context.closed_poll.as_ref().filter(|t| t.poll == c.poll) {
+            Some(t) => {
+                let mut fields = serde_json::Map::new();
+                fields.insert("result".into(), result_json(t));
+                Some(Described {
+                    action: "close",
+                    summary: format!("closed poll {}: {}", c.poll, result_text(t)),
+                    fields,
+                })
+            }
+            None => described("close", format!("closed poll {}", c.poll)),
+        },
+    }
+}
+
+/// A poll close's context: the poll's tally with the close folded.
+fn vote_context<'a>(node: &'a Node, kind: u16, body: &'a [u8]) -> BoxFuture<'a, OpContext> {
+    Box::pin(async move {
+        let mut context = OpContext::default();
+        if let Ok(vote::VoteOp::Close(c)) = vote::VoteOp::decode(kind, body) {
+            let poll = c.poll.clone();
+            context.closed_poll = node
+                .query(vote::NAME, move |v: &vote::Votes| v.tally(&poll))
+                .await
+                .ok()
+                .flatten();
+        }
+        context
+    })
+}
+
+fn describe_queue(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
+    match queue::QueueOp::decode(kind, body).ok()? {
+        queue::QueueOp::Create(q) => described("create", format!("opened queue {}", q.queue)),
+        queue::QueueOp::Join(j) => described(
+            "join",
+            format!("joined queue {} as {}", j.queue, one_line(&j.label)),
+        ),
+        queue::QueueOp::Leave(l) => described("leave", format!("left queue {}", l.queue)),
+        queue::QueueOp::Next(n) => {
+            described("next", format!("served the next in queue {}", n.queue))
+        }
+    }
+}
+
+fn describe_lostfound(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
+    match lostfound::LostFoundOp::decode(kind, body).ok()? {
+        lostfound::LostFoundOp::Lost(item) => {
+            described("lost", format!("lost {}", one_line(&item.description)))
+        }
+        lostfound::LostFoundOp::Found(item) => {
+            described("found", format!("found {}", one_line(&item.description)))
+        }
+        lostfound::LostFoundOp::Claim(_) => described("claim", "claimed an item".into()),
+        lostfound::LostFoundOp::Resolve(_) => described("resolve", "resolved an item".into()),
+    }
+}
+
+fn describe_request(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
+    match request::RequestOp::decode(kind, body).ok()? {
+        request::RequestOp::Request(r) => described(
+            "request",
+            format!("requests ({}) {}", r.urgency.as_str(), one_line(&r.what)),
+        ),
+        request::RequestOp::Claim(_) => described("claim", "took a request on".into()),
+        request::RequestOp::Unclaim(_) => described("unclaim", "gave a request back".into()),
+        request::RequestOp::Fulfil(_) => described("fulfil", "fulfilled a request".into()),
+        request::RequestOp::Cancel(_) => described("cancel", "cancelled a request".into()),
+    }
+}
+
+fn describe_roster(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
+    match roster::RosterOp::decode(kind, body).ok()? {
+        roster::RosterOp::Invite(n) => described("invite", format!("invited {}", n.fmt_short())),
+        roster::RosterOp::Revoke(n) => described("revoke", format!("revoked {}", n.fmt_short())),
+        roster::RosterOp::KioskAdd(n) => {
+            described("kiosk_add", format!("made {} a kiosk", n.fmt_short()))
+        }
+        roster::RosterOp::KioskRemove(n) => {
+            described("kiosk_remove", format!("removed kiosk {}", n.fmt_short()))
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The command value `parse` made, as a `C`.
+    fn parsed<C: Any + Clone>(word: &str, args: &str) -> Option<C> {
+        parse(word, args)?.ok()?.get::<C>().cloned()
+    }
+
     #[test]
     fn roster_commands_take_a_nick_as_well_as_an_id() {
         assert_eq!(
-            parse("invite", "bob"),
-            Some(Ok(AppletCommand::RosterNamed {
+            parsed("invite", "bob"),
+            Some(RosterCommand::Named {
                 word: "invite".into(),
                 before: String::new(),
                 name: "bob".into()
-            }))
+            })
         );
         assert_eq!(
-            parse("kiosk", "add dan#4444"),
-            Some(Ok(AppletCommand::RosterNamed {
+            parsed("kiosk", "add dan#4444"),
+            Some(RosterCommand::Named {
                 word: "kiosk".into(),
                 before: "add".into(),
                 name: "dan#4444".into()
-            }))
+            })
         );
         assert!(matches!(
-            parse("invite", "abcd"),
-            Some(Ok(AppletCommand::Roster(_)))
+            parsed("invite", "abcd"),
+            Some(RosterCommand::Parsed(_))
         ));
         assert!(
             matches!(parse("invite", "abc"), Some(Err(_))),
@@ -1043,36 +1298,78 @@ mod tests {
 
     #[test]
     fn applet_words_parse_and_others_are_left_alone() {
+        assert!(parsed::<announce::Command>("announce", "#food lunch is served").is_some());
+        assert_eq!(parsed("vote", "list"), Some(vote::Command::List));
+        assert_eq!(parsed("queue", "list"), Some(QueueCommand::All));
         assert!(matches!(
-            parse("announce", "#food lunch is served"),
-            Some(Ok(AppletCommand::Announce(_)))
+            parsed("queue", "list help"),
+            Some(QueueCommand::One(_))
         ));
+        assert!(parsed::<lostfound::Command>("lost", "blue umbrella").is_some());
+        assert!(parsed::<request::Command>("requests", "").is_some());
         assert!(matches!(
-            parse("vote", "list"),
-            Some(Ok(AppletCommand::Vote(vote::Command::List)))
-        ));
-        assert!(matches!(
-            parse("queue", "list"),
-            Some(Ok(AppletCommand::Queues))
-        ));
-        assert!(matches!(
-            parse("queue", "list help"),
-            Some(Ok(AppletCommand::Queue(_)))
-        ));
-        assert!(matches!(
-            parse("lost", "blue umbrella"),
-            Some(Ok(AppletCommand::LostFound(_)))
-        ));
-        assert!(matches!(
-            parse("requests", ""),
-            Some(Ok(AppletCommand::Request(_)))
-        ));
-        assert!(matches!(
-            parse("roster", ""),
-            Some(Ok(AppletCommand::Roster(_)))
+            parsed("roster", ""),
+            Some(RosterCommand::Parsed(_))
         ));
         assert!(matches!(parse("vote", "meta"), Some(Err(_))));
         assert!(parse("peers", "").is_none());
+        let cmd = parse("vote", "list").expect("a vote word").expect("parses");
+        assert_eq!(cmd.applet(), vote::NAME);
+        assert_eq!(cmd, parse("vote", "list").expect("again").expect("parses"));
+        assert_ne!(
+            cmd,
+            parse("vote", "show lunch").expect("again").expect("parses")
+        );
+        assert!(
+            cmd.get::<queue::Command>().is_none(),
+            "another applet's type"
+        );
+    }
+
+    #[test]
+    fn every_registered_word_belongs_to_one_applet_and_parses_there() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (applet, commands) in all() {
+            for word in commands.words {
+                assert_eq!(seen.insert(*word, applet), None, "/{word} is taken twice");
+                // Whatever the arguments, the word is the applet's.
+                if let Some(Ok(cmd)) = parse(word, "") {
+                    assert_eq!(cmd.applet(), applet, "/{word}");
+                }
+            }
+        }
+        let words = |commands: &Commands| commands.words.to_vec();
+        assert_eq!(
+            words(&REQUEST),
+            request::COMMANDS
+                .iter()
+                .map(|(w, _)| *w)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            words(&ROSTER),
+            roster::COMMANDS.iter().map(|(w, _)| *w).collect::<Vec<_>>()
+        );
+        assert!(all().all(|(applet, _)| applets::registration(applet).is_some()));
+    }
+
+    #[test]
+    fn ops_are_described_by_their_applets_registration() {
+        let (kind, body) = queue::QueueOp::Create(queue::CreateQueue {
+            queue: "help".into(),
+            title: None,
+        })
+        .body();
+        let d = describe(queue::NAME, kind, &body, &OpContext::default()).expect("a queue op");
+        assert_eq!(
+            (d.action, d.summary.as_str()),
+            ("create", "opened queue help")
+        );
+        assert_eq!(describe("chat", 1, b"hi", &OpContext::default()), None);
+        assert_eq!(
+            describe(queue::NAME, 99, &body, &OpContext::default()),
+            None
+        );
     }
 
     fn tally(
@@ -1238,15 +1535,15 @@ mod tests {
 
     #[test]
     fn every_applet_command_is_in_the_help() {
-        for word in announce::COMMANDS.iter().chain(lostfound::COMMANDS) {
-            assert!(HELP.contains(&format!("/{word}")), "{word}");
+        let help = help();
+        for (_, commands) in all() {
+            for word in commands.words {
+                assert!(commands.help.contains(&format!("/{word}")), "{word}");
+                assert!(help.contains(&format!("/{word}")), "{word}");
+            }
         }
-        let words = request::COMMANDS
-            .iter()
-            .map(|(w, _)| *w)
-            .chain(roster::COMMANDS.iter().map(|(w, _)| *w));
-        for word in words {
-            assert!(HELP.contains(&format!("/{word}")), "{word}");
-        }
+        assert!(help.starts_with("/announce [#topic] TEXT"));
+        assert!(help.ends_with("show members, revocations and kiosks"));
+        assert_eq!(help.lines().count(), 25, "one line per command");
     }
 }

@@ -82,6 +82,21 @@ impl Out {
     }
 }
 
+/// An applet's notice as a JSON event: named by the notice (`queue_head`),
+/// with `applet`, `text` and the notice's `about` pairs as fields
+/// (`"queue": "help"`); pairs named `event`, `applet` or `text` are left
+/// out.
+fn notice_json(applet: &str, notice: &crate::event::Notice) -> Value {
+    let mut event = serde_json::Map::new();
+    for (key, value) in &notice.about {
+        event.insert((*key).to_string(), json!(value));
+    }
+    event.insert("event".into(), json!(notice.name));
+    event.insert("applet".into(), json!(applet));
+    event.insert("text".into(), json!(notice.text));
+    Value::Object(event)
+}
+
 /// Runs the line client until /quit, EOF, Ctrl-C or SIGTERM. The error is
 /// the one-line reason the node could not start.
 pub async fn run(args: RunArgs) -> Result<(), String> {
@@ -391,10 +406,10 @@ impl Client {
                     || format!("{} [dm {} -> you] {}", present::clock(wall_ms), self.name(&from), clean(&text)),
                 );
             }
-            Event::QueueHead { queue } => self.out.emit(
-                json!({"event": "queue_head", "queue": queue}),
-                || format!("*** you're next in queue {queue} ***"),
-            ),
+            Event::Notice { applet, notice } => {
+                self.out
+                    .emit(notice_json(applet, &notice), || format!("*** {} ***", clean(&notice.text)))
+            }
             Event::Equivocation { author, seq } => self.out.emit(
                 json!({"event": "equivocation", "author": author.to_string(), "seq": seq}),
                 || format!("! {} forked its log at op {seq}: its ops from there no longer count", self.name(&author)),
@@ -654,7 +669,7 @@ impl Client {
                 });
             }
             Command::Help => {
-                let text = format!("{HELP}\n{}", crate::cli::applets::HELP);
+                let text = format!("{HELP}\n{}", crate::cli::applets::help());
                 self.out
                     .emit(json!({"event": "help", "text": text}), || text.clone())
             }
@@ -729,5 +744,34 @@ impl Client {
                 }
                 s
             });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Notice;
+
+    #[test]
+    fn a_notice_prints_as_a_json_event_of_its_name_with_its_fields() {
+        let head = crate::applets::queue::head_notice("help");
+        assert_eq!(
+            notice_json("queue", &head).to_string(),
+            r#"{"applet":"queue","event":"queue_head","queue":"help","text":"you're next in queue help"}"#
+        );
+        // The event's own fields win over pairs of the same name.
+        let odd = Notice::new(
+            "kudos_received",
+            vec![
+                ("event", "chat".into()),
+                ("text", "no".into()),
+                ("count", "2".into()),
+            ],
+            "you have 2 kudos".into(),
+        );
+        assert_eq!(
+            notice_json("kudos", &odd),
+            json!({"event": "kudos_received", "applet": "kudos", "count": "2", "text": "you have 2 kudos"})
+        );
     }
 }

@@ -6,12 +6,14 @@
 //! author's own rules refuse is replaced by a chat line, so `--ops N`
 //! writes exactly N ops.
 //!
-//! The mix, per op: chat 30 %, announcements 10 %, voting 15 %,
-//! queueing 15 %, lost+found 10 %, requests 15 %, roster 5 %.
+//! The mix comes from the applets' registrations
+//! ([`crate::applets::BUILTIN`], each with its [`SimOps`]): per op, chat
+//! 30 %, announcements 10 %, voting 15 %, queueing 15 %, lost+found 10 %,
+//! requests 15 %, roster 5 %.
 
 use rand::RngExt;
 
-use crate::applets::{announce, lostfound, queue, request, roster, vote};
+use crate::applets::{BUILTIN, announce, lostfound, queue, request, roster, vote};
 use crate::id::NodeId;
 use crate::proto::EngineRng;
 use crate::proto::oplog::fold::Folder;
@@ -38,7 +40,37 @@ impl std::str::FromStr for OpMix {
 }
 
 /// An op to write: applet, kind, plain body.
-pub(crate) type Planned = (&'static str, u16, Vec<u8>);
+pub type Planned = (&'static str, u16, Vec<u8>);
+
+/// What a simulated author knows when it picks an op.
+#[derive(Clone, Copy)]
+pub struct PlanContext<'a> {
+    /// The op's number in the run (for names and texts).
+    pub k: usize,
+    /// The author.
+    pub me: NodeId,
+    /// The author's replica's fold.
+    pub folder: &'a Folder,
+    /// Every node of the run, in node order.
+    pub nodes: &'a [NodeId],
+    /// The virtual wall clock, milliseconds.
+    pub wall_ms: u64,
+}
+
+/// Picks one op of an applet from what the author holds; `None` writes a
+/// chat line instead.
+pub type PlanFn = fn(&mut EngineRng, &PlanContext<'_>) -> Option<Planned>;
+
+/// How the simulator writes an applet's ops: its share of them and how it
+/// picks one.
+#[derive(Clone, Copy)]
+pub struct SimOps {
+    /// The applet's weight: its share of the ops is its weight over the
+    /// sum of every registered applet's.
+    pub weight: u32,
+    /// Picks the op.
+    pub plan: PlanFn,
+}
 
 fn state<'a, A: 'static>(folder: &'a Folder, name: &str) -> Option<&'a A> {
     folder.applet(name)?.as_any().downcast_ref::<A>()
@@ -53,7 +85,8 @@ fn pick<'a, T>(rng: &mut EngineRng, items: &'a [T]) -> Option<&'a T> {
 }
 
 /// Op number `k` by `me`, at `wall_ms`, given what its replica folded;
-/// `None` for a chat line.
+/// `None` for a chat line. The applet is drawn by the weights of
+/// [`crate::applets::BUILTIN`].
 pub(crate) fn plan(
     rng: &mut EngineRng,
     k: usize,
@@ -62,16 +95,31 @@ pub(crate) fn plan(
     nodes: &[NodeId],
     wall_ms: u64,
 ) -> Option<Planned> {
-    let roll = rng.random_range(0..100u32);
-    match roll {
-        0..30 => None,
-        30..40 => plan_announce(rng, k, me, folder),
-        40..55 => plan_vote(rng, k, me, folder, wall_ms),
-        55..70 => plan_queue(rng, k, me, folder),
-        70..80 => plan_lostfound(rng, k, me, folder),
-        80..95 => plan_request(rng, k, me, folder),
-        _ => plan_roster(rng, me, folder, nodes),
+    let context = PlanContext {
+        k,
+        me,
+        folder,
+        nodes,
+        wall_ms,
+    };
+    let mix = || BUILTIN.iter().filter_map(|b| b.sim);
+    let total: u32 = mix().map(|s| s.weight).sum();
+    if total == 0 {
+        return None;
     }
+    let mut roll = rng.random_range(0..total);
+    for ops in mix() {
+        if roll < ops.weight {
+            return (ops.plan)(rng, &context);
+        }
+        roll -= ops.weight;
+    }
+    None
+}
+
+/// Chat's plan: a chat line.
+pub(crate) fn plan_chat(_: &mut EngineRng, _: &PlanContext<'_>) -> Option<Planned> {
+    None
 }
 
 fn op<O: crate::applets::AppletOp>(o: O) -> Option<Planned> {
@@ -79,7 +127,8 @@ fn op<O: crate::applets::AppletOp>(o: O) -> Option<Planned> {
     Some((o.applet(), kind, body))
 }
 
-fn plan_announce(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> Option<Planned> {
+pub(crate) fn plan_announce(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
+    let PlanContext { k, me, folder, .. } = *c;
     let a: &announce::Announce = state(folder, announce::NAME)?;
     let mine: Vec<announce::Announcement> = a
         .announcements(None)
@@ -99,13 +148,14 @@ fn plan_announce(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> 
     }
 }
 
-fn plan_vote(
-    rng: &mut EngineRng,
-    k: usize,
-    me: NodeId,
-    folder: &Folder,
-    wall_ms: u64,
-) -> Option<Planned> {
+pub(crate) fn plan_vote(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
+    let PlanContext {
+        k,
+        me,
+        folder,
+        wall_ms,
+        ..
+    } = *c;
     let v: &vote::Votes = state(folder, vote::NAME)?;
     let open: Vec<&vote::Poll> = v.polls().iter().filter(|p| p.closed.is_none()).collect();
     match (rng.random_range(0..6u32), pick(rng, &open)) {
@@ -131,7 +181,8 @@ fn plan_vote(
     }
 }
 
-fn plan_queue(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> Option<Planned> {
+pub(crate) fn plan_queue(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
+    let PlanContext { k, me, folder, .. } = *c;
     let q: &queue::Queues = state(folder, queue::NAME)?;
     let all = q.queues();
     let roll = rng.random_range(0..5u32);
@@ -165,7 +216,8 @@ fn plan_queue(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> Opt
     }
 }
 
-fn plan_lostfound(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> Option<Planned> {
+pub(crate) fn plan_lostfound(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
+    let PlanContext { k, me, folder, .. } = *c;
     let l: &lostfound::LostFound = state(folder, lostfound::NAME)?;
     let open: Vec<lostfound::Item> = l.items(false).into_iter().map(|e| e.item).collect();
     match (rng.random_range(0..3u32), pick(rng, &open)) {
@@ -182,7 +234,7 @@ fn plan_lostfound(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) ->
             } else {
                 lostfound::ItemKind::Found
             };
-            op(lostfound::LostFoundOp::Post(
+            op(lostfound::LostFoundOp::post(
                 kind,
                 lostfound::ItemBody {
                     description: format!("item {k}"),
@@ -194,7 +246,8 @@ fn plan_lostfound(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) ->
     }
 }
 
-fn plan_request(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> Option<Planned> {
+pub(crate) fn plan_request(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
+    let PlanContext { k, me, folder, .. } = *c;
     let r: &request::Requests = state(folder, request::NAME)?;
     let open: Vec<request::Request> = r.list(false).into_iter().cloned().collect();
     let urgency = [
@@ -217,12 +270,10 @@ fn plan_request(rng: &mut EngineRng, k: usize, me: NodeId, folder: &Folder) -> O
     }
 }
 
-fn plan_roster(
-    rng: &mut EngineRng,
-    me: NodeId,
-    folder: &Folder,
-    nodes: &[NodeId],
-) -> Option<Planned> {
+pub(crate) fn plan_roster(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
+    let PlanContext {
+        me, folder, nodes, ..
+    } = *c;
     let r: &roster::Roster = state(folder, roster::NAME)?;
     let other = *pick(rng, nodes)?;
     if other == me {

@@ -373,8 +373,9 @@ pub struct App {
     pub popup_scroll: u16,
     /// Beacons of another room heard while alone: from where, how many.
     pub other_room: Option<(std::net::SocketAddr, u64)>,
-    /// Queues this node is at the head of.
-    pub heading: BTreeSet<String>,
+    /// The badges of the applets' notices raised so far (the queue's
+    /// "YOU'RE NEXT in help"), shown in the status bar.
+    pub badges: BTreeSet<String>,
     /// The wall clock, as of the last tick.
     pub now_ms: u64,
     /// The terminal's width, in columns.
@@ -418,7 +419,7 @@ impl App {
             popup: None,
             popup_scroll: 0,
             other_room: None,
-            heading: BTreeSet::new(),
+            badges: BTreeSet::new(),
             now_ms: 0,
             width: 80,
             height: 24,
@@ -742,11 +743,17 @@ impl App {
                 self.links = self.links.saturating_sub(1);
                 Vec::new()
             }
-            Event::QueueHead { queue } => {
-                self.heading.insert(queue.clone());
-                let view = View::Queues;
-                self.note_in(view, format!("you're next in queue {queue}"));
-                vec![Effect::Refresh(View::Queues)]
+            Event::Notice { applet, notice } => {
+                if let Some(badge) = notice.badge {
+                    self.badges.insert(present::clean(&badge));
+                }
+                let view = View::of_applet(applet);
+                self.note_in(view, present::clean(&notice.text));
+                if view.has_list() {
+                    vec![Effect::Refresh(view)]
+                } else {
+                    Vec::new()
+                }
             }
             Event::Equivocation { author, seq } => {
                 let who = self.names.show(&author);
@@ -991,8 +998,8 @@ impl App {
             return;
         }
         let candidates: Vec<String> = if head.is_empty() && word.starts_with('/') {
-            COMMAND_WORDS
-                .iter()
+            command_words()
+                .into_iter()
                 .filter(|c| c.starts_with(word))
                 .map(|c| format!("{c} "))
                 .collect()
@@ -1248,43 +1255,37 @@ impl App {
     }
 }
 
-/// Slash-words Tab completes.
-pub const COMMAND_WORDS: &[&str] = &[
-    "/announce",
-    "/announcements",
-    "/cancel",
-    "/claim",
-    "/claim-request",
+/// The line client's own slash-words Tab completes; the applets' come
+/// from their registrations ([`command_words`]).
+pub const CORE_COMMAND_WORDS: &[&str] = &[
     "/dm",
-    "/found",
-    "/fulfil",
     "/help",
     "/history",
-    "/invite",
     "/join",
-    "/kiosk",
-    "/lost",
-    "/lostfound",
     "/me",
     "/members",
     "/nick",
     "/peers",
-    "/pin",
-    "/queue",
     "/quit",
-    "/request",
-    "/requests",
-    "/resolve",
-    "/retract",
-    "/revoke",
-    "/roster",
     "/snapshot",
     "/state",
-    "/unclaim",
-    "/unpin",
-    "/vote",
     "/whois",
 ];
+
+/// Every slash-word Tab completes, sorted: the line client's own and each
+/// built-in applet's ([`crate::cli::applets::Commands::words`]).
+pub fn command_words() -> Vec<String> {
+    let mut words: Vec<String> = CORE_COMMAND_WORDS
+        .iter()
+        .map(|w| w.to_string())
+        .chain(
+            crate::cli::applets::all().flat_map(|(_, c)| c.words.iter().map(|w| format!("/{w}"))),
+        )
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
 
 /// Whether `text` names `nick` (a whole word, any case).
 pub fn mentions(text: &str, nick: &str) -> bool {

@@ -674,14 +674,8 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         format!("log agrees with {agree}/{live}")
     };
-    let heading = if app.heading.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " · YOU'RE NEXT in {}",
-            app.heading.iter().cloned().collect::<Vec<_>>().join(", ")
-        )
-    };
+    // The applets' notice badges ("YOU'RE NEXT in help").
+    let heading: String = app.badges.iter().map(|b| format!(" · {b}")).collect();
     if app.links == 0 {
         let text = match app.other_room {
             Some((from, _)) => format!(
@@ -747,10 +741,8 @@ fn draw_popup(app: &App, frame: &mut Frame, popup: &Popup) {
                 "Commands (type them below):",
                 Style::default().add_modifier(Modifier::BOLD),
             )));
-            for l in crate::cli::command::HELP
-                .lines()
-                .chain(crate::cli::applets::HELP.lines())
-            {
+            let applet_help = crate::cli::applets::help();
+            for l in crate::cli::command::HELP.lines().chain(applet_help.lines()) {
                 lines.push(TextLine::from(l.to_string()));
             }
             (" help · ↑↓ PgUp PgDn scroll · Esc closes ".into(), lines)

@@ -8,7 +8,7 @@ use ratatui::backend::TestBackend;
 use super::app::{Action, App, Effect, Focus, Listing, Popup, View};
 use super::{draw, wizard};
 use crate::applets::{announce, lostfound, queue, request, roster, vote};
-use crate::event::{Event, Member, StateMark, Status};
+use crate::event::{Event, Member, Notice, StateMark, Status};
 use crate::id::{NodeId, OpId};
 
 /// A fixed wall time (its clock is redacted in snapshots).
@@ -166,8 +166,9 @@ fn busy_app() -> App {
         waiting: vec![entry(me(), "ada"), entry(id(0x22), "bob")],
         served: Vec::new(),
     }])));
-    app.update(Action::Node(Event::QueueHead {
-        queue: "help".into(),
+    app.update(Action::Node(Event::Notice {
+        applet: queue::NAME,
+        notice: queue::head_notice("help"),
     }));
     app.update(Action::Listing(Listing::Announcements(vec![
         announce::Entry {
@@ -338,6 +339,43 @@ fn the_wizard_draws_each_stage() {
     w.paste("not a code!");
     w.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     insta::assert_snapshot!("wizard_code_refused", draw_w(&w));
+}
+
+#[test]
+fn a_notice_is_noted_in_its_applets_view_and_its_badge_stays_in_the_status_bar() {
+    let mut app = app();
+    let effects = app.update(Action::Node(Event::Notice {
+        applet: queue::NAME,
+        notice: queue::head_notice("help"),
+    }));
+    assert_eq!(effects, vec![Effect::Refresh(View::Queues)]);
+    assert!(screen(&app, 120, 40).contains("YOU'RE NEXT in help"));
+    // A library user's applet has no view: its notice goes to the room
+    // chat, with nothing to refresh and no badge.
+    let effects = app.update(Action::Node(Event::Notice {
+        applet: "kudos",
+        notice: Notice::new(
+            "kudos_received",
+            vec![("count", "1".into())],
+            "you have 1 kudos".into(),
+        ),
+    }));
+    assert!(effects.is_empty());
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("you have 1 kudos"), "{text}");
+    assert_eq!(app.badges.len(), 1);
+}
+
+#[test]
+fn tab_completion_knows_every_registered_applet_word() {
+    let words = super::app::command_words();
+    for (_, commands) in crate::cli::applets::all() {
+        for word in commands.words {
+            assert!(words.contains(&format!("/{word}")), "/{word}");
+        }
+    }
+    assert!(words.contains(&"/dm".to_string()));
+    assert!(words.is_sorted());
 }
 
 #[test]

@@ -24,6 +24,7 @@ use std::ops::Bound;
 use sha2::{Digest as _, Sha256};
 
 use super::log::Log;
+use super::notice::Notice;
 use super::op::{VerifiedOp, open_body};
 use crate::id::{NodeId, OpId};
 
@@ -91,6 +92,18 @@ pub trait Applet: Send + std::any::Any {
     fn reset(&mut self);
     /// For typed queries (`downcast_ref`).
     fn as_any(&self) -> &dyn std::any::Any;
+    /// What this applet has to tell the person at node `me`, from the
+    /// state as it is now: the notices that **hold** now ("you're at the
+    /// head of queue help"), not what changed. The op-log actor asks every
+    /// applet after each batch of ops it takes in and at start, and raises
+    /// each notice once per time it comes to hold (`Event::Notice`; see
+    /// [`super::notice`]). A pure function of the state and `me`, like the
+    /// rest: nothing about `me` may go into the state, which is the same on
+    /// every node. Applets with nothing to tell keep the default (none).
+    fn notices(&self, me: &NodeId) -> Vec<Notice> {
+        let _ = me;
+        Vec::new()
+    }
 }
 
 /// Counters of the fold.
@@ -163,6 +176,15 @@ impl Folder {
     /// The applet named `name`, for queries.
     pub fn applet(&self, name: &str) -> Option<&dyn Applet> {
         self.applets.get(name).map(|a| a.as_ref())
+    }
+
+    /// Every applet's notices for node `me` as the state is now, by applet
+    /// name (see [`Applet::notices`]).
+    pub fn notices(&self, me: &NodeId) -> Vec<(&'static str, Notice)> {
+        self.applets
+            .iter()
+            .flat_map(|(name, applet)| applet.notices(me).into_iter().map(|n| (*name, n)))
+            .collect()
     }
 
     /// Adds a chained, unforked op of `log` to the fold.
