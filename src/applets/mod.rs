@@ -11,13 +11,33 @@
 //! * [`request`]: resource requests, claimed, fulfilled or cancelled.
 //! * [`roster`]: invitations, revocations and kiosks.
 //!
-//! [`BUILTIN`] registers each of them once (constructor, line-client
-//! commands, simulated ops; the last two live in [`crate::cli::applets`]
-//! and [`crate::sim`], so the applets themselves stay pure); [`body`]
-//! generates an applet's typed ops and
-//! their encoding from one table ([`applet_ops!`](crate::applet_ops)).
-//! [`ids`] holds the rules for the ids people type, [`args`] the way
-//! command arguments are written.
+//! # Layout
+//!
+//! Each applet is one module of its own. An applet with line-client
+//! commands is a directory, `src/applets/<name>/`:
+//!
+//! * `mod.rs`: the fold, its typed ops ([`applet_ops!`](crate::applet_ops))
+//!   and its command parsers. Pure: `scripts/check-sans-io.sh` checks it.
+//! * `line.rs`: its line-client commands, one [`line::Commands`] (words,
+//!   `/help` lines, parser, runner on a [`crate::Node`], op describer),
+//!   e.g. [`vote::line::COMMANDS`].
+//! * `sim.rs`: how the simulator picks one of its ops from what the
+//!   author's replica holds (a [`sim::PlanFn`]).
+//!
+//! Chat and direct messages are single files, folds alone: the line client
+//! reads them itself, and a chat line is what the simulator writes when no
+//! other op is planned. The machinery the commands and planners run in
+//! knows no applet: [`crate::cli::applets`] (dispatch, `/help`, shared
+//! text helpers) and the simulator's `src/sim/ops.rs` (the draw by weight).
+//!
+//! [`BUILTIN`] registers each applet once, in one entry: its constructor,
+//! its `line.rs` commands and its `sim.rs` planner with its share of the
+//! simulator's op mix. Adding a built-in applet is its directory and one
+//! entry there (and its section of `docs/protocol.md`).
+//!
+//! [`body`] generates an applet's typed ops and their encoding from one
+//! table ([`applet_ops!`](crate::applet_ops)). [`ids`] holds the rules for
+//! the ids people type, [`args`] the way command arguments are written.
 
 pub mod announce;
 pub mod args;
@@ -98,29 +118,29 @@ fn make<A: Applet + Default>() -> Box<dyn Applet> {
 /// line client reads and runs their commands, describes their ops and
 /// lists their help from here ([`crate::cli::applets`], in this order),
 /// and the simulator draws its op mix from here (chat's 30 of 100: a chat
-/// line). Adding an applet is its module, its line-client commands (a
-/// [`line::Commands`]) and one line here.
+/// line). Adding an applet is its directory module (fold, `line.rs`,
+/// `sim.rs`: see the [module docs](self)) and one entry here.
 pub static BUILTIN: &[Builtin] = &[
     Builtin::of::<chat::Chat>(chat::NAME).sim(30, sim::ops::plan_chat),
     Builtin::of::<dm::Dm>(dm::NAME),
     Builtin::of::<announce::Announce>(announce::NAME)
-        .commands(&line::ANNOUNCE)
-        .sim(10, sim::ops::plan_announce),
+        .commands(&announce::line::COMMANDS)
+        .sim(10, announce::sim::plan),
     Builtin::of::<vote::Votes>(vote::NAME)
-        .commands(&line::VOTE)
-        .sim(15, sim::ops::plan_vote),
+        .commands(&vote::line::COMMANDS)
+        .sim(15, vote::sim::plan),
     Builtin::of::<queue::Queues>(queue::NAME)
-        .commands(&line::QUEUE)
-        .sim(15, sim::ops::plan_queue),
+        .commands(&queue::line::COMMANDS)
+        .sim(15, queue::sim::plan),
     Builtin::of::<lostfound::LostFound>(lostfound::NAME)
-        .commands(&line::LOSTFOUND)
-        .sim(10, sim::ops::plan_lostfound),
+        .commands(&lostfound::line::COMMANDS)
+        .sim(10, lostfound::sim::plan),
     Builtin::of::<request::Requests>(request::NAME)
-        .commands(&line::REQUEST)
-        .sim(15, sim::ops::plan_request),
+        .commands(&request::line::COMMANDS)
+        .sim(15, request::sim::plan),
     Builtin::of::<roster::Roster>(roster::NAME)
-        .commands(&line::ROSTER)
-        .sim(5, sim::ops::plan_roster),
+        .commands(&roster::line::COMMANDS)
+        .sim(5, roster::sim::plan),
 ];
 
 /// Every built-in applet, empty.

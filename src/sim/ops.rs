@@ -10,10 +10,16 @@
 //! ([`crate::applets::BUILTIN`], each with its [`SimOps`]): per op, chat
 //! 30 %, announcements 10 %, voting 15 %, queueing 15 %, lost+found 10 %,
 //! requests 15 %, roster 5 %.
+//!
+//! This is the machinery they share: the draw by weight ([`plan`]), what
+//! a planner is given ([`PlanContext`]) and the helpers planners use.
+//! Each applet's planner is its own `sim.rs` (`src/applets/<name>/sim.rs`);
+//! chat has none of its own, since a chat line is what the simulator
+//! writes whenever a plan gives `None` ([`plan_chat`]).
 
 use rand::RngExt;
 
-use crate::applets::{BUILTIN, announce, lostfound, queue, request, roster, vote};
+use crate::applets::BUILTIN;
 use crate::id::NodeId;
 use crate::proto::EngineRng;
 use crate::proto::oplog::fold::Folder;
@@ -72,11 +78,13 @@ pub struct SimOps {
     pub plan: PlanFn,
 }
 
-fn state<'a, A: 'static>(folder: &'a Folder, name: &str) -> Option<&'a A> {
+/// Applet `name`'s state in `folder`, as an `A`.
+pub(crate) fn state<'a, A: 'static>(folder: &'a Folder, name: &str) -> Option<&'a A> {
     folder.applet(name)?.as_any().downcast_ref::<A>()
 }
 
-fn pick<'a, T>(rng: &mut EngineRng, items: &'a [T]) -> Option<&'a T> {
+/// One of `items`, drawn uniformly; `None` if there are none.
+pub(crate) fn pick<'a, T>(rng: &mut EngineRng, items: &'a [T]) -> Option<&'a T> {
     if items.is_empty() {
         None
     } else {
@@ -122,167 +130,8 @@ pub(crate) fn plan_chat(_: &mut EngineRng, _: &PlanContext<'_>) -> Option<Planne
     None
 }
 
-fn op<O: crate::applets::AppletOp>(o: O) -> Option<Planned> {
+/// Typed op `o`, planned.
+pub(crate) fn op<O: crate::applets::AppletOp>(o: O) -> Option<Planned> {
     let (kind, body) = o.kind_and_body();
     Some((o.applet(), kind, body))
-}
-
-pub(crate) fn plan_announce(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
-    let PlanContext { k, me, folder, .. } = *c;
-    let a: &announce::Announce = state(folder, announce::NAME)?;
-    let mine: Vec<announce::Announcement> = a
-        .announcements(None)
-        .into_iter()
-        .map(|e| e.announcement)
-        .filter(|x| x.author == me)
-        .collect();
-    let topic = ["general", "food", "help"][rng.random_range(0..3usize)];
-    match (rng.random_range(0..4u32), pick(rng, &mine)) {
-        (0, Some(x)) if !x.pinned => op(announce::AnnounceOp::Pin(x.id)),
-        (1, Some(x)) if x.pinned => op(announce::AnnounceOp::Unpin(x.id)),
-        (2, Some(x)) => op(announce::AnnounceOp::Retract(x.id)),
-        _ => op(announce::AnnounceOp::Post(announce::Post {
-            topic: topic.to_string(),
-            text: format!("announcement {k}"),
-        })),
-    }
-}
-
-pub(crate) fn plan_vote(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
-    let PlanContext {
-        k,
-        me,
-        folder,
-        wall_ms,
-        ..
-    } = *c;
-    let v: &vote::Votes = state(folder, vote::NAME)?;
-    let open: Vec<&vote::Poll> = v.polls().iter().filter(|p| p.closed.is_none()).collect();
-    match (rng.random_range(0..6u32), pick(rng, &open)) {
-        (0, _) | (_, None) => op(vote::VoteOp::Create(vote::CreatePoll {
-            poll: format!("p{k}"),
-            title: format!("poll {k}"),
-            options: vec!["a".into(), "b".into(), "c".into()],
-            // Some polls close by time, within the run.
-            closes_at_ms: rng
-                .random_bool(0.5)
-                .then(|| wall_ms + rng.random_range(2_000..20_000)),
-        })),
-        (1, Some(p)) if p.creator == me => {
-            op(vote::VoteOp::Close(vote::ClosePoll { poll: p.id.clone() }))
-        }
-        (_, Some(p)) => {
-            let option = pick(rng, &p.options)?.clone();
-            op(vote::VoteOp::Vote(vote::CastVote {
-                poll: p.id.clone(),
-                option,
-            }))
-        }
-    }
-}
-
-pub(crate) fn plan_queue(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
-    let PlanContext { k, me, folder, .. } = *c;
-    let q: &queue::Queues = state(folder, queue::NAME)?;
-    let all = q.queues();
-    let roll = rng.random_range(0..5u32);
-    let Some(target) = pick(rng, all) else {
-        return op(queue::QueueOp::Create(queue::CreateQueue {
-            queue: format!("q{k}"),
-            title: None,
-        }));
-    };
-    let waiting = target.waiting.iter().any(|e| e.node == me);
-    match roll {
-        0 => op(queue::QueueOp::Create(queue::CreateQueue {
-            queue: format!("q{k}"),
-            title: Some(format!("queue {k}")),
-        })),
-        1 if target.owner == me && !target.waiting.is_empty() => {
-            op(queue::QueueOp::Next(queue::ServeNext {
-                queue: target.id.clone(),
-            }))
-        }
-        2 if waiting => op(queue::QueueOp::Leave(queue::LeaveQueue {
-            queue: target.id.clone(),
-        })),
-        _ if !waiting => op(queue::QueueOp::Join(queue::JoinQueue {
-            queue: target.id.clone(),
-            label: format!("person {k}"),
-            party: rng.random_range(1..5),
-            note: None,
-        })),
-        _ => None,
-    }
-}
-
-pub(crate) fn plan_lostfound(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
-    let PlanContext { k, me, folder, .. } = *c;
-    let l: &lostfound::LostFound = state(folder, lostfound::NAME)?;
-    let open: Vec<lostfound::Item> = l.items(false).into_iter().map(|e| e.item).collect();
-    match (rng.random_range(0..3u32), pick(rng, &open)) {
-        (1, Some(item)) if item.poster != me => {
-            op(lostfound::LostFoundOp::Claim(lostfound::ClaimBody {
-                item: item.id,
-                note: None,
-            }))
-        }
-        (2, Some(item)) if item.poster == me => op(lostfound::LostFoundOp::Resolve(item.id)),
-        _ => {
-            let kind = if rng.random_bool(0.5) {
-                lostfound::ItemKind::Lost
-            } else {
-                lostfound::ItemKind::Found
-            };
-            op(lostfound::LostFoundOp::post(
-                kind,
-                lostfound::ItemBody {
-                    description: format!("item {k}"),
-                    place: Some("main hall".into()),
-                    contact: None,
-                },
-            ))
-        }
-    }
-}
-
-pub(crate) fn plan_request(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
-    let PlanContext { k, me, folder, .. } = *c;
-    let r: &request::Requests = state(folder, request::NAME)?;
-    let open: Vec<request::Request> = r.list(false).into_iter().cloned().collect();
-    let urgency = [
-        request::Urgency::Low,
-        request::Urgency::Normal,
-        request::Urgency::Urgent,
-    ][rng.random_range(0..3usize)];
-    match (rng.random_range(0..5u32), pick(rng, &open)) {
-        (1, Some(x)) if x.requester != me && x.claimer.is_none() => {
-            op(request::RequestOp::Claim(x.id))
-        }
-        (2, Some(x)) if x.claimer == Some(me) => op(request::RequestOp::Fulfil(x.id)),
-        (3, Some(x)) if x.claimer == Some(me) => op(request::RequestOp::Unclaim(x.id)),
-        (4, Some(x)) if x.requester == me => op(request::RequestOp::Cancel(x.id)),
-        _ => op(request::RequestOp::Request(request::NewRequest {
-            what: format!("need {k}"),
-            place: None,
-            urgency,
-        })),
-    }
-}
-
-pub(crate) fn plan_roster(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> {
-    let PlanContext {
-        me, folder, nodes, ..
-    } = *c;
-    let r: &roster::Roster = state(folder, roster::NAME)?;
-    let other = *pick(rng, nodes)?;
-    if other == me {
-        return None;
-    }
-    match rng.random_range(0..10u32) {
-        0 => op(roster::RosterOp::Revoke(other)),
-        1 | 2 if r.is_member(&other) || r.is_open() => op(roster::RosterOp::KioskAdd(other)),
-        3 if r.is_kiosk(&other) => op(roster::RosterOp::KioskRemove(other)),
-        _ => op(roster::RosterOp::Invite(other)),
-    }
 }

@@ -70,6 +70,16 @@
 //!
 //! [`COMMANDS`] maps each slash-word to its parser; the parsers need no
 //! state, and the node resolves `ID` prefixes with [`Requests::find`].
+//!
+//! # Layout
+//!
+//! This file is the fold: pure, no IO, no clock, no randomness. Beside
+//! it, [`line`](mod@line) runs the commands on a node for the line client,
+//! and `sim.rs` plans this applet's ops in the simulator; the applet's
+//! entry in [`crate::applets::BUILTIN`] names both.
+
+pub mod line;
+pub(crate) mod sim;
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;

@@ -74,6 +74,16 @@
 //!
 //! [`parse`] turns the text after `/queue` into a [`Command`];
 //! [`Command::op`] gives the op to write.
+//!
+//! # Layout
+//!
+//! This file is the fold: pure, no IO, no clock, no randomness. Beside
+//! it, [`line`](mod@line) runs the commands on a node for the line client,
+//! and `sim.rs` plans this applet's ops in the simulator; the applet's
+//! entry in [`crate::applets::BUILTIN`] names both.
+
+pub mod line;
+pub(crate) mod sim;
 
 use serde::{Deserialize, Serialize};
 

@@ -60,6 +60,16 @@
 //! * `/claim ID [note]`: an id prefix, then an optional free-text note;
 //! * `/resolve ID`;
 //! * `/lostfound [all]`.
+//!
+//! # Layout
+//!
+//! This file is the fold: pure, no IO, no clock, no randomness. Beside
+//! it, [`line`](mod@line) runs the commands on a node for the line client,
+//! and `sim.rs` plans this applet's ops in the simulator; the applet's
+//! entry in [`crate::applets::BUILTIN`] names both.
+
+pub mod line;
+pub(crate) mod sim;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

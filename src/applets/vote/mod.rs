@@ -74,6 +74,16 @@
 //! [`parse`] turns the text after `/vote` into a [`Command`]; `closes=` is
 //! a duration ([`args::duration_ms`]) that [`Command::op`] adds to the
 //! node's clock to get `closes_at_ms`.
+//!
+//! # Layout
+//!
+//! This file is the fold: pure, no IO, no clock, no randomness. Beside
+//! it, [`line`](mod@line) runs the commands on a node for the line client,
+//! and `sim.rs` plans this applet's ops in the simulator; the applet's
+//! entry in [`crate::applets::BUILTIN`] names both.
+
+pub mod line;
+pub(crate) mod sim;
 
 use serde::{Deserialize, Serialize};
 

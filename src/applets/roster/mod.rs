@@ -101,6 +101,16 @@
 //! `ID` is a node id: 64 hex digits, or a prefix of at least
 //! [`PREFIX_HEX_MIN`] that the node resolves against the nodes it knows
 //! ([`Target::resolve`]).
+//!
+//! # Layout
+//!
+//! This file is the fold: pure, no IO, no clock, no randomness. Beside
+//! it, [`line`](mod@line) runs the commands on a node for the line client,
+//! and `sim.rs` plans this applet's ops in the simulator; the applet's
+//! entry in [`crate::applets::BUILTIN`] names both.
+
+pub mod line;
+pub(crate) mod sim;
 
 use std::collections::BTreeMap;
 

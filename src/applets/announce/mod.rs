@@ -55,6 +55,16 @@
 //!   the topic first: `/announce #general #1 rule: ..`);
 //! * `/pin ID`, `/unpin ID`, `/retract ID`: an id prefix;
 //! * `/announcements [#topic]`: the listing, of one topic or all.
+//!
+//! # Layout
+//!
+//! This file is the fold: pure, no IO, no clock, no randomness. Beside
+//! it, [`line`](mod@line) runs the commands on a node for the line client,
+//! and `sim.rs` plans this applet's ops in the simulator; the applet's
+//! entry in [`crate::applets::BUILTIN`] names both.
+
+pub mod line;
+pub(crate) mod sim;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

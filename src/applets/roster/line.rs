@@ -1,0 +1,226 @@
+//! The line client's roster commands: `/invite`, `/revoke`, `/kiosk` and
+//! `/roster` run on a [`Node`] (a member may be named by nick), and how an
+//! incoming roster op reads.
+//!
+//! [`COMMANDS`] is the applet's entry for [`crate::applets::BUILTIN`]; the
+//! machinery it runs in (dispatch, `/help`, shared text helpers) is
+//! [`crate::cli::applets`]. Unlike the fold beside it, this talks to a node.
+
+use serde_json::json;
+
+use crate::applets::roster;
+use crate::cli::applets::{
+    AppletCommand, Commands, Described, Names, OpContext, Shown, described, done, err, runner,
+};
+use crate::event::Member;
+use crate::id::NodeId;
+use crate::node::Node;
+
+/// `/invite`, `/revoke`, `/kiosk`, `/roster` (the words of
+/// [`roster::COMMANDS`]); a member may be named by nick.
+pub static COMMANDS: Commands = Commands {
+    words: &["invite", "revoke", "kiosk", "roster"],
+    help: "\
+/invite ID, /revoke ID       invite or revoke a node (short id of a member, or full id)
+/kiosk add|remove ID         designate a kiosk node
+/roster                      show members, revocations and kiosks",
+    parse: parse_roster,
+    run: runner!(run_roster_named, RosterCommand),
+    describe: describe_roster,
+    context: None,
+};
+
+/// A roster command, as parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RosterCommand {
+    /// Naming its node by id (or id prefix).
+    Parsed(roster::Command),
+    /// Naming a member by nick (`/invite bob`, `/kiosk add bob`): resolved
+    /// against the members when run, then parsed again with the id.
+    Named {
+        word: String,
+        /// The arguments before the name (`add` of `/kiosk add bob`).
+        before: String,
+        name: String,
+    },
+}
+
+fn parse_roster(word: &str, args: &str) -> Result<AppletCommand, String> {
+    let parse = roster::parser(word).ok_or_else(|| format!("/{word} is not a roster command"))?;
+    let command = match parse(args) {
+        Ok(c) => RosterCommand::Parsed(c),
+        Err(e) => {
+            // Not an id: perhaps a member's nick (or nick#hex).
+            let (before, name) = args.trim().rsplit_once(' ').unwrap_or(("", args.trim()));
+            let hex = name.bytes().all(|b| b.is_ascii_hexdigit());
+            if name.is_empty() || hex {
+                return Err(e);
+            }
+            RosterCommand::Named {
+                word: word.to_string(),
+                before: before.trim().to_string(),
+                name: name.to_string(),
+            }
+        }
+    };
+    Ok(AppletCommand::new(roster::NAME, command))
+}
+
+async fn run_roster_named(
+    node: &Node,
+    c: RosterCommand,
+    names: &Names<'_>,
+) -> Result<Shown, String> {
+    match c {
+        RosterCommand::Parsed(c) => run_roster(node, c, names).await,
+        RosterCommand::Named { word, before, name } => {
+            let members = node.members().await.map_err(err)?;
+            let mut known = crate::present::Names::default();
+            known.learn(&members);
+            for (id, nick) in names.0 {
+                known.set(*id, nick);
+            }
+            let ids: Vec<NodeId> = members.iter().map(|m| m.node).collect();
+            let node_id = known.resolve(&name, &ids)?;
+            let parse =
+                roster::parser(&word).ok_or_else(|| format!("/{word} is not a roster command"))?;
+            let c = parse(&format!("{before} {node_id}"))?;
+            run_roster(node, c, names).await
+        }
+    }
+}
+
+/// A node named by full id or id prefix (among members and the nodes the
+/// roster names).
+fn resolve_node(
+    target: &roster::Target,
+    members: &[Member],
+    known: &[NodeId],
+) -> Result<NodeId, String> {
+    let mut all: Vec<NodeId> = members.iter().map(|m| m.node).collect();
+    all.extend_from_slice(known);
+    target.resolve(&all)
+}
+
+async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Result<Shown, String> {
+    let name = roster::NAME;
+    if let roster::Command::Show = c {
+        let view = node
+            .query(name, |r: &roster::Roster| r.view())
+            .await
+            .map_err(err)?;
+        let mut human = if view.open {
+            "roster: open (no invitations yet: anyone with the room code is in)".to_string()
+        } else {
+            "roster: invite-only".to_string()
+        };
+        if let Some(f) = &view.founder {
+            human.push_str(&format!("\n  founder {}", names.name(f)));
+        }
+        for e in &view.members {
+            human.push_str(&format!(
+                "\n  member  {}  (invited by {})",
+                names.name(&e.node),
+                names.name(&e.by)
+            ));
+        }
+        for e in &view.revoked {
+            human.push_str(&format!(
+                "\n  revoked {}  (by {})",
+                names.name(&e.node),
+                names.name(&e.by)
+            ));
+        }
+        for e in &view.kiosks {
+            human.push_str(&format!("\n  kiosk   {}", names.name(&e.node)));
+        }
+        return Ok(Shown {
+            json: json!({"event": "roster", "roster": view}),
+            human,
+        });
+    }
+    let members = node.members().await.map_err(err)?;
+    let known = node
+        .query(name, |r: &roster::Roster| r.nodes())
+        .await
+        .map_err(err)?;
+    let (target, action) = match &c {
+        roster::Command::Invite(t) => (t, "invite"),
+        roster::Command::Revoke(t) => (t, "revoke"),
+        roster::Command::KioskAdd(t) => (t, "kiosk_add"),
+        roster::Command::KioskRemove(t) => (t, "kiosk_remove"),
+        roster::Command::Show => unreachable!("answered above"),
+    };
+    let mut known = known;
+    known.push(node.id());
+    let who = resolve_node(target, &members, &known)?;
+    let op = match &c {
+        roster::Command::Invite(_) => roster::RosterOp::Invite(who),
+        roster::Command::Revoke(_) => roster::RosterOp::Revoke(who),
+        roster::Command::KioskAdd(_) => roster::RosterOp::KioskAdd(who),
+        roster::Command::KioskRemove(_) => roster::RosterOp::KioskRemove(who),
+        roster::Command::Show => unreachable!("answered above"),
+    };
+    let id = node.act(&op).await.map_err(err)?;
+    let human = match action {
+        "invite" => format!("* invited {}", names.name(&who)),
+        "revoke" => format!("* revoked {}", names.name(&who)),
+        "kiosk_add" => format!("* {} is a kiosk", names.name(&who)),
+        _ => format!("* {} is no longer a kiosk", names.name(&who)),
+    };
+    let mut shown = done(name, action, id, None, human);
+    shown.json["node"] = json!(who.to_string());
+    Ok(shown)
+}
+
+fn describe_roster(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
+    match roster::RosterOp::decode(kind, body).ok()? {
+        roster::RosterOp::Invite(n) => described("invite", format!("invited {}", n.fmt_short())),
+        roster::RosterOp::Revoke(n) => described("revoke", format!("revoked {}", n.fmt_short())),
+        roster::RosterOp::KioskAdd(n) => {
+            described("kiosk_add", format!("made {} a kiosk", n.fmt_short()))
+        }
+        roster::RosterOp::KioskRemove(n) => {
+            described("kiosk_remove", format!("removed kiosk {}", n.fmt_short()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::applets::parse;
+
+    /// The command value `parse` made, as a `C`.
+    fn parsed<C: std::any::Any + Clone>(word: &str, args: &str) -> Option<C> {
+        parse(word, args)?.ok()?.get::<C>().cloned()
+    }
+
+    #[test]
+    fn roster_commands_take_a_nick_as_well_as_an_id() {
+        assert_eq!(
+            parsed("invite", "bob"),
+            Some(RosterCommand::Named {
+                word: "invite".into(),
+                before: String::new(),
+                name: "bob".into()
+            })
+        );
+        assert_eq!(
+            parsed("kiosk", "add dan#4444"),
+            Some(RosterCommand::Named {
+                word: "kiosk".into(),
+                before: "add".into(),
+                name: "dan#4444".into()
+            })
+        );
+        assert!(matches!(
+            parsed("invite", "abcd"),
+            Some(RosterCommand::Parsed(_))
+        ));
+        assert!(
+            matches!(parse("invite", "abc"), Some(Err(_))),
+            "a short hex prefix"
+        );
+    }
+}
