@@ -118,9 +118,11 @@ struct Cached {
     /// without `reannounce_interval`.
     unacked: Vec<NodeId>,
     /// Neighbours that announced it to us, at most
-    /// `Plumtree::ANNOUNCERS_MAX`: another `IHave` for it from one of them
-    /// is a re-announcement (ours was lost), answered with ours.
-    announced_by: Vec<NodeId>,
+    /// `Plumtree::ANNOUNCERS_MAX`, and whether we answered one of them
+    /// already: another `IHave` for it from one of them is a
+    /// re-announcement (ours was lost), answered with ours once, so that an
+    /// answer crossing a re-announcement cannot start a ping-pong.
+    announced_by: Vec<(NodeId, bool)>,
     /// The next re-announcement (when, and how many came before); `None`
     /// once every neighbour holds it or the rounds are over.
     reannounce: Option<(Time, u32)>,
@@ -365,7 +367,8 @@ impl Plumtree {
         let mut holders: Vec<NodeId> = announcers.iter().map(|(p, _)| *p).collect();
         holders.truncate(Self::ANNOUNCERS_MAX);
         let unacked = self.neighbors_except(Some(from), &holders);
-        self.cache_insert(now, forward, unacked, holders);
+        let announced_by = holders.into_iter().map(|p| (p, false)).collect();
+        self.cache_insert(now, forward, unacked, announced_by);
         if neighbor {
             self.optimize_after_gossip(id, received_round, from, &announcers);
         }
@@ -641,21 +644,24 @@ impl Plumtree {
 
     /// Neighbour `peer` announced `id`, which we hold. The first time, that
     /// is its acknowledgement; a repeat is a re-announcement, so it has not
-    /// heard ours: announce it to `peer` again.
+    /// heard ours: announce it to `peer` again (once per message and peer).
     fn announced_by(&mut self, now: Time, id: MessageId, peer: NodeId) {
         self.held_by(id, peer);
         let Some(cached) = self.cache.get_mut(&id) else {
             return;
         };
-        if cached.announced_by.contains(&peer) {
-            let announcement = IHave {
-                id,
-                round: cached.gossip.round,
-            };
-            self.stats.reannouncements_answered += 1;
-            self.queue_ihave(now, peer, announcement);
-        } else if cached.announced_by.len() < Self::ANNOUNCERS_MAX {
-            cached.announced_by.push(peer);
+        let round = cached.gossip.round;
+        match cached.announced_by.iter().position(|(p, _)| *p == peer) {
+            Some(k) if !cached.announced_by[k].1 => {
+                cached.announced_by[k].1 = true;
+                self.stats.reannouncements_answered += 1;
+                self.queue_ihave(now, peer, IHave { id, round });
+            }
+            Some(_) => {}
+            None if cached.announced_by.len() < Self::ANNOUNCERS_MAX => {
+                cached.announced_by.push((peer, false));
+            }
+            None => {}
         }
     }
 
@@ -813,7 +819,7 @@ impl Plumtree {
         now: Time,
         gossip: Gossip,
         unacked: Vec<NodeId>,
-        announced_by: Vec<NodeId>,
+        announced_by: Vec<(NodeId, bool)>,
     ) {
         if self.cache.contains_key(&gossip.id) {
             return;

@@ -930,7 +930,16 @@ fn a_neighbour_that_shows_it_holds_the_message_or_goes_down_is_not_reannounced_t
     let g = gossip(ME, 0, 0, b"m");
     drain(&mut pt);
     // a's copy comes back (a duplicate), c announces it, d goes down.
-    pt.handle(at(10), from(a, Message::Gossip(Gossip { round: 1, ..g.clone() })));
+    pt.handle(
+        at(10),
+        from(
+            a,
+            Message::Gossip(Gossip {
+                round: 1,
+                ..g.clone()
+            }),
+        ),
+    );
     pt.handle(
         at(10),
         from(c, Message::IHave(vec![IHave { id: g.id, round: 1 }])),
@@ -963,6 +972,14 @@ fn a_repeated_announcement_of_a_held_message_is_answered_with_ours() {
         vec![send(c, Message::IHave(vec![IHave { id: g.id, round: 1 }]))]
     );
     assert_eq!(pt.stats().reannouncements_answered, 1);
+    // Once per neighbour: were c's next one our answer crossing its own
+    // repeat, answering it too could ping-pong for ever.
+    pt.handle(
+        at(1500),
+        from(c, Message::IHave(vec![IHave { id: g.id, round: 1 }])),
+    );
+    assert_eq!(drain(&mut pt), vec![]);
+    assert_eq!(pt.stats().reannouncements_answered, 1);
 }
 
 #[test]
@@ -973,7 +990,10 @@ fn with_the_papers_rules_nothing_is_reannounced() {
     let g = gossip(ME, 0, 0, b"m");
     assert_eq!(
         drain(&mut pt),
-        vec![Output::Event(Event::Sent { id: g.id, seq: 0 }), dispatch_timer()]
+        vec![
+            Output::Event(Event::Sent { id: g.id, seq: 0 }),
+            dispatch_timer()
+        ]
     );
     pt.handle(at(500), Input::Timer(Timer::Reannounce));
     assert_eq!(drain(&mut pt), vec![]);
