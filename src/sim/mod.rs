@@ -674,6 +674,7 @@ impl Sim {
             Ev::PartitionStart(i) => self.partition(i),
             Ev::PartitionEnd => {
                 self.groups = None;
+                self.metrics.partition_ended();
                 self.metrics.disrupted(self.now);
                 if self.cfg.ops > 0 {
                     self.metrics.state_disturbed(self.now);
@@ -929,6 +930,7 @@ impl Sim {
             .map(|_| self.rng.random_range(0..groups))
             .collect();
         self.groups = Some(g);
+        self.metrics.partition_started();
     }
 
     fn broadcast(&mut self, k: usize) {
@@ -941,8 +943,11 @@ impl Sim {
         let origin = up[self.rng.random_range(0..up.len())];
         let mut payload = format!("broadcast {k}").into_bytes();
         payload.resize(self.cfg.payload_bytes.max(payload.len()), b'.');
-        let groups = self.groups.clone();
-        self.metrics.broadcast_begin(origin, self.now, groups);
+        // Who the origin can reach now: the figures count against them.
+        let reachable = (0..self.nodes.len())
+            .map(|j| self.nodes[j].up && self.reachable(origin, j))
+            .collect();
+        self.metrics.broadcast_begin(origin, self.now, reachable);
         self.feed(
             origin,
             Routed::Plumtree(plumtree::Input::Command(plumtree::Command::Broadcast(
