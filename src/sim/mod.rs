@@ -929,8 +929,8 @@ impl Sim {
         let g: Vec<usize> = (0..self.nodes.len())
             .map(|_| self.rng.random_range(0..groups))
             .collect();
+        self.metrics.partition_started(g.clone());
         self.groups = Some(g);
-        self.metrics.partition_started();
     }
 
     fn broadcast(&mut self, k: usize) {
@@ -1359,7 +1359,11 @@ impl Sim {
         let target_live = t.is_some_and(|t| self.nodes[t].up && self.reachable(observer, t));
         match ev {
             E::Alive { .. } | E::Updated { .. } => {}
-            E::Suspect { .. } => self.metrics.suspected(target_live),
+            E::Suspect { .. } => {
+                if let Some(t) = t {
+                    self.metrics.suspected(observer, t, target_live);
+                }
+            }
             // No node leaves in the simulator: a verdict that a live,
             // reachable node is dead, left or forgotten is a false death.
             E::Dead { .. } | E::Left { .. } | E::Forgotten { .. } => {

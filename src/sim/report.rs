@@ -37,9 +37,12 @@
 //! * A false alarm is a verdict about a node that was up and reachable from
 //!   the observer at the time (a node across a partition is not reachable,
 //!   so a verdict about it is none): `false_suspicions_*` count suspect
-//!   verdicts, `false_deaths_*` dead (or left, or forgotten) ones;
-//!   `*_connected` those made while no partition was active,
-//!   `*_partitioned` those made during one (from its start to its heal).
+//!   verdicts, `false_deaths_*` dead (or left, or forgotten) ones.
+//!   `*_partitioned` count those made while a partition is active, and
+//!   those made after it heals, until membership has re-converged, about a
+//!   node that was on the other side of it (stale suspicions running out,
+//!   verdicts still gossiped about); `*_connected` count all others, the
+//!   failure detector's mistakes in a connected room.
 //!
 //! With ops (`--ops N`):
 //!
@@ -113,8 +116,8 @@ pub struct Report {
     pub detect_ms_mean: Option<f64>,
     /// Longest such time, in ms.
     pub detect_ms_max: Option<f64>,
-    /// Suspect verdicts about an up, reachable node while no partition was
-    /// active.
+    /// Suspect verdicts about an up, reachable node that a partition does
+    /// not explain (see `false_suspicions_partitioned`).
     pub false_suspicions_connected: u64,
     /// Real time the run took, in ms (the only non-deterministic field).
     pub wall_ms: u64,
@@ -140,14 +143,13 @@ pub struct Report {
     pub live_at_end: usize,
     /// Crashes some live node that knew the node never marked dead.
     pub undetected: usize,
-    /// Dead (or left, or forgotten) verdicts about an up, reachable node
-    /// while no partition was active.
+    /// The same for dead (or left, or forgotten) verdicts.
     pub false_deaths_connected: u64,
     /// Suspect verdicts about an up node on the observer's side of an
-    /// active partition.
+    /// active partition, or after the heal about a node from the other
+    /// side until membership re-converged.
     pub false_suspicions_partitioned: u64,
-    /// Dead (or left, or forgotten) verdicts about an up node on the
-    /// observer's side of an active partition.
+    /// The same for dead (or left, or forgotten) verdicts.
     pub false_deaths_partitioned: u64,
     /// Virtual ms from the last disruption (partition heal, restart, late
     /// join) that was followed by convergence until it.
@@ -340,6 +342,10 @@ pub(crate) struct Metrics {
     false_deaths_partitioned: u64,
     /// Whether a partition is active now.
     partitioned: bool,
+    /// The group of each node in the active or last partition.
+    partition_groups: Option<Vec<usize>>,
+    /// The last partition healed and membership has not re-converged yet.
+    healing: bool,
     crashes: Vec<Crash>,
     restarted: usize,
     open_crash: HashMap<usize, usize>,
@@ -375,6 +381,8 @@ impl Metrics {
             false_suspicions_partitioned: 0,
             false_deaths_partitioned: 0,
             partitioned: false,
+            partition_groups: None,
+            healing: false,
             crashes: Vec::new(),
             restarted: 0,
             open_crash: HashMap::new(),
@@ -443,6 +451,7 @@ impl Metrics {
 
     pub(crate) fn converged(&mut self, now: Time) {
         self.want_check = false;
+        self.healing = false;
         if self.first_converged.is_none() {
             self.first_converged = Some(now);
         }
@@ -451,15 +460,30 @@ impl Metrics {
         }
     }
 
-    /// A partition started: false alarms count as `*_partitioned` until it
-    /// ends.
-    pub(crate) fn partition_started(&mut self) {
+    /// A partition started, `groups[j]` being node `j`'s group: false
+    /// alarms count as `*_partitioned` until it ends.
+    pub(crate) fn partition_started(&mut self, groups: Vec<usize>) {
         self.partitioned = true;
+        self.healing = false;
+        self.partition_groups = Some(groups);
     }
 
-    /// The partition healed: false alarms count as `*_connected` again.
+    /// The partition healed: until membership re-converges, false alarms
+    /// between nodes it separated still count as `*_partitioned`.
     pub(crate) fn partition_ended(&mut self) {
         self.partitioned = false;
+        self.healing = true;
+    }
+
+    /// Whether a false alarm by `observer` about `target` now is the
+    /// partition's doing (see the module docs).
+    fn partition_related(&self, observer: usize, target: usize) -> bool {
+        self.partitioned
+            || (self.healing
+                && self
+                    .partition_groups
+                    .as_ref()
+                    .is_some_and(|g| g[observer] != g[target]))
     }
 
     /// `origin` sends a broadcast now; `reachable[j]` says whether it could
@@ -512,13 +536,16 @@ impl Metrics {
         b.deliveries.push((node, now, round));
     }
 
-    /// A suspect verdict; `target_live`: the target was up and reachable
-    /// from the observer (a false alarm).
-    pub(crate) fn suspected(&mut self, target_live: bool) {
-        match (target_live, self.partitioned) {
-            (false, _) => {}
-            (true, false) => self.false_suspicions_connected += 1,
-            (true, true) => self.false_suspicions_partitioned += 1,
+    /// `observer` suspects `target`; `target_live`: the target was up and
+    /// reachable from the observer (a false alarm).
+    pub(crate) fn suspected(&mut self, observer: usize, target: usize, target_live: bool) {
+        if !target_live {
+            return;
+        }
+        if self.partition_related(observer, target) {
+            self.false_suspicions_partitioned += 1;
+        } else {
+            self.false_suspicions_connected += 1;
         }
     }
 
@@ -550,11 +577,13 @@ impl Metrics {
         }
     }
 
+    /// `observer` marks `target` dead (or left, or forgotten); `live`: the
+    /// target was up and reachable from the observer (a false alarm).
     pub(crate) fn marked_dead(&mut self, observer: usize, target: usize, live: bool, now: Time) {
-        match (live, self.partitioned) {
-            (false, _) => {}
-            (true, false) => self.false_deaths_connected += 1,
-            (true, true) => self.false_deaths_partitioned += 1,
+        if live && self.partition_related(observer, target) {
+            self.false_deaths_partitioned += 1;
+        } else if live {
+            self.false_deaths_connected += 1;
         }
         if let Some(&k) = self.open_crash.get(&target) {
             let c = &mut self.crashes[k];
