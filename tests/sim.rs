@@ -103,10 +103,7 @@ fn five_percent_loss_still_reaches_every_live_node() {
         |r| {
             assert_all_delivered(r);
             assert_connected_figures(r);
-            assert_eq!(
-                r.false_deaths_connected, 0,
-                "loss alone killed a live node"
-            );
+            assert_eq!(r.false_deaths_connected, 0, "loss alone killed a live node");
         },
     );
 }
