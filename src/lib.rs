@@ -41,7 +41,7 @@
 //! let mut cfg = SimConfig::new(12, 5, 42); // 12 nodes, 5 broadcasts, seed 42
 //! cfg.loss = 0.05;
 //! let report = sim::run(cfg).expect("a valid configuration");
-//! assert_eq!(report.delivered_ratio, 1.0);
+//! assert_eq!(report.delivered_ratio_reachable, 1.0);
 //! println!("{}", report.to_table());
 //! ```
 

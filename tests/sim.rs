@@ -57,10 +57,21 @@ fn assert_overlay_healthy(r: &Report, cfg_min: usize, cfg_hard_max: usize) {
     assert!(r.degree_min >= cfg_min, "a node below the minimum degree");
 }
 
+/// Every broadcast reached every node its origin could reach when it was
+/// sent, exactly once.
 fn assert_all_delivered(r: &Report) {
-    assert_eq!(r.missed, 0, "missed deliveries");
-    assert_eq!(r.delivered_ratio, 1.0);
+    assert_eq!(r.missed_reachable, 0, "missed deliveries");
+    assert_eq!(r.delivered_ratio_reachable, 1.0);
     assert_eq!(r.duplicate_deliveries, 0, "a broadcast delivered twice");
+}
+
+/// No partition: every live node was reachable, and no live node was
+/// declared suspect or dead.
+fn assert_connected_figures(r: &Report) {
+    assert_eq!(r.missed_live, r.missed_reachable);
+    assert_eq!(r.delivered_ratio_live, r.delivered_ratio_reachable);
+    assert_eq!(r.false_suspicions_partitioned, 0);
+    assert_eq!(r.false_deaths_partitioned, 0);
 }
 
 #[test]
@@ -91,7 +102,30 @@ fn five_percent_loss_still_reaches_every_live_node() {
         },
         |r| {
             assert_all_delivered(r);
-            assert_eq!(r.false_deaths, 0, "loss alone killed a live node");
+            assert_connected_figures(r);
+            assert_eq!(r.false_deaths_connected, 0, "loss alone killed a live node");
+        },
+    );
+}
+
+/// Announcements are repeated until acknowledged, so even a fifth of every
+/// message lost leaves no node without a broadcast. 200 nodes keep the 20
+/// seeds to about 20 s in a release build (before re-announcement every
+/// seed missed 2–10 of its 19,900 deliveries); the README quotes the same
+/// at 500 nodes (`flashmesh sim --nodes 500 --broadcasts 100 --loss 0.2`,
+/// seeds 1–20: none of 998,000 missed).
+#[test]
+fn twenty_percent_loss_still_reaches_every_live_node() {
+    across_seeds(
+        |seed| {
+            let mut cfg = SimConfig::new(200, 100, seed);
+            cfg.loss = 0.2;
+            cfg
+        },
+        |r| {
+            assert_all_delivered(r);
+            assert_connected_figures(r);
+            assert_eq!(r.deliveries, 199 * 100, "a node crashed or started late");
         },
     );
 }
@@ -172,7 +206,7 @@ fn broadcasts_during_a_partition_reach_every_node_on_the_senders_side() {
         },
         |r| {
             // Every node on the sender's side, none of the others: the
-            // eligible pairs are about half of all pairs.
+            // reachable pairs are about half of all pairs.
             assert_all_delivered(r);
             let all_pairs = (r.nodes as u64 - 1) * r.broadcasts as u64;
             assert!(
@@ -180,6 +214,9 @@ fn broadcasts_during_a_partition_reach_every_node_on_the_senders_side() {
                 "a broadcast crossed the partition"
             );
             assert!(r.deliveries > all_pairs / 4);
+            // Against every live node, the other side counts as missed.
+            assert_eq!(r.missed_live, all_pairs - r.deliveries);
+            assert!(r.delivered_ratio_live < 0.75);
         },
     );
 }
@@ -241,8 +278,9 @@ fn a_small_room_on_flaky_wifi_detects_fast_without_false_alarms() {
                 detect > 0.0 && detect <= SMALL_ROOM_DETECTION_MAX_MS,
                 "detection took {detect} ms"
             );
-            assert_eq!(r.false_suspicions, 0);
-            assert_eq!(r.false_deaths, 0);
+            assert_eq!(r.false_suspicions_connected, 0);
+            assert_eq!(r.false_deaths_connected, 0);
+            assert_connected_figures(r);
             assert_all_delivered(r);
         },
     );

@@ -665,6 +665,7 @@ impl Sim {
             Ev::PartitionStart(i) => self.partition(i),
             Ev::PartitionEnd => {
                 self.net.heal();
+                self.metrics.partition_ended();
                 self.metrics.disrupted(self.now());
                 if self.cfg.ops > 0 {
                     self.metrics.state_disturbed(self.now());
@@ -870,6 +871,8 @@ impl Sim {
     fn partition(&mut self, i: usize) {
         let groups = self.cfg.partitions[i].groups;
         self.net.partition(&mut self.rng, self.nodes.len(), groups);
+        let g = self.net.groups().cloned().unwrap_or_default();
+        self.metrics.partition_started(g);
     }
 
     fn broadcast(&mut self, k: usize) {
@@ -882,8 +885,11 @@ impl Sim {
         let origin = up[self.rng.random_range(0..up.len())];
         let mut payload = format!("broadcast {k}").into_bytes();
         payload.resize(self.cfg.payload_bytes.max(payload.len()), b'.');
-        let groups = self.net.groups().cloned();
-        self.metrics.broadcast_begin(origin, self.now(), groups);
+        // Who the origin can reach now: the figures count against them.
+        let reachable = (0..self.nodes.len())
+            .map(|j| self.nodes[j].up && self.reachable(origin, j))
+            .collect();
+        self.metrics.broadcast_begin(origin, self.now(), reachable);
         self.feed(
             origin,
             Routed::Plumtree(plumtree::Input::Command(plumtree::Command::Broadcast(
@@ -1145,7 +1151,11 @@ impl Sim {
         let target_live = t.is_some_and(|t| self.nodes[t].up && self.reachable(observer, t));
         match ev {
             E::Alive { .. } | E::Updated { .. } => {}
-            E::Suspect { .. } => self.metrics.suspected(target_live),
+            E::Suspect { .. } => {
+                if let Some(t) = t {
+                    self.metrics.suspected(observer, t, target_live);
+                }
+            }
             // No node leaves in the simulator: a verdict that a live,
             // reachable node is dead, left or forgotten is a false death.
             E::Dead { .. } | E::Left { .. } | E::Forgotten { .. } => {

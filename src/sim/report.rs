@@ -4,19 +4,25 @@
 //!
 //! * Convergence is checked every 100 ms of virtual time, so
 //!   `membership_converged_ms` and `reconverged_ms` are multiples of 100.
-//! * A node is *eligible* for a broadcast if it is not the origin, it started
-//!   at least [`JOIN_GRACE`] before the broadcast, it is still up at the end of
-//!   the run (it did not crash in between), and it was in the origin's
-//!   partition group when the broadcast was sent.
-//! * `delivered_ratio` = deliveries to eligible nodes / eligible (node,
-//!   broadcast) pairs.
+//! * A node is *live* for a broadcast if it is not the origin, it started at
+//!   least [`JOIN_GRACE`] before the broadcast, and it is still up at the
+//!   end of the run (it did not crash in between). It is *reachable* if it
+//!   is live and the origin could reach it when the broadcast was sent: up,
+//!   and in the origin's partition group (every node, outside a
+//!   partition). The simulator records that set at send time.
+//! * `delivered_ratio_reachable` = deliveries to reachable nodes / reachable
+//!   (node, broadcast) pairs, `missed_reachable` the difference: what the
+//!   broadcast layer promises. `delivered_ratio_live` and `missed_live` the
+//!   same over live nodes: what a person on the far side of a partition
+//!   sees. The two differ only for broadcasts sent during a partition.
 //! * `rmr` (relative message redundancy) of one broadcast = m / (n − 1) − 1,
 //!   with m the payload-carrying messages sent for it and n the nodes that
 //!   hold it (the origin and every node that delivered it); reported as the
 //!   mean over broadcasts that reached at least one node.
 //! * `ldh` (last delivery hop) of one broadcast = hops on the path of its last
 //!   delivery; `ldh_mean` and `ldh_max` over broadcasts.
-//! * `latency_ms_*` = delivery time − send time, over eligible deliveries.
+//! * `latency_ms_*` = delivery time − send time, over deliveries to
+//!   reachable nodes.
 //! * `payload_msgs` counts broadcast-carrying messages (live ops included),
 //!   `control_msgs` membership, topology, IHave, Graft and Prune messages
 //!   (op-log anti-entropy is counted apart, below);
@@ -28,8 +34,15 @@
 //!   heal, restart, late join) that was followed by convergence.
 //! * `detect_ms` of a crashed node = time from its crash until every live
 //!   node that knew it marks it dead; mean and max over crashed nodes.
-//! * `false_suspicions` = suspect verdicts about a node that was up and
-//!   reachable at the time; `false_deaths` likewise for dead verdicts.
+//! * A false alarm is a verdict about a node that was up and reachable from
+//!   the observer at the time (a node across a partition is not reachable,
+//!   so a verdict about it is none): `false_suspicions_*` count suspect
+//!   verdicts, `false_deaths_*` dead (or left, or forgotten) ones.
+//!   `*_partitioned` count those made while a partition is active, and
+//!   those made after it heals, until membership has re-converged, about a
+//!   node that was on the other side of it (stale suspicions running out,
+//!   verdicts still gossiped about); `*_connected` count all others, the
+//!   failure detector's mistakes in a connected room.
 //!
 //! With ops (`--ops N`):
 //!
@@ -64,50 +77,110 @@ use crate::proto::wire::Wire;
 pub const JOIN_GRACE: Duration = Duration::from_secs(2);
 
 /// The figures of one run. Every field but `wall_ms` is a function of the
-/// configuration alone.
+/// configuration alone. The module docs (and `docs/protocol.md`,
+/// "Simulator") define each one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Nodes in the run, late joiners included.
     pub nodes: usize,
+    /// The run's seed.
     pub seed: u64,
+    /// Broadcasts configured.
     pub broadcasts: usize,
-    pub delivered_ratio: f64,
+    /// Deliveries to reachable nodes / reachable (node, broadcast) pairs,
+    /// floored to 6 decimals (1.0 only if none was missed).
+    pub delivered_ratio_reachable: f64,
+    /// Deliveries to live nodes / live (node, broadcast) pairs, partitions
+    /// ignored; floored like `delivered_ratio_reachable`.
+    pub delivered_ratio_live: f64,
+    /// Relative message redundancy, mean over broadcasts.
     pub rmr: f64,
+    /// Mean last delivery hop.
     pub ldh_mean: f64,
+    /// Largest last delivery hop.
     pub ldh_max: u16,
+    /// Median delivery latency to reachable nodes, in ms.
     pub latency_ms_p50: f64,
+    /// 99th percentile delivery latency to reachable nodes, in ms.
     pub latency_ms_p99: f64,
+    /// Messages carrying a broadcast (live ops included).
     pub payload_msgs: u64,
+    /// Every other engine message but anti-entropy's.
     pub control_msgs: u64,
+    /// Encoded bytes of all engine messages / nodes / virtual seconds.
     pub bytes_per_node_per_s: f64,
+    /// Virtual ms until every live node first listed every other as alive.
     pub membership_converged_ms: Option<f64>,
+    /// Mean time from a crash until every live node that knew the node
+    /// marked it dead, in ms.
     pub detect_ms_mean: Option<f64>,
+    /// Longest such time, in ms.
     pub detect_ms_max: Option<f64>,
-    pub false_suspicions: u64,
+    /// Suspect verdicts about an up, reachable node that a partition does
+    /// not explain (see `false_suspicions_partitioned`).
+    pub false_suspicions_connected: u64,
+    /// Real time the run took, in ms (the only non-deterministic field).
     pub wall_ms: u64,
     // Beyond the required figures:
+    /// The engine defaults the nodes ran with.
     pub profile: Profile,
+    /// Virtual length of the run, in ms.
     pub duration_ms: f64,
+    /// First deliveries of broadcasts, to any node.
     pub deliveries: u64,
-    pub missed: u64,
+    /// Reachable (node, broadcast) pairs without a delivery.
+    pub missed_reachable: u64,
+    /// Live (node, broadcast) pairs without a delivery, partitions ignored.
+    pub missed_live: u64,
+    /// Broadcasts delivered twice to one node, or to their origin: 0 in a
+    /// correct run.
     pub duplicate_deliveries: u64,
+    /// Crashes that happened.
     pub crashed: usize,
+    /// Restarts that happened.
     pub restarted: usize,
+    /// Nodes up at the end.
     pub live_at_end: usize,
+    /// Crashes some live node that knew the node never marked dead.
     pub undetected: usize,
-    pub false_deaths: u64,
+    /// The same for dead (or left, or forgotten) verdicts.
+    pub false_deaths_connected: u64,
+    /// Suspect verdicts about an up node on the observer's side of an
+    /// active partition, or after the heal about a node from the other
+    /// side until membership re-converged.
+    pub false_suspicions_partitioned: u64,
+    /// The same for dead (or left, or forgotten) verdicts.
+    pub false_deaths_partitioned: u64,
+    /// Virtual ms from the last disruption (partition heal, restart, late
+    /// join) that was followed by convergence until it.
     pub reconverged_ms: Option<f64>,
+    /// Fewest links of a live node at the end.
     pub degree_min: usize,
+    /// Most links of a live node at the end.
     pub degree_max: usize,
+    /// Mean links of a live node at the end.
     pub degree_mean: f64,
+    /// Links one live end lists and the other does not (no handshake or
+    /// close in flight).
     pub links_asymmetric: u64,
+    /// Whether the overlay among live nodes is connected at the end.
     pub overlay_connected: bool,
     // The op-log (all zero, `true` or `None` without ops):
+    /// Ops written.
     pub ops: usize,
+    /// Every live node has the same state and frontier hash, and no op is
+    /// missing.
     pub state_converged: bool,
+    /// (Live node, written op) pairs where the node lacks the op.
     pub ops_missing: u64,
+    /// Virtual ms from the last disturbance of the logs until they agreed
+    /// for good; `None` if they never did.
     pub sync_ms: Option<f64>,
+    /// Ops refused by any node's log: 0 in a correct run.
     pub ops_refused: u64,
+    /// Anti-entropy messages (`Wire::OpLog`).
     pub oplog_msgs: u64,
+    /// Their encoded bytes / nodes / virtual seconds.
     pub oplog_bytes_per_node_per_s: f64,
     /// Ops written per applet (by name).
     pub ops_by_applet: std::collections::BTreeMap<String, u64>,
@@ -128,8 +201,22 @@ impl Report {
             ("seed", self.seed.to_string()),
             ("virtual duration (ms)", self.duration_ms.to_string()),
             ("broadcasts", self.broadcasts.to_string()),
-            ("delivered ratio", self.delivered_ratio.to_string()),
-            ("missed deliveries", self.missed.to_string()),
+            (
+                "delivered ratio, nodes reachable at send",
+                self.delivered_ratio_reachable.to_string(),
+            ),
+            (
+                "missed deliveries, nodes reachable at send",
+                self.missed_reachable.to_string(),
+            ),
+            (
+                "delivered ratio, all live nodes",
+                self.delivered_ratio_live.to_string(),
+            ),
+            (
+                "missed deliveries, all live nodes",
+                self.missed_live.to_string(),
+            ),
             (
                 "duplicate deliveries",
                 self.duplicate_deliveries.to_string(),
@@ -158,8 +245,20 @@ impl Report {
             ("detection mean (ms)", opt(self.detect_ms_mean)),
             ("detection max (ms)", opt(self.detect_ms_max)),
             ("undetected crashes", self.undetected.to_string()),
-            ("false suspicions", self.false_suspicions.to_string()),
-            ("false deaths", self.false_deaths.to_string()),
+            (
+                "false suspicions / deaths, connected",
+                format!(
+                    "{} / {}",
+                    self.false_suspicions_connected, self.false_deaths_connected
+                ),
+            ),
+            (
+                "false suspicions / deaths, in a partition",
+                format!(
+                    "{} / {}",
+                    self.false_suspicions_partitioned, self.false_deaths_partitioned
+                ),
+            ),
             (
                 "degree min/mean/max",
                 format!(
@@ -212,7 +311,9 @@ fn ms(d: Duration) -> f64 {
 struct Bcast {
     origin: usize,
     at: Time,
-    groups: Option<Vec<usize>>,
+    /// Per node: could the origin reach it when it sent (up, and on its
+    /// side of any partition)?
+    reachable: Vec<bool>,
     payload_msgs: u64,
     /// (node, time, hops) of each first delivery.
     deliveries: Vec<(usize, Time, u16)>,
@@ -235,8 +336,16 @@ pub(crate) struct Metrics {
     control_msgs: u64,
     bytes: u64,
     duplicate_deliveries: u64,
-    false_suspicions: u64,
-    false_deaths: u64,
+    false_suspicions_connected: u64,
+    false_deaths_connected: u64,
+    false_suspicions_partitioned: u64,
+    false_deaths_partitioned: u64,
+    /// Whether a partition is active now.
+    partitioned: bool,
+    /// The group of each node in the active or last partition.
+    partition_groups: Option<Vec<usize>>,
+    /// The last partition healed and membership has not re-converged yet.
+    healing: bool,
     crashes: Vec<Crash>,
     restarted: usize,
     open_crash: HashMap<usize, usize>,
@@ -267,8 +376,13 @@ impl Metrics {
             control_msgs: 0,
             bytes: 0,
             duplicate_deliveries: 0,
-            false_suspicions: 0,
-            false_deaths: 0,
+            false_suspicions_connected: 0,
+            false_deaths_connected: 0,
+            false_suspicions_partitioned: 0,
+            false_deaths_partitioned: 0,
+            partitioned: false,
+            partition_groups: None,
+            healing: false,
             crashes: Vec::new(),
             restarted: 0,
             open_crash: HashMap::new(),
@@ -337,6 +451,7 @@ impl Metrics {
 
     pub(crate) fn converged(&mut self, now: Time) {
         self.want_check = false;
+        self.healing = false;
         if self.first_converged.is_none() {
             self.first_converged = Some(now);
         }
@@ -345,12 +460,40 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn broadcast_begin(&mut self, origin: usize, now: Time, groups: Option<Vec<usize>>) {
+    /// A partition started, `groups[j]` being node `j`'s group: false
+    /// alarms count as `*_partitioned` until it ends.
+    pub(crate) fn partition_started(&mut self, groups: Vec<usize>) {
+        self.partitioned = true;
+        self.healing = false;
+        self.partition_groups = Some(groups);
+    }
+
+    /// The partition healed: until membership re-converges, false alarms
+    /// between nodes it separated still count as `*_partitioned`.
+    pub(crate) fn partition_ended(&mut self) {
+        self.partitioned = false;
+        self.healing = true;
+    }
+
+    /// Whether a false alarm by `observer` about `target` now is the
+    /// partition's doing (see the module docs).
+    fn partition_related(&self, observer: usize, target: usize) -> bool {
+        self.partitioned
+            || (self.healing
+                && self
+                    .partition_groups
+                    .as_ref()
+                    .is_some_and(|g| g[observer] != g[target]))
+    }
+
+    /// `origin` sends a broadcast now; `reachable[j]` says whether it could
+    /// reach node `j` (up, and on its side of any partition).
+    pub(crate) fn broadcast_begin(&mut self, origin: usize, now: Time, reachable: Vec<bool>) {
         self.current = Some(self.bcasts.len());
         self.bcasts.push(Bcast {
             origin,
             at: now,
-            groups,
+            reachable,
             payload_msgs: 0,
             deliveries: Vec::new(),
             delivered: BTreeSet::new(),
@@ -393,9 +536,16 @@ impl Metrics {
         b.deliveries.push((node, now, round));
     }
 
-    pub(crate) fn suspected(&mut self, target_live: bool) {
-        if target_live {
-            self.false_suspicions += 1;
+    /// `observer` suspects `target`; `target_live`: the target was up and
+    /// reachable from the observer (a false alarm).
+    pub(crate) fn suspected(&mut self, observer: usize, target: usize, target_live: bool) {
+        if !target_live {
+            return;
+        }
+        if self.partition_related(observer, target) {
+            self.false_suspicions_partitioned += 1;
+        } else {
+            self.false_suspicions_connected += 1;
         }
     }
 
@@ -427,9 +577,13 @@ impl Metrics {
         }
     }
 
+    /// `observer` marks `target` dead (or left, or forgotten); `live`: the
+    /// target was up and reachable from the observer (a false alarm).
     pub(crate) fn marked_dead(&mut self, observer: usize, target: usize, live: bool, now: Time) {
-        if live {
-            self.false_deaths += 1;
+        if live && self.partition_related(observer, target) {
+            self.false_deaths_partitioned += 1;
+        } else if live {
+            self.false_deaths_connected += 1;
         }
         if let Some(&k) = self.open_crash.get(&target) {
             let c = &mut self.crashes[k];
@@ -440,24 +594,30 @@ impl Metrics {
     }
 
     pub(crate) fn report(&self, cfg: &SimConfig, now: Time, live: &[bool]) -> Report {
-        let mut eligible_total = 0u64;
-        let mut delivered_eligible = 0u64;
+        let mut reachable_total = 0u64;
+        let mut delivered_reachable = 0u64;
+        let mut live_total = 0u64;
+        let mut delivered_live = 0u64;
         let mut deliveries = 0u64;
         let mut latencies: Vec<u64> = Vec::new();
         let mut rmrs = Vec::new();
         let mut ldhs = Vec::new();
         for b in &self.bcasts {
-            let eligible = |j: usize| {
+            let is_live = |j: usize| {
                 j != b.origin
                     && live[j]
                     && self.last_start[j].is_some_and(|s| s + JOIN_GRACE <= b.at)
-                    && b.groups.as_ref().is_none_or(|g| g[j] == g[b.origin])
             };
-            eligible_total += (0..live.len()).filter(|&j| eligible(j)).count() as u64;
+            let is_reachable = |j: usize| is_live(j) && b.reachable[j];
+            live_total += (0..live.len()).filter(|&j| is_live(j)).count() as u64;
+            reachable_total += (0..live.len()).filter(|&j| is_reachable(j)).count() as u64;
             for &(node, t, _) in &b.deliveries {
                 deliveries += 1;
-                if eligible(node) {
-                    delivered_eligible += 1;
+                if is_live(node) {
+                    delivered_live += 1;
+                }
+                if is_reachable(node) {
+                    delivered_reachable += 1;
                     latencies.push((t - b.at).as_micros() as u64);
                 }
             }
@@ -495,16 +655,20 @@ impl Metrics {
             .filter(|c| c.detected_at.is_none() && !c.waiting.is_empty())
             .count();
         let secs = now.saturating_since(Time::ZERO).as_secs_f64().max(1e-9);
+        // Floored, so that anything short of every delivery is < 1.
+        let ratio = |delivered: u64, total: u64| {
+            if total == 0 {
+                1.0
+            } else {
+                (delivered as f64 / total as f64 * 1e6).floor() / 1e6
+            }
+        };
         Report {
             nodes: cfg.nodes,
             seed: cfg.seed,
             broadcasts: cfg.broadcasts,
-            delivered_ratio: if eligible_total == 0 {
-                1.0
-            } else {
-                // Floor, so that anything short of every delivery is < 1.
-                (delivered_eligible as f64 / eligible_total as f64 * 1e6).floor() / 1e6
-            },
+            delivered_ratio_reachable: ratio(delivered_reachable, reachable_total),
+            delivered_ratio_live: ratio(delivered_live, live_total),
             rmr: mean(&rmrs),
             ldh_mean: mean(&ldhs.iter().map(|&h| h as f64).collect::<Vec<_>>()),
             ldh_max: ldhs.iter().copied().max().unwrap_or(0),
@@ -516,18 +680,21 @@ impl Metrics {
             membership_converged_ms: self.first_converged.map(|t| ms(t - Time::ZERO)),
             detect_ms_mean: (!detected.is_empty()).then(|| mean(&detected)),
             detect_ms_max: detected.iter().copied().reduce(f64::max),
-            false_suspicions: self.false_suspicions,
+            false_suspicions_connected: self.false_suspicions_connected,
             wall_ms: 0,
             profile: cfg.profile,
             duration_ms: ms(now - Time::ZERO),
             deliveries,
-            missed: eligible_total - delivered_eligible,
+            missed_reachable: reachable_total - delivered_reachable,
+            missed_live: live_total - delivered_live,
             duplicate_deliveries: self.duplicate_deliveries,
             crashed: self.crashes.len(),
             restarted: self.restarted,
             live_at_end: live.iter().filter(|&&up| up).count(),
             undetected,
-            false_deaths: self.false_deaths,
+            false_deaths_connected: self.false_deaths_connected,
+            false_suspicions_partitioned: self.false_suspicions_partitioned,
+            false_deaths_partitioned: self.false_deaths_partitioned,
             reconverged_ms: self.reconverged.map(ms),
             degree_min: 0,
             degree_max: 0,

@@ -30,6 +30,13 @@ pub struct Stats {
     /// Announcements not recorded or not queued because a bound was hit
     /// (`MISSING_ENTRIES_MAX`, `ANNOUNCERS_MAX`, `IHAVE_QUEUE_MAX`).
     pub announcements_dropped: u64,
+    /// Announcements queued again for a neighbour that had not shown it
+    /// holds the message (`reannounce_interval`), one per neighbour and
+    /// round.
+    pub reannounced: u64,
+    /// Announcements of a held message repeated by a neighbour that had
+    /// already announced it (so it had not heard ours), answered with ours.
+    pub reannouncements_answered: u64,
 }
 
 /// Plumtree broadcast: one instance per node.
@@ -85,6 +92,11 @@ pub struct Plumtree {
     ihave_due: Option<Time>,
     /// When the pending `Sweep` is due; `None` before `Start`.
     sweep_due: Option<Time>,
+    /// Cached messages with a re-announcement due, by due time. Each entry
+    /// matches its cache entry's `reannounce`; at most one per cached id.
+    reannounce_queue: BTreeSet<(Time, MessageId)>,
+    /// When the pending `Reannounce` is due; `None` if none is pending.
+    reannounce_due: Option<Time>,
     stats: Stats,
     outbox: VecDeque<Output>,
 }
@@ -101,6 +113,19 @@ struct Cached {
     at: Time,
     /// Ready to send: `round` is the round at which we hold it.
     gossip: Gossip,
+    /// Neighbours it was announced to that have not shown they hold it (no
+    /// `Gossip` or `IHave` for it from them since): re-announced to. Empty
+    /// without `reannounce_interval`.
+    unacked: Vec<NodeId>,
+    /// Neighbours that announced it to us, at most
+    /// `Plumtree::ANNOUNCERS_MAX`, and whether we answered one of them
+    /// already: another `IHave` for it from one of them is a
+    /// re-announcement (ours was lost), answered with ours once, so that an
+    /// answer crossing a re-announcement cannot start a ping-pong.
+    announced_by: Vec<(NodeId, bool)>,
+    /// The next re-announcement (when, and how many came before); `None`
+    /// once every neighbour holds it or the rounds are over.
+    reannounce: Option<(Time, u32)>,
 }
 
 struct Missing {
@@ -154,6 +179,8 @@ impl Plumtree {
             ihave_queue: BTreeMap::new(),
             ihave_due: None,
             sweep_due: None,
+            reannounce_queue: BTreeSet::new(),
+            reannounce_due: None,
             stats: Stats::default(),
             outbox: VecDeque::new(),
         }
@@ -173,6 +200,7 @@ impl Plumtree {
             Input::Timer(Timer::Graft { id, attempt }) => self.on_graft_timer(now, id, attempt),
             Input::Timer(Timer::DispatchIHave) => self.on_dispatch_ihave_timer(now),
             Input::Timer(Timer::Sweep) => self.on_sweep_timer(now),
+            Input::Timer(Timer::Reannounce) => self.on_reannounce_timer(now),
             Input::NeighborUp(peer) => self.on_neighbor_up(peer),
             Input::NeighborDown(peer) => self.on_neighbor_down(peer),
             Input::Command(Command::Broadcast(payload)) => self.on_broadcast(now, payload),
@@ -286,7 +314,8 @@ impl Plumtree {
         self.outbox
             .push_back(Output::Event(Event::Sent { id, seq }));
         self.push_to_tree(now, &gossip, None);
-        self.cache_insert(now, gossip);
+        let unacked = self.neighbors_except(None, &[]);
+        self.cache_insert(now, gossip, unacked, Vec::new());
     }
 
     fn on_gossip(&mut self, now: Time, from: NodeId, gossip: Gossip) {
@@ -300,6 +329,7 @@ impl Plumtree {
         if self.seen.contains_key(&gossip.id) {
             // A duplicate: the link it came on is redundant for the tree.
             self.stats.duplicates += 1;
+            self.held_by(gossip.id, from);
             if neighbor {
                 self.make_lazy(from);
                 self.send(from, Message::Prune);
@@ -332,7 +362,13 @@ impl Plumtree {
             ..gossip
         };
         self.push_to_tree(now, &forward, Some(from));
-        self.cache_insert(now, forward);
+        // The sender and the announcers hold it; every other neighbour is
+        // re-announced to until it shows it does too.
+        let mut holders: Vec<NodeId> = announcers.iter().map(|(p, _)| *p).collect();
+        holders.truncate(Self::ANNOUNCERS_MAX);
+        let unacked = self.neighbors_except(Some(from), &holders);
+        let announced_by = holders.into_iter().map(|p| (p, false)).collect();
+        self.cache_insert(now, forward, unacked, announced_by);
         if neighbor {
             self.optimize_after_gossip(id, received_round, from, &announcers);
         }
@@ -345,6 +381,7 @@ impl Plumtree {
         for IHave { id, round } in list {
             if self.seen.contains_key(&id) {
                 self.optimize_after_ihave(id, round, from);
+                self.announced_by(now, id, from);
                 continue;
             }
             if let Some(entry) = self.missing.get_mut(&id) {
@@ -458,6 +495,24 @@ impl Plumtree {
         }
     }
 
+    fn on_reannounce_timer(&mut self, now: Time) {
+        match self.reannounce_due {
+            Some(due) if now >= due => {}
+            _ => return, // none pending, or an early or repeated fire
+        }
+        self.reannounce_due = None;
+        while let Some(&(due, id)) = self.reannounce_queue.first() {
+            if due > now {
+                break;
+            }
+            self.reannounce_queue.pop_first();
+            self.reannounce(now, id);
+        }
+        if let Some(&(due, _)) = self.reannounce_queue.first() {
+            self.arm_reannounce(now, due);
+        }
+    }
+
     fn on_sweep_timer(&mut self, now: Time) {
         match self.sweep_due {
             Some(due) if now >= due => {}
@@ -520,21 +575,33 @@ impl Plumtree {
         if self.config.announce_to_eager {
             announce_to.extend(eager);
         }
+        // With re-announcement, the neighbour it came from hears that we
+        // hold it too: that is its acknowledgement.
+        if self.config.reannounce_interval.is_some()
+            && let Some(sender) = except
+            && self.is_neighbor(&sender)
+        {
+            announce_to.push(sender);
+        }
         let announcement = IHave {
             id: gossip.id,
             round: gossip.round,
         };
-        let mut queued = false;
         for peer in announce_to {
-            let queue = self.ihave_queue.entry(peer).or_default();
-            if queue.len() >= Self::IHAVE_QUEUE_MAX {
-                self.stats.announcements_dropped += 1;
-                continue;
-            }
-            queue.push(announcement);
-            queued = true;
+            self.queue_ihave(now, peer, announcement);
         }
-        if queued && self.ihave_due.is_none() {
+    }
+
+    /// Appends `announcement` to `peer`'s IHave queue (or drops it if the
+    /// queue is full) and arms the dispatch if none is pending.
+    fn queue_ihave(&mut self, now: Time, peer: NodeId, announcement: IHave) {
+        let queue = self.ihave_queue.entry(peer).or_default();
+        if queue.len() >= Self::IHAVE_QUEUE_MAX {
+            self.stats.announcements_dropped += 1;
+            return;
+        }
+        queue.push(announcement);
+        if self.ihave_due.is_none() {
             let after = self.config.ihave_interval;
             self.ihave_due = Some(now + after);
             self.outbox.push_back(Output::SetTimer {
@@ -542,6 +609,113 @@ impl Plumtree {
                 timer: Timer::DispatchIHave,
             });
         }
+    }
+
+    /// The neighbours, sorted, without `except` and `holders`: those a new
+    /// message is tracked for with `reannounce_interval` (none without it).
+    fn neighbors_except(&self, except: Option<NodeId>, holders: &[NodeId]) -> Vec<NodeId> {
+        if self.config.reannounce_interval.is_none() {
+            return Vec::new();
+        }
+        let mut peers: Vec<NodeId> = self
+            .eager
+            .iter()
+            .chain(&self.lazy)
+            .copied()
+            .filter(|p| Some(*p) != except && !holders.contains(p))
+            .collect();
+        peers.sort_unstable();
+        peers
+    }
+
+    /// `peer` showed it holds `id` (a copy or an announcement of it): it is
+    /// not re-announced to any more.
+    fn held_by(&mut self, id: MessageId, peer: NodeId) {
+        let Some(cached) = self.cache.get_mut(&id) else {
+            return;
+        };
+        cached.unacked.retain(|p| *p != peer);
+        if cached.unacked.is_empty()
+            && let Some((due, _)) = cached.reannounce.take()
+        {
+            self.reannounce_queue.remove(&(due, id));
+        }
+    }
+
+    /// Neighbour `peer` announced `id`, which we hold. The first time, that
+    /// is its acknowledgement; a repeat is a re-announcement, so it has not
+    /// heard ours: announce it to `peer` again (once per message and peer).
+    fn announced_by(&mut self, now: Time, id: MessageId, peer: NodeId) {
+        self.held_by(id, peer);
+        let Some(cached) = self.cache.get_mut(&id) else {
+            return;
+        };
+        let round = cached.gossip.round;
+        match cached.announced_by.iter().position(|(p, _)| *p == peer) {
+            Some(k) if !cached.announced_by[k].1 => {
+                cached.announced_by[k].1 = true;
+                self.stats.reannouncements_answered += 1;
+                self.queue_ihave(now, peer, IHave { id, round });
+            }
+            Some(_) => {}
+            None if cached.announced_by.len() < Self::ANNOUNCERS_MAX => {
+                cached.announced_by.push((peer, false));
+            }
+            None => {}
+        }
+    }
+
+    /// Re-announces cached `id` (its re-announcement came due) to the
+    /// neighbours that have not shown they hold it, and schedules the next
+    /// round after twice the last wait, if that leaves one
+    /// `reannounce_interval` before the cache drops it.
+    fn reannounce(&mut self, now: Time, id: MessageId) {
+        let Some(interval) = self.config.reannounce_interval else {
+            return;
+        };
+        let cache_ttl = self.config.cache_ttl;
+        let Some(cached) = self.cache.get_mut(&id) else {
+            return;
+        };
+        let Some((_, rounds)) = cached.reannounce.take() else {
+            return;
+        };
+        let (eager, lazy) = (&self.eager, &self.lazy);
+        cached
+            .unacked
+            .retain(|p| eager.contains(p) || lazy.contains(p));
+        if cached.unacked.is_empty() {
+            return;
+        }
+        let rounds = rounds.saturating_add(1);
+        let wait = interval.saturating_mul(2u32.saturating_pow(rounds));
+        let next = now + wait;
+        if next + interval <= cached.at + cache_ttl {
+            cached.reannounce = Some((next, rounds));
+            self.reannounce_queue.insert((next, id));
+        }
+        let announcement = IHave {
+            id,
+            round: cached.gossip.round,
+        };
+        let peers = cached.unacked.clone();
+        for peer in peers {
+            self.stats.reannounced += 1;
+            self.queue_ihave(now, peer, announcement);
+        }
+        // The caller arms the timer for the earliest entry left.
+    }
+
+    /// Arms `Reannounce` for `due` unless one is pending no later.
+    fn arm_reannounce(&mut self, now: Time, due: Time) {
+        if self.reannounce_due.is_some_and(|d| d <= due) {
+            return;
+        }
+        self.reannounce_due = Some(due);
+        self.outbox.push_back(Output::SetTimer {
+            after: due.saturating_since(now),
+            timer: Timer::Reannounce,
+        });
     }
 
     /// Paper §3.8, on first receipt: if an announcer offered the message at
@@ -638,13 +812,40 @@ impl Plumtree {
         true
     }
 
-    fn cache_insert(&mut self, now: Time, gossip: Gossip) {
+    /// Caches `gossip`; with `reannounce_interval` and `unacked`
+    /// neighbours, schedules its first re-announcement.
+    fn cache_insert(
+        &mut self,
+        now: Time,
+        gossip: Gossip,
+        unacked: Vec<NodeId>,
+        announced_by: Vec<(NodeId, bool)>,
+    ) {
         if self.cache.contains_key(&gossip.id) {
             return;
         }
         let id = gossip.id;
+        let reannounce = match self.config.reannounce_interval {
+            Some(after) if !unacked.is_empty() && after < self.config.cache_ttl => {
+                Some((now + after, 0))
+            }
+            _ => None,
+        };
         self.cache_bytes = self.cache_bytes.saturating_add(gossip.payload.len());
-        self.cache.insert(id, Cached { at: now, gossip });
+        self.cache.insert(
+            id,
+            Cached {
+                at: now,
+                gossip,
+                unacked,
+                announced_by,
+                reannounce,
+            },
+        );
+        if let Some((due, _)) = reannounce {
+            self.reannounce_queue.insert((due, id));
+            self.arm_reannounce(now, due);
+        }
         self.cache_order.push_back((now, id));
         while self.cache.len() > self.config.cache_entries_max
             || self.cache_bytes > Self::CACHE_BYTES_MAX
@@ -665,6 +866,9 @@ impl Plumtree {
             && let Some(cached) = self.cache.remove(&id)
         {
             self.cache_bytes = self.cache_bytes.saturating_sub(cached.gossip.payload.len());
+            if let Some((due, _)) = cached.reannounce {
+                self.reannounce_queue.remove(&(due, id));
+            }
         }
         true
     }

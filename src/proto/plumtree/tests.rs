@@ -84,6 +84,22 @@ fn dispatch_timer() -> Output {
     }
 }
 
+fn reannounce_timer() -> Output {
+    Output::SetTimer {
+        after: ms(500),
+        timer: Timer::Reannounce,
+    }
+}
+
+/// The paper's rules: announce to lazy peers only, once.
+fn papers_rules() -> Config {
+    Config {
+        announce_to_eager: false,
+        reannounce_interval: None,
+        ..Config::small_room()
+    }
+}
+
 // ---- broadcast -------------------------------------------------------------
 
 #[test]
@@ -99,6 +115,7 @@ fn broadcast_pushes_to_eager_peers_and_announces_to_every_peer_on_dispatch() {
             send(a, Message::Gossip(g.clone())),
             send(b, Message::Gossip(g.clone())),
             dispatch_timer(),
+            reannounce_timer(),
         ]
     );
     assert!(pt.has_seen(&g.id));
@@ -121,11 +138,7 @@ fn broadcast_pushes_to_eager_peers_and_announces_to_every_peer_on_dispatch() {
 #[test]
 fn with_the_papers_rules_only_lazy_peers_are_announced_to() {
     let (a, b, c) = (node(1), node(2), node(3));
-    let config = Config {
-        announce_to_eager: false,
-        ..Config::small_room()
-    };
-    let mut pt = engine_with(config, &[a, b], &[c]);
+    let mut pt = engine_with(papers_rules(), &[a, b], &[c]);
     pt.handle(at(0), Input::Command(Command::Broadcast(b"hi".to_vec())));
     let g = gossip(ME, 0, 0, b"hi");
     assert_eq!(
@@ -143,14 +156,7 @@ fn with_the_papers_rules_only_lazy_peers_are_announced_to() {
         vec![send(c, Message::IHave(vec![IHave { id: g.id, round: 0 }]))]
     );
     // With only eager peers there is nothing to announce.
-    let mut pt = engine_with(
-        Config {
-            announce_to_eager: false,
-            ..Config::small_room()
-        },
-        &[a],
-        &[],
-    );
+    let mut pt = engine_with(papers_rules(), &[a], &[]);
     pt.handle(at(0), Input::Command(Command::Broadcast(b"hi".to_vec())));
     assert_eq!(
         drain(&mut pt),
@@ -174,6 +180,7 @@ fn broadcast_numbers_messages_from_seq_start() {
             Output::Event(Event::Sent { id: g.id, seq: 42 }),
             send(a, Message::Gossip(g)),
             dispatch_timer(),
+            reannounce_timer(),
         ]
     );
     assert_eq!(pt.next_seq(), 43);
@@ -192,7 +199,7 @@ fn oversized_broadcast_is_dropped_with_no_output() {
 
     // Exactly the limit is fine.
     pt.handle(at(0), Input::Command(Command::Broadcast(vec![0; max])));
-    assert_eq!(drain(&mut pt).len(), 3);
+    assert_eq!(drain(&mut pt).len(), 4);
 }
 
 #[test]
@@ -238,12 +245,21 @@ fn first_gossip_is_delivered_and_forwarded_and_a_second_copy_is_pruned() {
             delivered(&g, 3, a),
             send(b, Message::Gossip(forwarded.clone())),
             dispatch_timer(),
+            reannounce_timer(),
         ]
     );
-    // Announced to every neighbour but the one it came from.
+    // Announced to every neighbour, the one it came from included (with
+    // `reannounce_interval`, that tells it we hold the message).
     pt.handle(at(5), Input::Timer(Timer::DispatchIHave));
     let ihave = Message::IHave(vec![IHave { id: g.id, round: 3 }]);
-    assert_eq!(drain(&mut pt), vec![send(b, ihave.clone()), send(c, ihave)]);
+    assert_eq!(
+        drain(&mut pt),
+        vec![
+            send(a, ihave.clone()),
+            send(b, ihave.clone()),
+            send(c, ihave)
+        ]
+    );
 
     // b forwards its copy too: redundant, so b is pruned.
     pt.handle(
@@ -269,6 +285,7 @@ fn gossip_from_a_lazy_peer_makes_it_eager() {
             delivered(&g, 1, c),
             send(a, Message::Gossip(Gossip { round: 1, ..g })),
             dispatch_timer(),
+            reannounce_timer(),
         ]
     );
     assert_eq!(pt.eager_peers(), vec![a, c]);
@@ -346,6 +363,7 @@ fn messages_from_a_non_neighbour_only_count_for_their_content() {
                 })
             ),
             dispatch_timer(),
+            reannounce_timer(),
         ]
     );
     // A duplicate from it is not answered, and nothing else it says counts.
@@ -482,6 +500,7 @@ fn late_graft_timer_is_ignored() {
                 })
             ),
             dispatch_timer(),
+            reannounce_timer(),
         ]
     );
     assert_eq!(pt.missing_len(), 0);
@@ -727,7 +746,15 @@ fn ihaves_are_batched_per_peer_and_split_at_ihave_batch_max() {
     }
     let timers = drain(&mut pt)
         .into_iter()
-        .filter(|o| matches!(o, Output::SetTimer { .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                Output::SetTimer {
+                    timer: Timer::DispatchIHave,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(
         timers, 1,
@@ -752,6 +779,223 @@ fn ihaves_are_batched_per_peer_and_split_at_ihave_batch_max() {
     );
     // Fired again: the queue is empty.
     pt.handle(at(6), Input::Timer(Timer::DispatchIHave));
+    assert_eq!(drain(&mut pt), vec![]);
+}
+
+// ---- re-announcement -------------------------------------------------------
+
+/// Hands every `Send` in `out` addressed to `to` to `to`'s engine as coming
+/// from `sender`, except those `lose` picks; returns how many were handed.
+fn carry(
+    out: Vec<Output>,
+    sender: NodeId,
+    to: NodeId,
+    rx: &mut Plumtree,
+    now: Time,
+    lose: impl Fn(&Message) -> bool,
+) -> usize {
+    let mut carried = 0;
+    for o in out {
+        if let Output::Send { to: dest, msg } = o
+            && dest == to
+            && !lose(&msg)
+        {
+            rx.handle(now, from(sender, msg));
+            carried += 1;
+        }
+    }
+    carried
+}
+
+#[test]
+fn a_broadcast_whose_push_and_announcement_are_lost_is_repaired_by_the_reannouncement() {
+    let r = node(1);
+    let mut sender = engine(&[r], &[]);
+    let mut rx = Plumtree::new(r, Config::small_room(), 0);
+    rx.handle(at(0), Input::NeighborUp(ME));
+    sender.handle(at(0), Input::Command(Command::Broadcast(b"hi".to_vec())));
+    let g = gossip(ME, 0, 0, b"hi");
+    let out = drain(&mut sender);
+    assert_eq!(
+        out,
+        vec![
+            Output::Event(Event::Sent { id: g.id, seq: 0 }),
+            send(r, Message::Gossip(g.clone())),
+            dispatch_timer(),
+            reannounce_timer(),
+        ]
+    );
+    // The push is lost, and so is the announcement.
+    assert_eq!(carry(out, ME, r, &mut rx, at(1), |_| true), 0);
+    sender.handle(at(5), Input::Timer(Timer::DispatchIHave));
+    let ihave = Message::IHave(vec![IHave { id: g.id, round: 0 }]);
+    assert_eq!(drain(&mut sender), vec![send(r, ihave.clone())]);
+
+    // r never said it holds the message: 500 ms on, it is announced again,
+    // and the next round is set for 1 s later.
+    sender.handle(at(500), Input::Timer(Timer::Reannounce));
+    assert_eq!(
+        drain(&mut sender),
+        vec![
+            dispatch_timer(),
+            Output::SetTimer {
+                after: ms(1000),
+                timer: Timer::Reannounce,
+            },
+        ]
+    );
+    sender.handle(at(505), Input::Timer(Timer::DispatchIHave));
+    let out = drain(&mut sender);
+    assert_eq!(out, vec![send(r, ihave)]);
+    assert_eq!(sender.stats().reannounced, 1);
+
+    // This one arrives: r grafts, gets the message, and announces it back.
+    assert_eq!(carry(out, ME, r, &mut rx, at(506), |_| false), 1);
+    assert_eq!(
+        drain(&mut rx),
+        vec![Output::SetTimer {
+            after: ms(80),
+            timer: Timer::Graft {
+                id: g.id,
+                attempt: 0
+            },
+        }]
+    );
+    rx.handle(at(586), graft_timer(g.id, 0));
+    let graft = Message::Graft {
+        id: Some(g.id),
+        round: 0,
+    };
+    let out = drain(&mut rx);
+    assert_eq!(out[0], send(ME, graft));
+    carry(out, r, ME, &mut sender, at(587), |_| false);
+    let out = drain(&mut sender);
+    assert_eq!(out, vec![send(r, Message::Gossip(g.clone()))]);
+    carry(out, ME, r, &mut rx, at(588), |_| false);
+    let out = drain(&mut rx);
+    assert_eq!(out, vec![delivered(&g, 1, ME), dispatch_timer()]);
+    rx.handle(at(593), Input::Timer(Timer::DispatchIHave));
+    let out = drain(&mut rx);
+    assert_eq!(
+        out,
+        vec![send(ME, Message::IHave(vec![IHave { id: g.id, round: 1 }]))]
+    );
+    carry(out, r, ME, &mut sender, at(594), |_| false);
+    assert_eq!(drain(&mut sender), vec![]);
+
+    // Acknowledged: the next round does nothing.
+    sender.handle(at(1500), Input::Timer(Timer::Reannounce));
+    assert_eq!(drain(&mut sender), vec![]);
+    assert_eq!(sender.stats().reannounced, 1);
+}
+
+#[test]
+fn reannouncement_rounds_double_and_end_before_the_cache_drops_the_message() {
+    let c = node(3);
+    let mut pt = engine(&[], &[c]);
+    pt.handle(at(0), Input::Command(Command::Broadcast(b"m".to_vec())));
+    drain(&mut pt);
+    let mut rounds = Vec::new();
+    let mut due = 500;
+    loop {
+        // Early: nothing.
+        pt.handle(at(due - 1), Input::Timer(Timer::Reannounce));
+        assert_eq!(drain(&mut pt), vec![]);
+        pt.handle(at(due), Input::Timer(Timer::Reannounce));
+        rounds.push(due);
+        let next = drain(&mut pt).into_iter().find_map(|o| match o {
+            Output::SetTimer {
+                after,
+                timer: Timer::Reannounce,
+            } => Some(after),
+            _ => None,
+        });
+        // Repeated: nothing.
+        pt.handle(at(due), Input::Timer(Timer::Reannounce));
+        assert_eq!(drain(&mut pt), vec![]);
+        match next {
+            Some(after) => due += after.as_millis() as u64,
+            None => break,
+        }
+    }
+    assert_eq!(rounds, vec![500, 1500, 3500, 7500, 15_500]);
+    assert_eq!(pt.stats().reannounced, 5);
+}
+
+#[test]
+fn a_neighbour_that_shows_it_holds_the_message_or_goes_down_is_not_reannounced_to() {
+    let (a, c, d) = (node(1), node(3), node(4));
+    let mut pt = engine(&[a], &[c, d]);
+    pt.handle(at(0), Input::Command(Command::Broadcast(b"m".to_vec())));
+    let g = gossip(ME, 0, 0, b"m");
+    drain(&mut pt);
+    // a's copy comes back (a duplicate), c announces it, d goes down.
+    pt.handle(
+        at(10),
+        from(
+            a,
+            Message::Gossip(Gossip {
+                round: 1,
+                ..g.clone()
+            }),
+        ),
+    );
+    pt.handle(
+        at(10),
+        from(c, Message::IHave(vec![IHave { id: g.id, round: 1 }])),
+    );
+    pt.handle(at(10), Input::NeighborDown(d));
+    drain(&mut pt);
+    pt.handle(at(500), Input::Timer(Timer::Reannounce));
+    assert_eq!(drain(&mut pt), vec![]);
+    assert_eq!(pt.stats().reannounced, 0);
+}
+
+#[test]
+fn a_repeated_announcement_of_a_held_message_is_answered_with_ours() {
+    let (a, c) = (node(1), node(3));
+    let mut pt = engine(&[a], &[c]);
+    let g = gossip(node(9), 0, 0, b"m");
+    pt.handle(at(0), from(a, Message::Gossip(g.clone())));
+    pt.handle(at(5), Input::Timer(Timer::DispatchIHave));
+    drain(&mut pt);
+    let theirs = Message::IHave(vec![IHave { id: g.id, round: 1 }]);
+    // The first announcement from c tells us it holds the message.
+    pt.handle(at(10), from(c, theirs.clone()));
+    assert_eq!(drain(&mut pt), vec![]);
+    // A second one means ours to c was lost: c hears it again.
+    pt.handle(at(500), from(c, theirs));
+    assert_eq!(drain(&mut pt), vec![dispatch_timer()]);
+    pt.handle(at(505), Input::Timer(Timer::DispatchIHave));
+    assert_eq!(
+        drain(&mut pt),
+        vec![send(c, Message::IHave(vec![IHave { id: g.id, round: 1 }]))]
+    );
+    assert_eq!(pt.stats().reannouncements_answered, 1);
+    // Once per neighbour: were c's next one our answer crossing its own
+    // repeat, answering it too could ping-pong for ever.
+    pt.handle(
+        at(1500),
+        from(c, Message::IHave(vec![IHave { id: g.id, round: 1 }])),
+    );
+    assert_eq!(drain(&mut pt), vec![]);
+    assert_eq!(pt.stats().reannouncements_answered, 1);
+}
+
+#[test]
+fn with_the_papers_rules_nothing_is_reannounced() {
+    let c = node(3);
+    let mut pt = engine_with(papers_rules(), &[], &[c]);
+    pt.handle(at(0), Input::Command(Command::Broadcast(b"m".to_vec())));
+    let g = gossip(ME, 0, 0, b"m");
+    assert_eq!(
+        drain(&mut pt),
+        vec![
+            Output::Event(Event::Sent { id: g.id, seq: 0 }),
+            dispatch_timer()
+        ]
+    );
+    pt.handle(at(500), Input::Timer(Timer::Reannounce));
     assert_eq!(drain(&mut pt), vec![]);
 }
 
@@ -1028,6 +1272,13 @@ fn validate_names_the_broken_field() {
                 ..base.clone()
             },
             "cache_entries_max",
+        ),
+        (
+            Config {
+                reannounce_interval: Some(Duration::ZERO),
+                ..base.clone()
+            },
+            "reannounce_interval",
         ),
     ];
     for (config, field) in cases {
