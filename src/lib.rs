@@ -45,6 +45,8 @@
 //! println!("{}", report.to_table());
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod actors;
 pub mod applets;
 pub mod cli;
