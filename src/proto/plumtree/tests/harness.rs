@@ -1,5 +1,5 @@
-//! Many engines over a random connected graph, in one thread: a virtual
-//! clock, a seeded RNG, a fixed latency per link (so each link is FIFO, like
+//! Many engines over a random connected graph, in one thread, on the
+//! simulator's clock and network model: a seeded RNG, a fixed latency per link (so each link is FIFO, like
 //! TCP) and optional random loss of `Gossip` messages, or of every message.
 //! Invariants are checked
 //! on every delivery; a failure names its seed.
@@ -11,18 +11,35 @@ use rand::{RngExt, SeedableRng};
 
 use super::super::*;
 use crate::proto::{EngineRng, Time};
+use crate::sim::net::Network;
+use crate::sim::schedule::Schedule;
+use crate::sim::{LatencyRange, SimConfig};
+
+/// The network of a [`Net`]: the simulator's model, each link's one-way
+/// latency drawn from `latency_ms` once, no jitter (so FIFO per direction);
+/// the harness decides losses itself (of `Gossip` only, or of everything).
+fn wire(seed: u64, latency_ms: std::ops::RangeInclusive<u64>) -> SimConfig {
+    let mut cfg = SimConfig::new(2, 0, seed);
+    cfg.latency = LatencyRange {
+        min: Duration::from_millis(*latency_ms.start()),
+        max: Duration::from_millis(*latency_ms.end()),
+    };
+    cfg.jitter = 0.0;
+    cfg
+}
 
 struct Net {
     seed: u64,
-    now: Time,
     ids: Vec<NodeId>,
     engines: Vec<Plumtree>,
     index: BTreeMap<NodeId, usize>,
-    /// One-way latency per directed link.
-    latency: BTreeMap<(usize, usize), Duration>,
-    /// Pending inputs by (time, insertion number): deterministic order.
-    queue: BTreeMap<(Time, u64), (usize, Input)>,
-    next_key: u64,
+    /// The links, both directions of each.
+    links: BTreeSet<(usize, usize)>,
+    /// The simulator's network model: each link's latency is fixed for the
+    /// run (no jitter), so each direction is FIFO.
+    wire: Network,
+    /// Virtual time; each event is (node index, input).
+    schedule: Schedule<(usize, Input)>,
     rng: EngineRng,
     gossip_loss: f64,
     /// Chance that any message (of every kind) is lost, on top of
@@ -96,16 +113,15 @@ impl Net {
         }
         let mut net = Net {
             seed,
-            now: Time::ZERO,
+            schedule: Schedule::new(),
             engines: ids
                 .iter()
                 .map(|id| Plumtree::new(*id, config.clone(), 0))
                 .collect(),
             ids,
             index,
-            latency: BTreeMap::new(),
-            queue: BTreeMap::new(),
-            next_key: 0,
+            links: BTreeSet::new(),
+            wire: Network::new(&wire(seed, latency_ms)),
             rng,
             gossip_loss,
             loss: 0.0,
@@ -121,9 +137,8 @@ impl Net {
             net.input(i, Input::Start);
         }
         for (a, b) in edges {
-            let d = Duration::from_millis(net.rng.random_range(latency_ms.clone()));
-            net.latency.insert((a, b), d);
-            net.latency.insert((b, a), d);
+            net.links.insert((a, b));
+            net.links.insert((b, a));
             let (ida, idb) = (net.ids[a], net.ids[b]);
             net.input(a, Input::NeighborUp(idb));
             net.input(b, Input::NeighborUp(ida));
@@ -131,24 +146,25 @@ impl Net {
         net
     }
 
-    fn schedule(&mut self, after: Duration, node: usize, input: Input) {
-        self.queue
-            .insert((self.now + after, self.next_key), (node, input));
-        self.next_key += 1;
+    fn now(&self) -> Time {
+        self.schedule.now()
     }
 
     /// Feeds `input` to `node` now and routes what comes out.
     fn input(&mut self, node: usize, input: Input) {
-        self.engines[node].handle(self.now, input);
+        let now = self.now();
+        self.engines[node].handle(now, input);
         while let Some(out) = self.engines[node].poll_output() {
             match out {
                 Output::Send { to, msg } => {
                     let Some(&dest) = self.index.get(&to) else {
                         panic!("seed {}: send to an unknown node", self.seed);
                     };
-                    let Some(&latency) = self.latency.get(&(node, dest)) else {
-                        panic!("seed {}: send over a missing link", self.seed);
-                    };
+                    assert!(
+                        self.links.contains(&(node, dest)),
+                        "seed {}: send over a missing link",
+                        self.seed
+                    );
                     if let Message::IHave(list) = &msg {
                         self.ihave_entries += list.len() as u64;
                     }
@@ -162,16 +178,17 @@ impl Net {
                         continue;
                     }
                     let from = self.ids[node];
-                    self.schedule(latency, dest, Input::Message { from, msg });
+                    let at = self.wire.arrival(&mut self.rng, now, node, dest, false);
+                    self.schedule.at(at, (dest, Input::Message { from, msg }));
                 }
                 Output::SetTimer { after, timer } => {
-                    self.schedule(after, node, Input::Timer(timer));
+                    self.schedule.at(now + after, (node, Input::Timer(timer)));
                 }
                 Output::Event(Event::Delivered {
                     id, author, round, ..
                 }) => {
                     if let Some(sent) = self.sent_at.get(&id) {
-                        self.latency_sum_us += (self.now - *sent).as_micros() as u64;
+                        self.latency_sum_us += (now - *sent).as_micros() as u64;
                     }
                     self.rounds_sum += u64::from(round);
                     assert_ne!(
@@ -189,7 +206,7 @@ impl Net {
                 }
                 Output::Event(Event::Sent { id, .. }) => {
                     self.sent.push((node, id));
-                    self.sent_at.insert(id, self.now);
+                    self.sent_at.insert(id, now);
                 }
             }
         }
@@ -201,19 +218,14 @@ impl Net {
 
     /// Runs every input due up to `until`, then sets the clock to it.
     fn run_until(&mut self, until: Time) {
-        while let Some(entry) = self.queue.first_entry() {
-            if entry.key().0 > until {
-                break;
-            }
-            let ((at, _), (node, input)) = entry.remove_entry();
-            self.now = at;
+        while let Some((node, input)) = self.schedule.next_until(until) {
             self.input(node, input);
         }
-        self.now = until;
+        self.schedule.advance_to(until);
     }
 
     fn run_for(&mut self, d: Duration) {
-        self.run_until(self.now + d);
+        self.run_until(self.now() + d);
     }
 
     /// Nodes (other than the author) that did not deliver broadcast `k`.
@@ -230,8 +242,8 @@ impl Net {
             let lazy: BTreeSet<_> = e.lazy_peers().into_iter().collect();
             assert!(eager.is_disjoint(&lazy), "seed {}: node {i}", self.seed);
             let links = self
-                .latency
-                .keys()
+                .links
+                .iter()
                 .filter(|(a, _)| *a == i)
                 .map(|(_, b)| self.ids[*b])
                 .collect::<BTreeSet<_>>();
