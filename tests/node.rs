@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use flashmesh::actors::beacon::DiscoveryConfig;
+use flashmesh::net::handshake::Handshake;
 use flashmesh::{Config, Delivery, Event, IdentitySource, Node, NodeId, Room, RoomCode, Status};
 use futures_util::SinkExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -475,6 +476,91 @@ async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
     for n in [a, b, other] {
         n.shutdown().await;
     }
+}
+
+/// One frame: u16 big-endian length, then `body`.
+fn frame(body: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(body.len()).expect("a handshake message fits a frame");
+    let mut f = len.to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+/// Reads `s` until the node closes it (end of stream, or a reset), within
+/// [`DEADLINE`]; returns every byte received.
+async fn read_until_closed(s: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => panic!("the node must close the connection within {DEADLINE:?}"),
+            Ok(Ok(0) | Err(_)) => return received,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Whoever connects and sends a message 1 without the room code
+/// (another room's, or garbage) gets no message 2: not the node's id, not
+/// its static key, not a single byte. With the room code, the same opening
+/// does get message 2, and it names the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_without_the_room_code_learns_no_node_id() {
+    let a = start(config(main_room())).await;
+    let stranger = flashmesh::crypto::identity::Identity::generate();
+    let wrong_psk = room("another-room-velvet-comet-6620").keys().link_psk;
+    let another_rooms = Handshake::initiator(&stranger, &wrong_psk, 0)
+        .and_then(|mut hs| hs.write())
+        .expect("writes message 1");
+    let garbage: Vec<u8> = (0..another_rooms.len())
+        .map(|i| u8::try_from(i % 251).expect("below 251").wrapping_mul(151))
+        .collect();
+    for (what, m1) in [
+        ("another room's message 1", another_rooms),
+        ("garbage", garbage),
+    ] {
+        let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
+        s.write_all(&frame(&m1)).await.expect("writes");
+        let received = read_until_closed(&mut s).await;
+        assert!(
+            !received.windows(32).any(|w| w == a.id().as_bytes()),
+            "{what}: the node's id came back"
+        );
+        assert_eq!(received, Vec::<u8>::new(), "{what}: the node wrote bytes");
+    }
+    wait_for("both refusals counted", || {
+        std::future::ready(a.stats().transport.handshakes_failed >= 2)
+    })
+    .await;
+
+    // The control: the right room code gets message 2, naming the node.
+    let mut s = TcpStream::connect(a.local_addr()).await.expect("connects");
+    let mut member =
+        Handshake::initiator(&stranger, &main_room().keys().link_psk, 0).expect("builds");
+    let m1 = member.write().expect("writes message 1");
+    s.write_all(&frame(&m1)).await.expect("writes");
+    let mut header = [0u8; 2];
+    tokio::time::timeout(DEADLINE, s.read_exact(&mut header))
+        .await
+        .expect("message 2 within the deadline")
+        .expect("reads its header");
+    let mut m2 = vec![0u8; usize::from(u16::from_be_bytes(header))];
+    tokio::time::timeout(DEADLINE, s.read_exact(&mut m2))
+        .await
+        .expect("message 2 within the deadline")
+        .expect("reads its body");
+    member.read(&m2).expect("message 2 authenticates");
+    member.write().expect("writes message 3");
+    let done = member.finish().expect("finished on the dialler's side");
+    assert_eq!(
+        done.peer,
+        a.id(),
+        "message 2 carries the node's verified id"
+    );
+    drop(s);
+    a.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -677,6 +677,9 @@ impl TransportActor {
         let tx = self.self_tx.clone();
         let cancel = self.cancel.clone();
         self.tasks.spawn(async move {
+            // Nothing is written to `stream` before its message 1 has
+            // authenticated under the room's PSK; on any handshake error it
+            // is dropped, so a stranger's connection closes unanswered.
             let hs = link::handshake(stream, Role::Acceptor, &identity, &psk, port);
             let result = tokio::select! {
                 _ = cancel.cancelled() => return,

@@ -191,7 +191,7 @@ impl fmt::Debug for RoomCode {
 /// Every key a room code gives. Secret parts are wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct RoomKeys {
-    /// The Noise `XXpsk3` pre-shared key of every link.
+    /// The Noise `XXpsk0` pre-shared key of every link.
     pub link_psk: [u8; 32],
     /// Seals and opens discovery beacons.
     pub beacon_key: [u8; 32],

@@ -10,13 +10,21 @@
 //! encoded `Wire` (decoded by [`codec::decode`]: byte limit, whole frame,
 //! canonical).
 //!
-//! **Confirmation.** In `XXpsk3` the initiator finishes on writing message
-//! 3, before the responder has checked it (and so before the PSK is proven
-//! on the responder's side): a dialler of another room would believe it had
-//! a link. So the responder, once message 3 checks out, sends one transport
-//! message with an empty payload (nonce 0) and the initiator counts the link
-//! up only when that decrypts. Application frames then start at nonce 1 in
-//! the responder-to-initiator direction, and at 0 in the other.
+//! **Silence towards outsiders.** The acceptor writes nothing until message
+//! 1 has authenticated under the room's PSK (`XXpsk0`): on a message 1 of
+//! another room, of an older protocol version, or of garbage, [`handshake`]
+//! returns the error and the connection is dropped without a byte written.
+//!
+//! **Confirmation.** In `XX` the initiator finishes on writing message 3,
+//! before the responder has checked it. By then the initiator knows the
+//! responder holds the room code (message 2 decrypted under keys that
+//! include the PSK), but the responder may still refuse message 3 (the
+//! initiator's identity or version), and the dialler would count up a link
+//! the other end dropped. So the responder, once message 3 checks out,
+//! sends one transport message with an empty payload (nonce 0) and the
+//! initiator counts the link up only when that decrypts. Application frames
+//! then start at nonce 1 in the responder-to-initiator direction, and at 0
+//! in the other.
 //!
 //! Nonces are counted here, one counter per direction starting at 0, which
 //! lets the reading and the writing half of a link run in separate tasks
@@ -313,7 +321,7 @@ mod tests {
     use super::*;
     use crate::proto::topology;
     use rand::SeedableRng;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn ids() -> (Identity, Identity) {
         let mut rng = crate::proto::EngineRng::seed_from_u64(11);
@@ -402,8 +410,40 @@ mod tests {
             handshake(x, Role::Dialer, &alice, &[1; 32], 0),
             handshake(y, Role::Acceptor, &bob, &[2; 32], 0)
         );
-        assert!(a.is_err(), "the dialler sees no confirmation");
-        assert!(b.is_err(), "the acceptor refuses message 3");
+        assert!(
+            matches!(a, Err(LinkError::HandshakeClosed)),
+            "the dialler gets no message 2, only the close"
+        );
+        assert!(
+            matches!(b, Err(LinkError::Handshake(HandshakeError::WrongRoom(_)))),
+            "the acceptor refuses message 1"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_acceptor_writes_nothing_to_another_rooms_dialler_and_closes() {
+        let (alice, bob) = ids();
+        let (x, y) = tokio::io::duplex(1 << 16);
+        let mut dialler = Framed::new(x, frame_codec());
+        let mut other_room = Handshake::initiator(&alice, &[1; 32], 0).expect("builds");
+        let m1 = other_room.write().expect("writes");
+        dialler.send(Bytes::from(m1)).await.expect("sends");
+        let accepted = handshake(y, Role::Acceptor, &bob, &[2; 32], 0).await;
+        assert!(
+            matches!(
+                accepted,
+                Err(LinkError::Handshake(HandshakeError::WrongRoom(_)))
+            ),
+            "refused"
+        );
+        // `handshake` dropped its end of the pipe with the error: closed.
+        let mut received = Vec::new();
+        dialler
+            .get_mut()
+            .read_to_end(&mut received)
+            .await
+            .expect("reads to the close");
+        assert_eq!(received, Vec::<u8>::new(), "not a byte was written");
     }
 
     #[tokio::test]

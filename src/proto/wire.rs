@@ -10,8 +10,17 @@ use super::{membership, plumtree, topology};
 use crate::crypto::dm::SealedDm;
 
 /// Protocol version, carried in the link handshake. Bump on any change to
-/// [`Wire`] or the types inside it.
-pub const WIRE_VERSION: u16 = 1;
+/// [`Wire`] or the types inside it, or to the link handshake.
+///
+/// * 1: the first version (handshake `XXpsk3`).
+/// * 2: the link handshake is `XXpsk0`, so a node without the room code
+///   learns nothing (`crate::net::handshake`). Nodes of version 1 cannot
+///   complete it, in either direction: the acceptor's check of message 1
+///   fails (another protocol name, the PSK in another place), so it refuses
+///   the dialler as another room's (`WrongRoom`) and closes, and the
+///   dialler sees the connection close. No link forms, and neither side
+///   reports a version mismatch: versions travel in messages 2 and 3.
+pub const WIRE_VERSION: u16 = 2;
 
 /// Largest encoded `Wire` value in one frame, in bytes. Noise transport
 /// messages are at most 65,535 bytes including a 16-byte tag; this leaves
