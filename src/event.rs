@@ -53,9 +53,11 @@ pub enum Event {
         /// Its new nick.
         nick: String,
     },
-    /// A room broadcast arrived (delivered once per message).
+    /// A room broadcast ([`crate::Node::broadcast`]) arrived (delivered
+    /// once per message).
     Message {
-        /// Its sender.
+        /// Its sender: the node whose signature over it verified (a
+        /// broadcast whose signature does not verify is never delivered).
         from: NodeId,
         /// Its id (the same on every node).
         id: MessageId,

@@ -115,6 +115,9 @@ pub struct NodeStats {
     pub transport: TransportStatsSnapshot,
     /// Broadcast payloads that were not envelopes.
     pub bad_envelopes: u64,
+    /// Peers' broadcasts whose signature did not verify for their claimed
+    /// author (dropped: not delivered, not relayed).
+    pub bad_signatures: u64,
     /// Direct messages to this node that did not open.
     pub bad_direct: u64,
     /// Beacons this node sent.
@@ -180,7 +183,7 @@ impl Node {
         spawn_engines(
             &config,
             &identity,
-            keys.seal_key,
+            &keys,
             store,
             engines,
             broadcast_stats.clone(),
@@ -283,16 +286,31 @@ impl Node {
 
     /// Sends `payload` to every node of the room (ephemeral: not stored).
     /// Delivered at most once per node; not delivered back to this node.
+    /// It is signed with this node's key: the other nodes deliver it (as
+    /// [`Event::Message`], `from` this node) only if the signature verifies,
+    /// and relay it only then. The signature takes 72 bytes of the
+    /// broadcast's `payload_bytes_max`.
     pub async fn broadcast(&self, payload: Vec<u8>) -> Result<MessageId, Error> {
-        self.publish_envelope(Envelope::Broadcast(payload)).await
+        self.ask_broadcast(|reply| BroadcastCtl::Broadcast { payload, reply })
+            .await
     }
 
     async fn publish_envelope(&self, envelope: Envelope) -> Result<MessageId, Error> {
+        self.ask_broadcast(|reply| BroadcastCtl::Publish { envelope, reply })
+            .await
+    }
+
+    /// Sends the Plumtree actor the request `ctl` makes around a reply
+    /// channel; the broadcast's id, or why it was not sent.
+    async fn ask_broadcast(
+        &self,
+        ctl: impl FnOnce(oneshot::Sender<Result<MessageId, String>>) -> BroadcastCtl,
+    ) -> Result<MessageId, Error> {
         self.check_running()?;
         let (reply, rx) = oneshot::channel();
         self.inner
             .broadcast
-            .send(BroadcastCtl::Publish { envelope, reply })
+            .send(ctl(reply))
             .map_err(|_| Error::Stopped)?;
         rx.await
             .map_err(|_| Error::Stopped)?
@@ -574,6 +592,7 @@ impl Node {
         let mut stats = NodeStats {
             transport: self.inner.transport_stats.snapshot(),
             bad_envelopes: g(&b.bad_envelopes),
+            bad_signatures: g(&b.bad_signatures),
             bad_direct: g(&b.bad_direct),
             ..NodeStats::default()
         };
@@ -875,7 +894,7 @@ async fn open_addr_book(
 fn spawn_engines(
     config: &Config,
     identity: &Arc<Identity>,
-    seal_key: [u8; 32],
+    keys: &RoomKeys,
     store: Option<Arc<Store>>,
     inboxes: EngineInboxes,
     broadcast_stats: Arc<BroadcastStats>,
@@ -910,6 +929,7 @@ fn spawn_engines(
     ));
     wiring.spawn(PlumtreeActor::new(
         identity.clone(),
+        keys.room_tag,
         config.plumtree.clone(),
         generation,
         wiring.clock,
@@ -923,7 +943,7 @@ fn spawn_engines(
     ));
     wiring.spawn(OpLogActor::new(
         identity.clone(),
-        seal_key,
+        keys.seal_key,
         store,
         wiring.clock,
         inboxes.oplog_net,

@@ -112,12 +112,25 @@ fn seeded_to(a: &Node) -> Config {
     cfg
 }
 
-/// Polls `rx` until a room message with `payload` arrives.
-async fn wait_for_message(rx: &mut broadcast::Receiver<Event>, payload: &[u8], what: &str) {
+/// Polls `rx` until a room message with `payload` arrives; it must come
+/// from `sender` (the node that signed it).
+async fn wait_for_message(
+    rx: &mut broadcast::Receiver<Event>,
+    sender: NodeId,
+    payload: &[u8],
+    what: &str,
+) {
     let mut got = false;
     wait_for(what, || {
         while let Ok(ev) = rx.try_recv() {
-            got |= matches!(ev, Event::Message { payload: ref p, .. } if p == payload);
+            if let Event::Message {
+                from, payload: p, ..
+            } = ev
+                && p == payload
+            {
+                assert_eq!(from, sender, "{what}: the origin is its signer");
+                got = true;
+            }
         }
         std::future::ready(got)
     })
@@ -219,11 +232,11 @@ async fn a_node_with_another_room_code_is_told_of_beacons_it_cannot_open() {
     b.shutdown().await;
 }
 
-/// Drains `rx` into `seen` (payloads of room messages).
-fn collect_messages(rx: &mut broadcast::Receiver<Event>, seen: &mut BTreeSet<Vec<u8>>) {
+/// Drains `rx` into `seen` (origins and payloads of room messages).
+fn collect_messages(rx: &mut broadcast::Receiver<Event>, seen: &mut BTreeSet<(NodeId, Vec<u8>)>) {
     while let Ok(ev) = rx.try_recv() {
-        if let Event::Message { payload, .. } = ev {
-            seen.insert(payload);
+        if let Event::Message { from, payload, .. } = ev {
+            seen.insert((from, payload));
         }
     }
 }
@@ -284,23 +297,31 @@ async fn thirty_nodes_form_a_connected_mesh_within_the_degree_bounds_and_all_get
     for (i, n) in nodes.iter().enumerate().take(5) {
         let payload = format!("broadcast {i}").into_bytes();
         n.broadcast(payload.clone()).await.expect("accepted");
-        sent.insert((i, payload));
+        sent.insert((n.id(), payload));
     }
-    let mut seen: Vec<BTreeSet<Vec<u8>>> = vec![BTreeSet::new(); NODES];
-    wait_for("every node received every broadcast but its own", || {
-        let mut done = true;
-        for (i, rx) in receivers.iter_mut().enumerate() {
-            collect_messages(rx, &mut seen[i]);
-            let want: BTreeSet<Vec<u8>> = sent
-                .iter()
-                .filter(|(from, _)| *from != i)
-                .map(|(_, p)| p.clone())
-                .collect();
-            done &= seen[i] == want;
-        }
-        std::future::ready(done)
-    })
+    // Each arrives from the node that signed it.
+    let mut seen: Vec<BTreeSet<(NodeId, Vec<u8>)>> = vec![BTreeSet::new(); NODES];
+    wait_for(
+        "every node received every broadcast but its own, from its sender",
+        || {
+            let mut done = true;
+            for (i, rx) in receivers.iter_mut().enumerate() {
+                collect_messages(rx, &mut seen[i]);
+                let want: BTreeSet<(NodeId, Vec<u8>)> = sent
+                    .iter()
+                    .filter(|(from, _)| *from != nodes[i].id())
+                    .cloned()
+                    .collect();
+                assert!(seen[i].is_subset(&want), "node {i}: {:?}", seen[i]);
+                done &= seen[i] == want;
+            }
+            std::future::ready(done)
+        },
+    )
     .await;
+    for n in &nodes {
+        assert_eq!(n.stats().bad_signatures, 0, "every signature verified");
+    }
 
     // A direct message to a node with no link to the sender goes through
     // the mesh, and only the recipient reads it.
@@ -442,7 +463,13 @@ async fn a_node_of_another_room_gets_no_link_and_no_plaintext() {
     .await;
     let mut b_rx = b.subscribe();
     a.broadcast(secret_text.clone()).await.expect("accepted");
-    wait_for_message(&mut b_rx, &secret_text, "b, in the room, got the broadcast").await;
+    wait_for_message(
+        &mut b_rx,
+        a.id(),
+        &secret_text,
+        "b, in the room, got the broadcast",
+    )
+    .await;
 
     // A raw client of another room sees only handshake bytes.
     let mut raw = TcpStream::connect(a.local_addr()).await.expect("connects");
@@ -705,7 +732,7 @@ async fn garbage_oversized_and_truncated_frames_close_that_link_only() {
     // The node goes on serving: b is still linked and hears a broadcast.
     let mut rx = b.subscribe();
     a.broadcast(b"still here".to_vec()).await.expect("accepted");
-    wait_for_message(&mut rx, b"still here", "b receives a's broadcast").await;
+    wait_for_message(&mut rx, a.id(), b"still here", "b receives a's broadcast").await;
     assert!(
         b.peers()
             .await
@@ -772,6 +799,7 @@ async fn a_panicked_actor_is_restarted_reported_and_the_node_keeps_working() {
         .expect("accepted");
     wait_for_message(
         &mut rx,
+        a.id(),
         b"after the restart",
         "b receives a broadcast sent after the restarts",
     )
@@ -850,6 +878,7 @@ async fn a_panicked_transport_or_discovery_is_restarted_and_the_mesh_reforms() {
         .expect("accepted");
     wait_for_message(
         &mut b_rx,
+        a.id(),
         b"after the transport restart",
         "b receives a's broadcast over the new link",
     )
@@ -938,6 +967,7 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_node_goes_on() {
         .expect("accepted");
     wait_for_message(
         &mut rx,
+        a.id(),
         b"after the drop",
         "b still receives a's broadcasts",
     )

@@ -2,12 +2,18 @@
 //! delivers.
 //!
 //! Every broadcast payload is one encoded [`Envelope`]: the application's
-//! bytes (published as `Event::Message`), or a sealed direct message that
-//! every node relays and only its recipient opens (published as
-//! `Event::Direct`). Direct messages that arrive over a link (`Wire::Direct`)
-//! are opened here too. A payload that is not an `Envelope`, or a sealed
-//! message that does not open, is dropped and counted; it was still relayed
-//! (Plumtree does not look inside).
+//! bytes signed by this node (published by the receivers as
+//! `Event::Message`, whose `from` is the signer), a sealed direct message
+//! that every node relays and only its recipient opens (published as
+//! `Event::Direct`), or an op. Direct messages that arrive over a link
+//! (`Wire::Direct`) are opened here too.
+//!
+//! A peer's `Gossip` passes [`Admission`] before the engine takes it: an
+//! application broadcast whose signature does not verify for its claimed
+//! author is dropped and counted (`bad_signatures`), so it is neither
+//! delivered nor relayed. A payload that is not an `Envelope`, or a sealed
+//! message that does not open, is dropped and counted too, but only on
+//! delivery: it was still relayed (Plumtree does not look inside).
 //!
 //! Kept outside the engine, for a restart after a panic: the neighbours and
 //! the next sequence number (a restarted engine must not reuse one: the
@@ -25,12 +31,14 @@ use super::router::BroadcastNet;
 use super::transport::TransportCmd;
 use super::{Clock, Routes, Supervised, Timers, sleep_until};
 use crate::codec;
+use crate::crypto::broadcast::SignedBroadcast;
 use crate::crypto::dm;
 use crate::crypto::identity::Identity;
+use crate::crypto::room::ROOM_TAG_BYTES;
 use crate::event::Event;
 use crate::id::{MessageId, NodeId};
 use crate::proto::plumtree::{self, Plumtree};
-use crate::proto::route::{self, Content, Effect};
+use crate::proto::route::{self, Admission, Content, Effect};
 use crate::proto::wire::Envelope;
 
 /// Counters of what the Plumtree actor dropped.
@@ -38,6 +46,9 @@ use crate::proto::wire::Envelope;
 pub struct BroadcastStats {
     /// Delivered payloads that were not one canonical `Envelope`.
     pub bad_envelopes: AtomicU64,
+    /// Peers' broadcasts whose signature did not verify for their claimed
+    /// author; dropped before the engine (not delivered, not relayed).
+    pub bad_signatures: AtomicU64,
     /// Sealed messages addressed to this node that did not open.
     pub bad_direct: AtomicU64,
     /// Sealed messages that arrived over a link but were not for this node.
@@ -48,7 +59,14 @@ pub struct BroadcastStats {
 #[derive(Debug)]
 pub(crate) enum BroadcastCtl {
     Input(plumtree::Input),
-    /// Broadcast an envelope; the reply carries its message id.
+    /// Sign the application's payload as this node's next broadcast and
+    /// send it; the reply carries its message id.
+    Broadcast {
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<MessageId, String>>,
+    },
+    /// Broadcast an envelope as it is (a direct message, an op); the reply
+    /// carries its message id.
     Publish {
         envelope: Envelope,
         reply: oneshot::Sender<Result<MessageId, String>>,
@@ -59,6 +77,10 @@ pub(crate) enum BroadcastCtl {
 
 pub(crate) struct PlumtreeActor {
     pub(crate) identity: Arc<Identity>,
+    /// The room's tag, which this node's broadcast signatures name.
+    room_tag: [u8; ROOM_TAG_BYTES],
+    /// What a peer's Plumtree message passes before the engine takes it.
+    admission: Admission,
     pub(crate) config: plumtree::Config,
     pub(crate) engine: Plumtree,
     pub(crate) clock: Clock,
@@ -79,6 +101,7 @@ impl PlumtreeActor {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         identity: Arc<Identity>,
+        room_tag: [u8; ROOM_TAG_BYTES],
         config: plumtree::Config,
         seq_start: u64,
         clock: Clock,
@@ -93,6 +116,8 @@ impl PlumtreeActor {
         let engine = Plumtree::new(identity.node_id(), config.clone(), seq_start);
         PlumtreeActor {
             identity,
+            room_tag,
+            admission: Admission::new(room_tag),
             config,
             engine,
             clock,
@@ -121,6 +146,22 @@ impl PlumtreeActor {
                 self.neighbors.remove(p);
             }
             _ => {}
+        }
+        if let Err(e) = self.admission.admit(&self.engine, &input) {
+            self.stats.bad_signatures.fetch_add(1, Ordering::Relaxed);
+            if let plumtree::Input::Message {
+                from,
+                msg: plumtree::Message::Gossip(g),
+            } = &input
+            {
+                tracing::warn!(
+                    from = %from.fmt_short(),
+                    author = %g.author.fmt_short(),
+                    error = %e,
+                    "a broadcast's signature does not verify; dropped, not relayed"
+                );
+            }
+            return None;
         }
         let now = self.clock.now();
         self.engine.handle(now, input);
@@ -219,23 +260,35 @@ impl PlumtreeActor {
             BroadcastCtl::Input(input) => {
                 self.feed(input);
             }
+            BroadcastCtl::Broadcast { payload, reply } => {
+                // The engine numbers the broadcast `next_seq()` (rule 4 of
+                // "Broadcast rules"); nothing else reaches it in between on
+                // this task, so this is the seq the message goes out with.
+                let seq = self.engine.next_seq();
+                let signed = SignedBroadcast::sign(&self.identity, &self.room_tag, seq, payload);
+                let _ = reply.send(self.publish(&Envelope::Broadcast(signed)));
+            }
             BroadcastCtl::Publish { envelope, reply } => {
-                let result = match codec::encode_value(&envelope) {
-                    Err(e) => Err(e.to_string()),
-                    Ok(bytes) if bytes.len() > self.config.payload_bytes_max => Err(format!(
-                        "message too large: {} bytes encoded, at most {}",
-                        bytes.len(),
-                        self.config.payload_bytes_max
-                    )),
-                    Ok(bytes) => self
-                        .feed(plumtree::Input::Command(plumtree::Command::Broadcast(
-                            bytes,
-                        )))
-                        .ok_or_else(|| "the broadcast was not accepted".to_string()),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.publish(&envelope));
             }
             BroadcastCtl::Panic => panic!("injected panic (test hook)"),
+        }
+    }
+
+    /// Encodes `envelope` and broadcasts it; its message id, or why not.
+    fn publish(&mut self, envelope: &Envelope) -> Result<MessageId, String> {
+        match codec::encode_value(envelope) {
+            Err(e) => Err(e.to_string()),
+            Ok(bytes) if bytes.len() > self.config.payload_bytes_max => Err(format!(
+                "message too large: {} bytes encoded, at most {}",
+                bytes.len(),
+                self.config.payload_bytes_max
+            )),
+            Ok(bytes) => self
+                .feed(plumtree::Input::Command(plumtree::Command::Broadcast(
+                    bytes,
+                )))
+                .ok_or_else(|| "the broadcast was not accepted".to_string()),
         }
     }
 }
@@ -281,5 +334,206 @@ impl Supervised for PlumtreeActor {
         for p in neighbors {
             self.feed(plumtree::Input::NeighborUp(p));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::proto::wire::Wire;
+
+    const ROOM: [u8; ROOM_TAG_BYTES] = [0x33; ROOM_TAG_BYTES];
+
+    /// One node's Plumtree actor, driven by hand (its task is not
+    /// spawned), with what it sends and publishes.
+    struct Node {
+        actor: PlumtreeActor,
+        sent: mpsc::UnboundedReceiver<TransportCmd>,
+        events: broadcast::Receiver<Event>,
+        _oplog: mpsc::UnboundedReceiver<OpLogCtl>,
+    }
+
+    impl Node {
+        fn new(identity: Identity, neighbors: &[NodeId]) -> Node {
+            let (_, net) = mpsc::channel(1);
+            let (_, ctl) = mpsc::unbounded_channel();
+            let (transport, sent) = mpsc::unbounded_channel();
+            let (oplog, oplog_rx) = mpsc::unbounded_channel();
+            let (bus, events) = broadcast::channel(16);
+            let mut actor = PlumtreeActor::new(
+                Arc::new(identity),
+                ROOM,
+                plumtree::Config::default(),
+                1,
+                Clock::new(),
+                net,
+                ctl,
+                transport,
+                oplog,
+                bus,
+                Arc::new(BroadcastStats::default()),
+                CancellationToken::new(),
+            );
+            actor.feed(plumtree::Input::Start);
+            for &n in neighbors {
+                actor.feed(plumtree::Input::NeighborUp(n));
+            }
+            Node {
+                actor,
+                sent,
+                events,
+                _oplog: oplog_rx,
+            }
+        }
+
+        fn receive(&mut self, from: NodeId, g: plumtree::Gossip) {
+            self.actor
+                .on_net(BroadcastNet::Plumtree(plumtree::Input::Message {
+                    from,
+                    msg: plumtree::Message::Gossip(g),
+                }));
+        }
+
+        /// The `Gossip`s sent since the last call, with their recipients.
+        fn gossip_sent(&mut self) -> Vec<(NodeId, plumtree::Gossip)> {
+            let mut out = Vec::new();
+            while let Ok(cmd) = self.sent.try_recv() {
+                if let TransportCmd::Send(to, Wire::Plumtree(plumtree::Message::Gossip(g))) = cmd {
+                    out.push((to, g));
+                }
+            }
+            out
+        }
+
+        /// The room messages published since the last call.
+        fn messages(&mut self) -> Vec<(NodeId, MessageId, Vec<u8>)> {
+            let mut out = Vec::new();
+            while let Ok(ev) = self.events.try_recv() {
+                if let Event::Message { from, id, payload } = ev {
+                    out.push((from, id, payload));
+                }
+            }
+            out
+        }
+
+        fn bad_signatures(&self) -> u64 {
+            self.actor.stats.bad_signatures.load(Ordering::Relaxed)
+        }
+    }
+
+    fn identities<const N: usize>() -> [Identity; N] {
+        let mut rng = crate::proto::EngineRng::seed_from_u64(3);
+        std::array::from_fn(|_| Identity::generate_with(&mut rng))
+    }
+
+    fn gossip(author: NodeId, seq: u64, envelope: &Envelope) -> plumtree::Gossip {
+        let payload = codec::encode_value(envelope).expect("encodes");
+        plumtree::Gossip {
+            id: MessageId::for_broadcast(&author, seq, &payload),
+            author,
+            seq,
+            round: 0,
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_broadcast_is_signed_and_delivered_by_another_node_as_from_its_signer() {
+        let [alice, bob, carol] = identities::<3>();
+        let (a, b, c) = (alice.node_id(), bob.node_id(), carol.node_id());
+        let mut alice = Node::new(alice, &[b]);
+        let mut bob = Node::new(bob, &[a, c]);
+        let (reply, mut answer) = oneshot::channel();
+        alice.actor.on_ctl(BroadcastCtl::Broadcast {
+            payload: b"hello".to_vec(),
+            reply,
+        });
+        let id = answer.try_recv().expect("answered").expect("accepted");
+        let pushed = alice.gossip_sent();
+        let [(to, g)] = &pushed[..] else {
+            panic!("one push to bob: {pushed:?}");
+        };
+        assert_eq!((*to, g.id, g.author), (b, id, a));
+        // The envelope carries alice's signature for this seq and room.
+        let Ok(Envelope::Broadcast(signed)) = codec::decode_value::<Envelope>(&g.payload) else {
+            panic!("a broadcast envelope");
+        };
+        assert_eq!(signed.payload, b"hello");
+        assert_eq!(signed.verify(&ROOM, &a, g.seq), Ok(()));
+        assert_eq!(
+            g.payload.len(),
+            4 + 8 + 5 + crate::crypto::broadcast::SIGNATURE_OVERHEAD_BYTES
+        );
+
+        bob.receive(a, g.clone());
+        assert_eq!(bob.messages(), vec![(a, id, b"hello".to_vec())]);
+        let relayed: Vec<NodeId> = bob.gossip_sent().into_iter().map(|(to, _)| to).collect();
+        assert_eq!(relayed, vec![c]);
+        assert_eq!(bob.bad_signatures(), 0);
+    }
+
+    #[test]
+    fn a_broadcast_not_signed_by_its_claimed_author_is_counted_and_neither_delivered_nor_relayed() {
+        let [alice, bob, mallory] = identities::<3>();
+        let (a, m) = (alice.node_id(), mallory.node_id());
+        let carol = NodeId([7; 32]);
+        let mut bob = Node::new(bob, &[a, m, carol]);
+        let signed = SignedBroadcast::sign(&alice, &ROOM, 9, b"lunch at noon".to_vec());
+        let forged = [
+            // Mallory's words under Alice's name.
+            gossip(
+                a,
+                9,
+                &Envelope::Broadcast(SignedBroadcast::sign(
+                    &mallory,
+                    &ROOM,
+                    9,
+                    b"lunch is cancelled".to_vec(),
+                )),
+            ),
+            // Alice's signature over Mallory's words.
+            gossip(
+                a,
+                9,
+                &Envelope::Broadcast(SignedBroadcast {
+                    payload: b"lunch is cancelled".to_vec(),
+                    sig: signed.sig.clone(),
+                }),
+            ),
+            // Alice's broadcast passed off as Mallory's.
+            gossip(m, 9, &Envelope::Broadcast(signed.clone())),
+            // Signed for another room.
+            gossip(
+                a,
+                9,
+                &Envelope::Broadcast(SignedBroadcast::sign(
+                    &alice,
+                    &[0; ROOM_TAG_BYTES],
+                    9,
+                    b"lunch at noon".to_vec(),
+                )),
+            ),
+        ];
+        for (k, g) in forged.into_iter().enumerate() {
+            let id = g.id;
+            bob.receive(m, g);
+            assert_eq!(bob.messages(), vec![], "forgery {k} is not delivered");
+            assert_eq!(bob.gossip_sent(), vec![], "forgery {k} is not relayed");
+            assert_eq!(bob.bad_signatures(), k as u64 + 1, "forgery {k} is counted");
+            assert!(!bob.actor.engine.has_seen(&id), "forgery {k}");
+        }
+        // The real one, relayed by Mallory, is delivered from Alice.
+        let genuine = gossip(a, 9, &Envelope::Broadcast(signed));
+        let id = genuine.id;
+        bob.receive(m, genuine);
+        assert_eq!(bob.messages(), vec![(a, id, b"lunch at noon".to_vec())]);
+        let mut relayed: Vec<NodeId> = bob.gossip_sent().into_iter().map(|(to, _)| to).collect();
+        relayed.sort();
+        let mut want = vec![a, carol];
+        want.sort();
+        assert_eq!(relayed, want);
+        assert_eq!(bob.bad_signatures(), 4);
     }
 }

@@ -12,10 +12,17 @@
 //!   `Suspect` → `MemberSuspect`, `Dead` → `MemberDead`, `Left` and
 //!   `Forgotten` → `MemberGone`), which replaces links to dead members and
 //!   dials live ones; `Updated` goes to the application only;
+//! * a peer's `Gossip` reaches Plumtree only through [`Admission`]: one
+//!   carrying an [`Envelope::Broadcast`] must be signed by its `author`
+//!   for this room and its `seq` ([`crate::crypto::broadcast`]), or it is
+//!   counted and dropped before the engine sees it (so it is not
+//!   delivered, cached, announced or relayed);
 //! * a payload Plumtree delivers is one [`Envelope`]: an op goes to the
-//!   op-log (anti-entropy repairs what broadcast missed), a broadcast and a
+//!   op-log (anti-entropy repairs what broadcast missed), a broadcast (its
+//!   signature checked on admission, so its author is its origin) and a
 //!   sealed direct message go to the application, anything else is
-//!   malformed (counted, dropped);
+//!   malformed (counted, dropped; Plumtree relayed it, as it relays ops
+//!   and direct messages before anything above it looks inside);
 //! * the op-log's state mark (its state hash prefix and op count, see
 //!   [`StateMarker`]) goes to membership as this node's [`STATE_KEY`]
 //!   entry whenever the log moved, so every member can tell who holds the
@@ -43,7 +50,9 @@ use super::oplog::{IngestReport, OpLog};
 use super::wire::{Envelope, Wire};
 use super::{Time, membership, plumtree, topology};
 use crate::codec;
+use crate::crypto::broadcast::BroadcastError;
 use crate::crypto::dm::SealedDm;
+use crate::crypto::room::ROOM_TAG_BYTES;
 use crate::event::StateMark;
 use crate::id::{MessageId, NodeId};
 
@@ -124,10 +133,71 @@ impl Timer {
     }
 }
 
+/// The check a peer's Plumtree message passes before the engine takes it,
+/// and its count of refusals. Every driver runs every `plumtree::Input`
+/// through [`Admission::admit`] before `Plumtree::handle` ([`Engines`]
+/// does; so does the node's Plumtree actor), which is what makes a
+/// delivered [`Content::Broadcast`]'s author the node that signed it.
+#[derive(Clone, Debug)]
+pub struct Admission {
+    room_tag: [u8; ROOM_TAG_BYTES],
+    refused: u64,
+}
+
+impl Admission {
+    /// The check for the room tagged `room_tag` (the signatures name it).
+    pub fn new(room_tag: [u8; ROOM_TAG_BYTES]) -> Admission {
+        Admission {
+            room_tag,
+            refused: 0,
+        }
+    }
+
+    /// Whether `engine` may take `input`. Refused: a peer's `Gossip` the
+    /// engine has not seen whose payload is an [`Envelope::Broadcast`]
+    /// that its `author` did not sign for this room and its `seq`. The
+    /// caller drops a refused input. Everything else passes: other inputs
+    /// and envelopes, payloads that are no envelope (counted at delivery),
+    /// and copies of a message already seen (the engine prunes them; their
+    /// id, checked by the engine, hashes the same content). So each
+    /// broadcast's signature is checked about once per node, on first
+    /// receipt.
+    pub fn admit(
+        &mut self,
+        engine: &plumtree::Plumtree,
+        input: &plumtree::Input,
+    ) -> Result<(), BroadcastError> {
+        let plumtree::Input::Message {
+            msg: plumtree::Message::Gossip(g),
+            ..
+        } = input
+        else {
+            return Ok(());
+        };
+        if engine.has_seen(&g.id) {
+            return Ok(());
+        }
+        let Ok(Envelope::Broadcast(signed)) = codec::decode_value::<Envelope>(&g.payload) else {
+            return Ok(());
+        };
+        let checked = signed.verify(&self.room_tag, &g.author, g.seq);
+        if checked.is_err() {
+            self.refused += 1;
+        }
+        checked
+    }
+
+    /// Broadcasts refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+}
+
 /// What a delivered broadcast payload carries, for the application.
 #[derive(Debug)]
 pub enum Content {
-    /// The application's bytes.
+    /// The application's bytes, signed by the delivered message's author
+    /// (checked by [`Admission`] before the engine took it).
     Broadcast(Vec<u8>),
     /// A sealed message for one node (every node relays it; only that node
     /// opens it).
@@ -240,7 +310,7 @@ pub fn verdict(ev: &membership::Event) -> Option<topology::Input> {
 /// routed), or content for the application.
 pub fn open_payload(payload: &[u8]) -> (Content, Option<Routed>) {
     match codec::decode_value::<Envelope>(payload) {
-        Ok(Envelope::Broadcast(bytes)) => (Content::Broadcast(bytes), None),
+        Ok(Envelope::Broadcast(signed)) => (Content::Broadcast(signed.payload), None),
         Ok(Envelope::Direct(sealed)) => (Content::Direct(sealed), None),
         Ok(Envelope::Op(op)) => (Content::Op, Some(Routed::OpLog(sync::Input::Ops(vec![op])))),
         Err(e) => (Content::Malformed(e.to_string()), None),
@@ -343,12 +413,16 @@ pub struct Engines {
     pub plumtree: plumtree::Plumtree,
     /// The op-log's replica; without one, op-log inputs are dropped.
     pub oplog: Option<Replica>,
+    /// What a peer's Plumtree message passes before Plumtree takes it.
+    pub admission: Admission,
 }
 
 impl Engines {
-    /// Hands `input` to its engine and appends the effects of everything it
-    /// output to `effects`. The caller carries them out in order, feeding
-    /// each `Effect::Input` back through here before anything new.
+    /// Hands `input` to its engine (a Plumtree input only if
+    /// [`Admission::admit`] lets it through) and appends the effects of
+    /// everything it output to `effects`. The caller carries them out in
+    /// order, feeding each `Effect::Input` back through here before
+    /// anything new.
     pub fn handle(&mut self, now: Time, input: Routed, effects: &mut Vec<Effect>) {
         match input {
             Routed::Membership(i) => {
@@ -364,6 +438,9 @@ impl Engines {
                 }
             }
             Routed::Plumtree(i) => {
+                if self.admission.admit(&self.plumtree, &i).is_err() {
+                    return;
+                }
                 self.plumtree.handle(now, i);
                 while let Some(out) = self.plumtree.poll_output() {
                     plumtree(out, effects);
@@ -497,7 +574,12 @@ mod tests {
             );
             effects
         };
-        let bytes = codec::encode_value(&Envelope::Broadcast(b"hi".to_vec())).unwrap();
+        // Delivery does not check the signature again (admission did).
+        let signed = crate::crypto::broadcast::SignedBroadcast {
+            payload: b"hi".to_vec(),
+            sig: vec![0; 64],
+        };
+        let bytes = codec::encode_value(&Envelope::Broadcast(signed)).unwrap();
         let effects = delivered(bytes);
         assert!(matches!(
             &effects[..],
@@ -534,6 +616,181 @@ mod tests {
                 Effect::Input(Routed::OpLog(sync::Input::Ops(ops))),
             ] if *ops == vec![op]
         ));
+    }
+
+    /// One node's engines (no op-log) in the room tagged `33 × 8`, with
+    /// `neighbors` up.
+    fn engines(me: NodeId, neighbors: &[NodeId]) -> Engines {
+        use rand::SeedableRng;
+        let rng = || crate::proto::EngineRng::seed_from_u64(5);
+        let mut engines = Engines {
+            membership: membership::Membership::new(me, 1, membership::Config::default(), rng()),
+            topology: topology::Topology::new(me, topology::Config::default(), rng()),
+            plumtree: plumtree::Plumtree::new(me, plumtree::Config::default(), 1),
+            oplog: None,
+            admission: Admission::new([0x33; ROOM_TAG_BYTES]),
+        };
+        let mut effects = Vec::new();
+        engines.start(Time::ZERO, &mut effects);
+        for &n in neighbors {
+            engines.handle(
+                Time::ZERO,
+                Routed::Plumtree(plumtree::Input::NeighborUp(n)),
+                &mut effects,
+            );
+        }
+        engines
+    }
+
+    /// A `Gossip` from `author` (round 0) carrying `envelope`.
+    fn gossip(author: NodeId, seq: u64, envelope: &Envelope) -> plumtree::Gossip {
+        let payload = codec::encode_value(envelope).expect("encodes");
+        plumtree::Gossip {
+            id: MessageId::for_broadcast(&author, seq, &payload),
+            author,
+            seq,
+            round: 0,
+            payload,
+        }
+    }
+
+    /// Hands `g` from `from` to `engines`: the effects, then the
+    /// broadcasts refused so far and Plumtree's counters.
+    fn receive(
+        engines: &mut Engines,
+        from: NodeId,
+        g: plumtree::Gossip,
+    ) -> (Vec<Effect>, u64, plumtree::Stats) {
+        let mut effects = Vec::new();
+        let msg = plumtree::Message::Gossip(g);
+        engines.handle(
+            Time::ZERO,
+            Routed::Plumtree(plumtree::Input::Message { from, msg }),
+            &mut effects,
+        );
+        (
+            effects,
+            engines.admission.refused(),
+            engines.plumtree.stats(),
+        )
+    }
+
+    #[test]
+    fn a_broadcast_not_signed_by_its_author_never_reaches_plumtree_and_a_signed_one_does() {
+        use crate::crypto::broadcast::SignedBroadcast;
+        use crate::crypto::identity::Identity;
+        use rand::SeedableRng;
+        let mut rng = crate::proto::EngineRng::seed_from_u64(11);
+        let (alice, mallory) = (
+            Identity::generate_with(&mut rng),
+            Identity::generate_with(&mut rng),
+        );
+        let (a, m, carol) = (alice.node_id(), mallory.node_id(), node(3));
+        let room = [0x33; ROOM_TAG_BYTES];
+        let mut bob = engines(node(2), &[a, m, carol]);
+        let signed = SignedBroadcast::sign(&alice, &room, 4, b"hello".to_vec());
+        let forged = [
+            // Mallory's words under Alice's name.
+            gossip(
+                a,
+                4,
+                &Envelope::Broadcast(SignedBroadcast::sign(&mallory, &room, 4, b"hello".to_vec())),
+            ),
+            // Alice's words under Mallory's name.
+            gossip(m, 4, &Envelope::Broadcast(signed.clone())),
+            // Alice's words, again under another seq (a new id).
+            gossip(a, 5, &Envelope::Broadcast(signed.clone())),
+            // Alice's signature over other words.
+            gossip(
+                a,
+                4,
+                &Envelope::Broadcast(SignedBroadcast {
+                    payload: b"hellO".to_vec(),
+                    sig: signed.sig.clone(),
+                }),
+            ),
+        ];
+        for (k, g) in forged.into_iter().enumerate() {
+            let id = g.id;
+            let (effects, refused, stats) = receive(&mut bob, m, g);
+            assert!(effects.is_empty(), "forgery {k}: {effects:?}");
+            assert_eq!(refused, k as u64 + 1, "forgery {k} is counted");
+            assert_eq!(stats.delivered, 0, "forgery {k}");
+            assert_eq!(
+                stats.invalid_dropped, 0,
+                "forgery {k}: the engine never saw it"
+            );
+            assert!(!bob.plumtree.has_seen(&id), "forgery {k}");
+        }
+        // Alice's own broadcast, relayed by Mallory: delivered from Alice,
+        // and pushed on to Carol (and Alice, the other eager neighbour).
+        let genuine = gossip(a, 4, &Envelope::Broadcast(signed));
+        let id = genuine.id;
+        let (effects, refused, _) = receive(&mut bob, m, genuine);
+        assert_eq!(refused, 4, "not counted");
+        let delivered: Vec<_> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Delivered {
+                    id,
+                    author,
+                    content: Content::Broadcast(p),
+                    ..
+                } => Some((*id, *author, p.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(delivered, vec![(id, a, b"hello".to_vec())]);
+        let relayed: Vec<NodeId> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send {
+                    to,
+                    wire: Wire::Plumtree(plumtree::Message::Gossip(g)),
+                } if g.id == id => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(relayed, {
+            let mut want = vec![a, carol];
+            want.sort();
+            want
+        });
+        // A later copy is a duplicate for the engine, not checked again.
+        let again = gossip(
+            a,
+            4,
+            &Envelope::Broadcast(SignedBroadcast::sign(&alice, &room, 4, b"hello".to_vec())),
+        );
+        assert_eq!(again.id, id, "Ed25519 signatures are deterministic");
+        let (_, refused, stats) = receive(&mut bob, a, again);
+        assert_eq!((refused, stats.duplicates), (4, 1));
+    }
+
+    #[test]
+    fn a_payload_that_is_no_envelope_passes_admission_and_is_delivered_as_malformed() {
+        // The simulator's broadcasts are such payloads.
+        let mut bob = engines(node(2), &[node(1)]);
+        let payload = b"broadcast 0".to_vec();
+        let g = plumtree::Gossip {
+            id: MessageId::for_broadcast(&node(1), 1, &payload),
+            author: node(1),
+            seq: 1,
+            round: 0,
+            payload,
+        };
+        let (effects, refused, _) = receive(&mut bob, node(1), g);
+        assert_eq!(refused, 0);
+        assert!(
+            effects.iter().any(|e| matches!(
+                e,
+                Effect::Delivered {
+                    content: Content::Malformed(_),
+                    ..
+                }
+            )),
+            "{effects:?}"
+        );
     }
 
     #[test]

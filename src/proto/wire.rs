@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::oplog::{SignedOp, sync};
 use super::{membership, plumtree, topology};
+use crate::crypto::broadcast::SignedBroadcast;
 use crate::crypto::dm::SealedDm;
 
 /// Protocol version, carried in the link handshake. Bump on any change to
@@ -47,13 +48,17 @@ pub enum Wire {
     OpLog(sync::Message),
 }
 
-/// What a broadcast payload carries: the application's bytes, or a sealed
-/// message to one node that every node relays and only that node can open.
+/// What a broadcast payload carries: the application's bytes signed by
+/// their author, a sealed message to one node that every node relays and
+/// only that node can open, or an op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Envelope {
     /// Variant 0: the application's message bytes (the line client sends
-    /// chat as UTF-8 text), delivered to the application as they are.
-    Broadcast(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// chat as UTF-8 text) with the author's signature; delivered to the
+    /// application as they are, only if the signature verifies for the
+    /// carrying `Gossip`'s author and `seq` (checked before the Plumtree
+    /// engine takes it: [`crate::proto::route::Admission`]).
+    Broadcast(SignedBroadcast),
     /// Variant 1: a sealed direct message relayed by every node; only its
     /// recipient can open it, the others pass it on unread.
     Direct(SealedDm),

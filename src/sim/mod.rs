@@ -48,7 +48,7 @@ use crate::crypto::identity::Identity;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::OpLog;
 use crate::proto::oplog::sync::{self, Replica};
-use crate::proto::route::{self, Effect, Engines, Inbound, Routed, StateMarker, Timer};
+use crate::proto::route::{self, Admission, Effect, Engines, Inbound, Routed, StateMarker, Timer};
 use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
@@ -453,6 +453,13 @@ fn derive_u64(tag: &[u8], seed: u64, parts: &[u64]) -> u64 {
     u64::from_le_bytes(x)
 }
 
+/// The room tag broadcast signatures would name. The simulator's
+/// broadcasts are raw payloads, not signed `Envelope::Broadcast`s (it
+/// measures the broadcast layer, and most runs give nodes no key pair), so
+/// [`Admission`] lets them through like any payload that is no broadcast
+/// envelope and never checks a signature against this.
+const SIM_ROOM_TAG: [u8; crate::crypto::room::ROOM_TAG_BYTES] = *b"sim-room";
+
 /// Node `index`'s identity in an op-log run.
 fn identity(seed: u64, index: usize) -> Identity {
     let s = derive_u64(b"flashmesh/sim/identity", seed, &[index as u64]);
@@ -552,6 +559,7 @@ impl Sim {
                 // generation, so its new messages never reuse an old id.
                 plumtree: plumtree::Plumtree::new(id, cfg.plumtree.clone(), generation << 32),
                 oplog: None,
+                admission: Admission::new(SIM_ROOM_TAG),
             },
             links: Links::new(id),
             state: StateMarker::default(),
