@@ -21,6 +21,10 @@ use crate::crypto::dm::SealedDm;
 ///   the dialler as another room's (`WrongRoom`) and closes, and the
 ///   dialler sees the connection close. No link forms, and neither side
 ///   reports a version mismatch: versions travel in messages 2 and 3.
+///   In the same version, ephemeral broadcasts are signed by their origin
+///   (`Envelope::Broadcast` carries a `SignedBroadcast`), and rooted rooms
+///   (the root salts the room's keys) and the roster's revocation points
+///   (`Revocation { node, upto }`) appear.
 pub const WIRE_VERSION: u16 = 2;
 
 /// Largest encoded `Wire` value in one frame, in bytes. Noise transport
