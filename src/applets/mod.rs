@@ -258,9 +258,10 @@ mod tests {
         let subject = encoded(&roster::Subject { node });
         for (op, kind) in [
             (roster::RosterOp::Invite(node), 1),
-            (roster::RosterOp::Revoke(node), 2),
             (roster::RosterOp::KioskAdd(node), 3),
             (roster::RosterOp::KioskRemove(node), 4),
+            (roster::RosterOp::OrganiserAdd(node), 5),
+            (roster::RosterOp::OrganiserRemove(node), 6),
         ] {
             assert_eq!(op.body(), (kind, subject.clone()));
             assert_eq!(roster::RosterOp::decode(kind, &subject), Ok(op));
@@ -271,7 +272,9 @@ mod tests {
                 (1, "KIND_INVITE"),
                 (2, "KIND_REVOKE"),
                 (3, "KIND_KIOSK_ADD"),
-                (4, "KIND_KIOSK_REMOVE")
+                (4, "KIND_KIOSK_REMOVE"),
+                (5, "KIND_ORGANISER_ADD"),
+                (6, "KIND_ORGANISER_REMOVE")
             ]
         );
         assert_eq!(

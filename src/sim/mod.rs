@@ -486,12 +486,14 @@ impl Sim {
         let mut identities = Vec::new();
         // Every node of the room seals op bodies with the same key.
         let seal_key = derive(b"flashmesh/sim/seal-key", cfg.seed, &[]);
+        // The room's root is node 0 (it organises; see the roster planner).
+        let root = (cfg.ops > 0).then(|| identity(cfg.seed, 0).node_id());
         for i in 0..cfg.nodes {
             let (id, r) = if cfg.ops > 0 {
                 let me = identity(cfg.seed, i);
                 let id = me.node_id();
                 identities.push(me);
-                let oplog = OpLog::new(id, seal_key, applets::builtin());
+                let oplog = OpLog::new(id, seal_key, applets::builtin()).rooted(root);
                 (id, Some(replica(&cfg, oplog, i, 0)))
             } else {
                 (node_id(cfg.seed, i), None)
@@ -928,7 +930,7 @@ impl Sim {
                 &mut self.rng,
                 k,
                 me.node_id(),
-                r.oplog().folder(),
+                r.oplog(),
                 &self.node_ids,
                 wall_ms,
             ),

@@ -22,7 +22,9 @@ use rand::RngExt;
 use crate::applets::BUILTIN;
 use crate::id::NodeId;
 use crate::proto::EngineRng;
+use crate::proto::oplog::OpLog;
 use crate::proto::oplog::fold::Folder;
+use crate::proto::oplog::log::Log;
 
 /// Which ops `--ops` writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,10 +59,20 @@ pub struct PlanContext<'a> {
     pub me: NodeId,
     /// The author's replica's fold.
     pub folder: &'a Folder,
+    /// The author's replica's log.
+    pub log: &'a Log,
     /// Every node of the run, in node order.
     pub nodes: &'a [NodeId],
     /// The virtual wall clock, milliseconds.
     pub wall_ms: u64,
+}
+
+impl PlanContext<'_> {
+    /// The seq of the newest op of `author` the author's replica holds (0:
+    /// none).
+    pub fn head_of(&self, author: &NodeId) -> u64 {
+        self.log.chain_head(author).map_or(0, |(seq, _)| seq)
+    }
 }
 
 /// Picks one op of an applet from what the author holds; `None` writes a
@@ -99,14 +111,15 @@ pub(crate) fn plan(
     rng: &mut EngineRng,
     k: usize,
     me: NodeId,
-    folder: &Folder,
+    oplog: &OpLog,
     nodes: &[NodeId],
     wall_ms: u64,
 ) -> Option<Planned> {
     let context = PlanContext {
         k,
         me,
-        folder,
+        folder: oplog.folder(),
+        log: oplog.log(),
         nodes,
         wall_ms,
     };
