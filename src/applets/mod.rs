@@ -104,7 +104,24 @@ impl Builtin {
     /// With the simulator's `weight` for it and its op planner.
     const fn sim(self, weight: u32, plan: sim::PlanFn) -> Builtin {
         Builtin {
-            sim: Some(SimOps { weight, plan }),
+            sim: Some(SimOps {
+                weight,
+                plan,
+                by_root: false,
+            }),
+            ..self
+        }
+    }
+
+    /// With the simulator's `weight` for it and its op planner, its ops
+    /// written by the room's root (organisers' work).
+    const fn sim_by_root(self, weight: u32, plan: sim::PlanFn) -> Builtin {
+        Builtin {
+            sim: Some(SimOps {
+                weight,
+                plan,
+                by_root: true,
+            }),
             ..self
         }
     }
@@ -140,7 +157,7 @@ pub static BUILTIN: &[Builtin] = &[
         .sim(15, request::sim::plan),
     Builtin::of::<roster::Roster>(roster::NAME)
         .commands(&roster::line::COMMANDS)
-        .sim(5, roster::sim::plan),
+        .sim_by_root(5, roster::sim::plan),
 ];
 
 /// Every built-in applet, empty.

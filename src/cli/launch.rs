@@ -378,9 +378,10 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
     // remembered room it belongs to.
     let remembered_room = matches!(resolved.source("room"), settings::Source::Remembered(_));
     let root_text = match (&s.root, invite.as_ref().and_then(|i| i.root)) {
-        (Some(_), _) if matches!(resolved.source("root"), settings::Source::Remembered(_)) => {
-            s.root.clone().filter(|_| remembered_room && invite.is_none())
-        }
+        (Some(_), _) if matches!(resolved.source("root"), settings::Source::Remembered(_)) => s
+            .root
+            .clone()
+            .filter(|_| remembered_room && invite.is_none()),
         (Some(typed), _) => Some(typed.clone()),
         (None, Some(root)) => Some(root.to_string()),
         (None, None) => None,

@@ -482,6 +482,9 @@ mod tests {
         );
         assert_eq!(keys.room_tag_hex(), "dcac675980d3ca59");
         let open = RoomKeys::derive_rooted(&code, None).expect("derives");
-        assert_eq!(open.link_psk, RoomKeys::derive(&code).expect("derives").link_psk);
+        assert_eq!(
+            open.link_psk,
+            RoomKeys::derive(&code).expect("derives").link_psk
+        );
     }
 }

@@ -900,8 +900,10 @@ impl Sim {
         );
     }
 
-    /// Op number `k`: a chat line from a random live node, written into its
-    /// log and broadcast live as `Envelope::Op`.
+    /// Op number `k`: an op of an applet drawn by weight (or a chat line)
+    /// from a random live node (node 0, the room's root, for applets whose
+    /// ops are the root's work), written into its log and broadcast live
+    /// as `Envelope::Op`.
     fn write_op(&mut self, k: usize) {
         let up: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| self.nodes[j].up)
@@ -909,7 +911,15 @@ impl Sim {
         if up.is_empty() {
             return;
         }
-        let author = up[self.rng.random_range(0..up.len())];
+        // The applet first: some applets' ops are the root's (node 0) work.
+        let drawn = match self.cfg.op_mix {
+            OpMix::Chat => None,
+            OpMix::All => ops::draw(&mut self.rng),
+        };
+        let author = match drawn {
+            Some(d) if d.by_root && self.nodes[0].up => 0,
+            _ => up[self.rng.random_range(0..up.len())],
+        };
         let mut nonce = [0u8; 24];
         self.rng.fill_bytes(&mut nonce);
         let mut text = format!("op {k}").into_bytes();
@@ -924,17 +934,17 @@ impl Sim {
         };
         // An applet op chosen from what the author holds, unless its own
         // rules refuse it there: then a chat line.
-        let planned = match self.cfg.op_mix {
-            OpMix::Chat => None,
-            OpMix::All => ops::plan(
+        let planned = drawn.and_then(|d| {
+            ops::plan(
                 &mut self.rng,
+                d,
                 k,
                 me.node_id(),
                 r.oplog(),
                 &self.node_ids,
                 wall_ms,
-            ),
-        };
+            )
+        });
         let planned = planned.filter(|(applet, kind, body)| {
             r.oplog()
                 .prepare(me, applet, *kind, body, wall_ms, nonce)

@@ -79,8 +79,8 @@ impl PlanContext<'_> {
 /// chat line instead.
 pub type PlanFn = fn(&mut EngineRng, &PlanContext<'_>) -> Option<Planned>;
 
-/// How the simulator writes an applet's ops: its share of them and how it
-/// picks one.
+/// How the simulator writes an applet's ops: its share of them, how it
+/// picks one, and who writes them.
 #[derive(Clone, Copy)]
 pub struct SimOps {
     /// The applet's weight: its share of the ops is its weight over the
@@ -88,6 +88,28 @@ pub struct SimOps {
     pub weight: u32,
     /// Picks the op.
     pub plan: PlanFn,
+    /// Whether the room's root (node 0) writes this applet's ops, when it
+    /// is up (organisers' work, like the roster's), rather than a random
+    /// live node.
+    pub by_root: bool,
+}
+
+/// Draws the applet of the next op by the weights of
+/// [`crate::applets::BUILTIN`]; `None` when no applet has a weight.
+pub(crate) fn draw(rng: &mut EngineRng) -> Option<SimOps> {
+    let mix = || BUILTIN.iter().filter_map(|b| b.sim);
+    let total: u32 = mix().map(|s| s.weight).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut roll = rng.random_range(0..total);
+    for ops in mix() {
+        if roll < ops.weight {
+            return Some(ops);
+        }
+        roll -= ops.weight;
+    }
+    None
 }
 
 /// Applet `name`'s state in `folder`, as an `A`.
@@ -104,11 +126,11 @@ pub(crate) fn pick<'a, T>(rng: &mut EngineRng, items: &'a [T]) -> Option<&'a T> 
     }
 }
 
-/// Op number `k` by `me`, at `wall_ms`, given what its replica folded;
-/// `None` for a chat line. The applet is drawn by the weights of
-/// [`crate::applets::BUILTIN`].
+/// Op number `k` of the drawn applet (`ops`) by `me`, at `wall_ms`, given
+/// what its replica holds; `None` for a chat line.
 pub(crate) fn plan(
     rng: &mut EngineRng,
+    ops: SimOps,
     k: usize,
     me: NodeId,
     oplog: &OpLog,
@@ -123,19 +145,7 @@ pub(crate) fn plan(
         nodes,
         wall_ms,
     };
-    let mix = || BUILTIN.iter().filter_map(|b| b.sim);
-    let total: u32 = mix().map(|s| s.weight).sum();
-    if total == 0 {
-        return None;
-    }
-    let mut roll = rng.random_range(0..total);
-    for ops in mix() {
-        if roll < ops.weight {
-            return (ops.plan)(rng, &context);
-        }
-        roll -= ops.weight;
-    }
-    None
+    (ops.plan)(rng, &context)
 }
 
 /// Chat's plan: a chat line.

@@ -42,7 +42,7 @@ pub enum View {
     LostFound,
     /// Help requests, urgent first.
     Requests,
-    /// Who is admitted: founder, invited members, kiosks, revoked nodes.
+    /// Who is admitted: the root, organisers, invited members, kiosks, revoked nodes.
     Roster,
 }
 

@@ -237,7 +237,6 @@ pub struct Entry {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revoked {
     /// Who revoked it, when.
-    #[serde(flatten)]
     pub entry: Entry,
     /// The first seq of its chain with no effect.
     pub from_seq: u64,
@@ -268,9 +267,10 @@ pub struct Roster {
     /// The room's root, as the folded ops carried it (the same for every
     /// op of a room).
     root: Option<NodeId>,
-    /// Organisers the root named (removed ones are dropped; revoked ones
-    /// are kept but do not count).
+    /// Organisers the root named (revoked ones are kept but do not count).
     organisers: BTreeMap<NodeId, Entry>,
+    /// Organisers the root removed: members still, with their naming.
+    former_organisers: BTreeMap<NodeId, Entry>,
     /// The first accepted invitation of each node (revoked ones included).
     invited: BTreeMap<NodeId, Entry>,
     revoked: BTreeMap<NodeId, Revoked>,
@@ -313,10 +313,15 @@ impl Roster {
     /// says who was named, not who is admitted (see [`Roster::is_open`]
     /// and [`Roster::admits`]).
     pub fn is_member(&self, node: &NodeId) -> bool {
-        !self.is_revoked(node)
-            && (Self::is_root(self.root, node)
-                || self.organisers.contains_key(node)
-                || self.invited.contains_key(node))
+        !self.is_revoked(node) && (Self::is_root(self.root, node) || self.named(node))
+    }
+
+    /// Named by an op as a member: invited, or named an organiser (now
+    /// or before).
+    fn named(&self, node: &NodeId) -> bool {
+        self.organisers.contains_key(node)
+            || self.former_organisers.contains_key(node)
+            || self.invited.contains_key(node)
     }
 
     /// Whether the room takes `node` in now: not revoked, and the room is
@@ -355,7 +360,12 @@ impl Roster {
             wall_ms: 0,
         });
         let mut named: BTreeMap<NodeId, Entry> = BTreeMap::new();
-        for e in self.invited.values().chain(self.organisers.values()) {
+        for e in self
+            .invited
+            .values()
+            .chain(self.organisers.values())
+            .chain(self.former_organisers.values())
+        {
             if !self.is_revoked(&e.node) && !Self::is_root(self.root, &e.node) {
                 named.entry(e.node).or_insert(*e);
             }
@@ -390,6 +400,7 @@ impl Roster {
             .iter()
             .copied()
             .chain(self.organisers.keys().copied())
+            .chain(self.former_organisers.keys().copied())
             .chain(self.invited.keys().copied())
             .chain(self.revoked.keys().copied())
             .chain(self.kiosks.keys().copied())
@@ -446,15 +457,10 @@ impl Roster {
             ));
         }
         let is_organiser = |n: &NodeId| {
-            Self::is_root(Some(root), n)
-                || (self.organisers.contains_key(n) && !self.is_revoked(n))
+            Self::is_root(Some(root), n) || (self.organisers.contains_key(n) && !self.is_revoked(n))
         };
-        let is_member = |n: &NodeId| {
-            !self.is_revoked(n)
-                && (Self::is_root(Some(root), n)
-                    || self.organisers.contains_key(n)
-                    || self.invited.contains_key(n))
-        };
+        let is_member =
+            |n: &NodeId| !self.is_revoked(n) && (Self::is_root(Some(root), n) || self.named(n));
         match decoded {
             RosterOp::Invite(_) => {
                 if node == op.author {
@@ -561,10 +567,13 @@ impl Applet for Roster {
                 self.kiosks.remove(&node);
             }
             RosterOp::OrganiserAdd(_) => {
+                self.former_organisers.remove(&node);
                 self.organisers.insert(node, entry);
             }
             RosterOp::OrganiserRemove(_) => {
-                self.organisers.remove(&node);
+                if let Some(named) = self.organisers.remove(&node) {
+                    self.former_organisers.insert(node, named);
+                }
             }
         }
         Ok(())
@@ -597,9 +606,7 @@ impl Applet for Roster {
             return Ok(());
         }
         let member = !self.is_revoked(&op.author)
-            && (Self::is_root(op.root, &op.author)
-                || self.organisers.contains_key(&op.author)
-                || self.invited.contains_key(&op.author));
+            && (Self::is_root(op.root, &op.author) || self.named(&op.author));
         if member {
             Ok(())
         } else {
@@ -935,7 +942,10 @@ mod tests {
             "only the root and organisers can change the roster (node 02020202",
         );
         b.ok(1, RosterOp::OrganiserAdd(node(2)));
-        assert!(b.state.is_open(), "naming an organiser does not close the room");
+        assert!(
+            b.state.is_open(),
+            "naming an organiser does not close the room"
+        );
         assert_eq!(b.state.root(), Some(node(1)));
         assert!(b.state.is_organiser(&node(2)) && b.state.may_act(&node(2)));
         b.ok(2, RosterOp::Invite(node(3)));
@@ -950,14 +960,21 @@ mod tests {
         assert!(b.state.admits(&node(3)) && !b.state.admits(&node(4)));
         b.ok(1, RosterOp::OrganiserRemove(node(2)));
         assert!(!b.state.is_organiser(&node(2)) && !b.state.may_act(&node(2)));
-        assert!(b.state.is_member(&node(2)), "an organiser removed stays a member");
+        assert!(
+            b.state.is_member(&node(2)),
+            "an organiser removed stays a member"
+        );
         b.refused(2, RosterOp::Invite(node(4)), "is not an organiser");
         b.refused(
             1,
             RosterOp::OrganiserRemove(node(2)),
             "is not an organiser the root named",
         );
-        b.refused(1, RosterOp::OrganiserAdd(node(1)), "the root is an organiser");
+        b.refused(
+            1,
+            RosterOp::OrganiserAdd(node(1)),
+            "the root is an organiser",
+        );
     }
 
     #[test]
@@ -1092,11 +1109,17 @@ mod tests {
         let v = b.state.view();
         assert!(!v.open);
         assert_eq!(v.root, Some(node(1)));
-        assert_eq!(v.organisers.iter().map(|e| e.node).collect::<Vec<_>>(), vec![node(2)]);
+        assert_eq!(
+            v.organisers.iter().map(|e| e.node).collect::<Vec<_>>(),
+            vec![node(2)]
+        );
         assert_eq!(v.members.len(), 3);
         assert_eq!(v.members[0].node, node(1), "the root first");
         let r = v.revoked[0];
-        assert_eq!((r.entry.node, r.entry.by, r.from_seq), (node(6), node(2), 5));
+        assert_eq!(
+            (r.entry.node, r.entry.by, r.from_seq),
+            (node(6), node(2), 5)
+        );
         assert_eq!((v.kiosks[0].node, v.kiosks[0].by), (node(3), node(2)));
         assert_eq!(b.state.nodes(), vec![node(1), node(2), node(3), node(6)]);
         let mut other = Roster::default();
@@ -1124,7 +1147,10 @@ mod tests {
         let (kind, body) = op.body();
         let mut expected = vec![0xab; 32];
         expected.extend_from_slice(&0x0102u64.to_le_bytes());
-        assert_eq!(body, expected, "node id, then upto as 8 bytes little-endian");
+        assert_eq!(
+            body, expected,
+            "node id, then upto as 8 bytes little-endian"
+        );
         assert_eq!(RosterOp::decode(kind, &body), Ok(op));
         assert_eq!(
             [
@@ -1145,7 +1171,9 @@ mod tests {
         let (kind, body) = RosterOp::Invite(room.id(1)).body();
         room.write(0, NAME, kind, &body).expect("the root invites");
         let (kind, body) = RosterOp::Invite(room.id(0)).body();
-        let err = room.write(2, NAME, kind, &body).expect_err("not an organiser");
+        let err = room
+            .write(2, NAME, kind, &body)
+            .expect_err("not an organiser");
         assert!(err.contains("only the root and organisers"), "{err}");
         assert_eq!(room.ops.len(), 1);
     }
@@ -1191,7 +1219,9 @@ mod tests {
                 RosterOp::revoke(room.id(0), 0),
             ] {
                 let (kind, body) = op.body();
-                let err = room.write_unheard(1, NAME, kind, &body).expect_err("refused");
+                let err = room
+                    .write_unheard(1, NAME, kind, &body)
+                    .expect_err("refused");
                 assert!(
                     err.contains("not an organiser") || err.contains("cannot be revoked"),
                     "{err}"
@@ -1222,18 +1252,34 @@ mod tests {
                 .expect("carol writes");
             // Busy room: the root's log runs far ahead of carol's.
             for i in 0..20 {
-                room.write(1, chat::NAME, chat::KIND_MESSAGE, format!("line {i}").as_bytes())
-                    .expect_err("1 is not invited: its line has no effect");
-                room.write(0, chat::NAME, chat::KIND_MESSAGE, format!("root {i}").as_bytes())
-                    .expect("the root writes");
+                room.write(
+                    1,
+                    chat::NAME,
+                    chat::KIND_MESSAGE,
+                    format!("line {i}").as_bytes(),
+                )
+                .expect_err("1 is not invited: its line has no effect");
+                room.write(
+                    0,
+                    chat::NAME,
+                    chat::KIND_MESSAGE,
+                    format!("root {i}").as_bytes(),
+                )
+                .expect("the root writes");
             }
             let (kind, body) = RosterOp::revoke(carol, 1).body();
-            room.write(0, NAME, kind, &body).expect("revoked after her first op");
+            room.write(0, NAME, kind, &body)
+                .expect("revoked after her first op");
             // Carol has not heard the revocation: her ops have low lamport
             // times and sort before it; her engine takes them.
             for i in 0..3 {
-                room.write_unheard(2, chat::NAME, chat::KIND_MESSAGE, format!("late {i}").as_bytes())
-                    .expect("as far as carol knows");
+                room.write_unheard(
+                    2,
+                    chat::NAME,
+                    chat::KIND_MESSAGE,
+                    format!("late {i}").as_bytes(),
+                )
+                .expect("as far as carol knows");
             }
             let e = assert_order_independent_rooted(with_chat, &room.ops, room.root, seed, 6);
             let lines: Vec<String> = state::<chat::Chat>(&e, chat::NAME)
@@ -1264,7 +1310,11 @@ mod tests {
             // Each written op, by fold key, with its plain body.
             let mut written: BTreeMap<FoldKey, (OpId, u16, Vec<u8>)> = BTreeMap::new();
             for _ in 0..60 {
-                let who = rng.random_range(0..4usize);
+                let who = if rng.random_bool(0.4) {
+                    0
+                } else {
+                    rng.random_range(1..4usize)
+                };
                 let target = room.id(rng.random_range(0..5usize));
                 let op = match rng.random_range(0..12u8) {
                     0..=3 => RosterOp::Invite(target),
@@ -1337,7 +1387,10 @@ mod tests {
                     v.root,
                     nodes(v.organisers),
                     nodes(v.members),
-                    v.revoked.iter().map(|r| (r.entry.node, r.from_seq)).collect::<Vec<_>>(),
+                    v.revoked
+                        .iter()
+                        .map(|r| (r.entry.node, r.from_seq))
+                        .collect::<Vec<_>>(),
                     nodes(v.kiosks),
                 )
             };

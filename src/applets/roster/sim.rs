@@ -1,8 +1,10 @@
 //! The simulator's planner of roster ops. The simulated room's root is
-//! node 0: it names organisers, and it and the organisers revoke other
-//! nodes (rarely) and add or remove kiosks. Nobody invites, so the room
-//! stays open and every node's ops keep counting (closing a room is an
-//! attack plan's business, not the op mix's).
+//! node 0, and it writes the roster's share of the ops (registered
+//! `sim_by_root`): it names organisers, revokes other nodes (rarely: their
+//! later ops then have no effect, which every node must fold alike) and
+//! adds or removes kiosks. Nobody invites, so the room stays open and the
+//! other nodes' ops keep counting (closing a room is an attack plan's
+//! business, not the op mix's).
 //!
 //! Each op is chosen from what the author's replica holds, so most are
 //! valid where they are written; a node that may not change the roster

@@ -366,7 +366,10 @@ impl Folder {
         for author in cuts.keys().chain(self.cuts.keys()) {
             let (old, new) = (self.cuts.get(author), cuts.get(author));
             if old != new {
-                let from = old.copied().unwrap_or(u64::MAX).min(new.copied().unwrap_or(u64::MAX));
+                let from = old
+                    .copied()
+                    .unwrap_or(u64::MAX)
+                    .min(new.copied().unwrap_or(u64::MAX));
                 moved.insert(*author, from);
             }
         }
@@ -493,7 +496,9 @@ impl Folder {
         let Some(applet) = self.applets.get_mut(o.applet.as_str()) else {
             return Ok(());
         };
-        applet.apply(&applied).inspect_err(|_| self.stats.refused += 1)
+        applet
+            .apply(&applied)
+            .inspect_err(|_| self.stats.refused += 1)
     }
 
     /// Would `op` of applet `applet`, sorting after every op folded, take
