@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::actors::beacon::{DiscoveryConfig, DiscoveryConfigError};
 use crate::crypto::identity::Identity;
 use crate::crypto::room::{RoomCode, RoomError, RoomKeys};
+use crate::id::NodeId;
 use crate::proto::oplog::fold::Applet;
 use crate::proto::{membership, plumtree, topology};
 
@@ -23,24 +24,43 @@ pub const NICK_CHARS_MAX: usize = 32;
 /// Most seed peers.
 pub const SEEDS_MAX: usize = 32;
 
-/// A room: its code and the keys derived from it. Deriving is slow
-/// (Argon2id, 64 MiB): do it once, off any latency-sensitive path, and clone.
+/// A room: its code, its root if it names one, and the keys derived from
+/// both. Deriving is slow (Argon2id, 64 MiB): do it once, off any
+/// latency-sensitive path, and clone.
+///
+/// The root is the node that runs the room (see
+/// [`crate::applets::roster`]): part of the room's identity, mixed into
+/// its keys, so a rooted room and the open room of the same code are two
+/// rooms that cannot hear each other.
 #[derive(Clone, Debug)]
 pub struct Room {
     code: RoomCode,
+    root: Option<NodeId>,
     keys: RoomKeys,
 }
 
 impl Room {
-    /// Derives the room's keys from its code (blocking; about 0.2 s).
+    /// Derives the keys of the room known by its code alone (no root;
+    /// blocking, about 0.2 s).
     pub fn derive(code: RoomCode) -> Result<Room, RoomError> {
-        let keys = RoomKeys::derive(&code)?;
-        Ok(Room { code, keys })
+        Room::derive_rooted(code, None)
+    }
+
+    /// Derives the keys of the room with this code and root (blocking,
+    /// about 0.2 s).
+    pub fn derive_rooted(code: RoomCode, root: Option<NodeId>) -> Result<Room, RoomError> {
+        let keys = RoomKeys::derive_rooted(&code, root.as_ref())?;
+        Ok(Room { code, root, keys })
     }
 
     /// The room code, as normalised.
     pub fn code(&self) -> &RoomCode {
         &self.code
+    }
+
+    /// The room's root, if it names one.
+    pub fn root(&self) -> Option<NodeId> {
+        self.root
     }
 
     /// The keys derived from the code.

@@ -6,9 +6,10 @@
 //! ```
 //!
 //! `room` is the room code (left out when the inviter chooses not to share
-//! it, so the link only says where to dial), `peer` is an address to dial
-//! (one or more), `id` is the node id the newcomer should find at the
-//! first peer. Values are percent-encoded (`application/x-www-form-urlencoded`,
+//! it, so the link only says where to dial), `root` the room's root when
+//! it names one (with the code it makes the room's keys), `peer` is an
+//! address to dial (one or more), `id` is the node id the newcomer should
+//! find at the first peer. Values are percent-encoded (`application/x-www-form-urlencoded`,
 //! the `url` crate); unknown parameters are ignored so later versions can add
 //! some. Grammar and limits: `docs/spec-drafts/join-uri.md`.
 //!
@@ -85,7 +86,7 @@ pub enum JoinError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The `id` parameter is not 64 hex digits.
+    /// The `id` or `root` parameter is not 64 hex digits.
     #[error("id {id:?} is not a node id (64 hex digits): {source}")]
     BadId {
         /// The value as given (decoded).
@@ -96,7 +97,8 @@ pub enum JoinError {
     /// The `room` parameter is not a valid room code.
     #[error("the join link's room code is not valid: {0}")]
     BadRoom(RoomError),
-    /// A parameter allowed once (`room` or `id`, named here) appears twice.
+    /// A parameter allowed once (`room`, `id` or `root`, named here)
+    /// appears twice.
     #[error("the join link gives {0} more than once")]
     Repeated(&'static str),
     /// The `qrcode` crate could not encode the data (too long for any QR
@@ -115,6 +117,10 @@ pub struct JoinUri {
     pub peers: Vec<String>,
     /// The node id expected at the first peer, if given.
     pub node: Option<NodeId>,
+    /// The room's root, if the room names one: part of the room's
+    /// identity (with the code it derives the room's keys), so a link to a
+    /// rooted room carries it.
+    pub root: Option<NodeId>,
 }
 
 impl JoinUri {
@@ -129,10 +135,14 @@ impl JoinUri {
             .as_ref()
             .map(|r| format!("room={}", encode(r.as_str())));
         let id = self.node.map(|n| format!("id={n}"));
+        let root = self.root.map(|n| format!("root={n}"));
         // The link is `prefix` then the parts joined by '&'.
         let length = |parts: usize, bytes: usize| prefix.len() + bytes + parts.saturating_sub(1);
-        let fixed_parts = usize::from(room.is_some()) + usize::from(id.is_some());
-        let mut bytes = room.as_ref().map_or(0, String::len) + id.as_ref().map_or(0, String::len);
+        let fixed_parts =
+            usize::from(room.is_some()) + usize::from(id.is_some()) + usize::from(root.is_some());
+        let mut bytes = room.as_ref().map_or(0, String::len)
+            + id.as_ref().map_or(0, String::len)
+            + root.as_ref().map_or(0, String::len);
         let mut peers = Vec::new();
         for peer in self.peers.iter().take(JOIN_PEERS_MAX) {
             // ':' may stay literal in a query (RFC 3986 `pchar`): easier to read.
@@ -145,6 +155,7 @@ impl JoinUri {
         }
         let all: Vec<&str> = room
             .iter()
+            .chain(root.iter())
             .chain(peers.iter())
             .chain(id.iter())
             .map(String::as_str)
@@ -172,6 +183,7 @@ impl JoinUri {
         }
         let mut room = None;
         let mut node = None;
+        let mut root = None;
         let mut peers = Vec::new();
         for (key, value) in url.query_pairs() {
             match key.as_ref() {
@@ -186,6 +198,15 @@ impl JoinUri {
                         return Err(JoinError::Repeated("id"));
                     }
                     node = Some(NodeId::from_hex(&value).map_err(|source| JoinError::BadId {
+                        id: value.to_string(),
+                        source,
+                    })?);
+                }
+                "root" => {
+                    if root.is_some() {
+                        return Err(JoinError::Repeated("root"));
+                    }
+                    root = Some(NodeId::from_hex(&value).map_err(|source| JoinError::BadId {
                         id: value.to_string(),
                         source,
                     })?);
@@ -206,7 +227,12 @@ impl JoinUri {
         if peers.is_empty() {
             return Err(JoinError::MissingPeer);
         }
-        Ok(JoinUri { room, peers, node })
+        Ok(JoinUri {
+            room,
+            peers,
+            node,
+            root,
+        })
     }
 }
 
@@ -350,6 +376,7 @@ mod tests {
     fn a_link_round_trips_with_a_generated_room_code() {
         let mut rng = crate::proto::EngineRng::seed_from_u64(3);
         let join = JoinUri {
+            root: None,
             room: Some(RoomCode::generate(&mut rng)),
             peers: vec![
                 "192.168.1.5:9000".into(),
@@ -379,6 +406,7 @@ mod tests {
         assert_eq!(
             join,
             JoinUri {
+                root: None,
                 room: None,
                 peers: vec!["10.0.0.2:9000".into()],
                 node: None,
@@ -524,6 +552,7 @@ mod tests {
             })
         );
         let join = JoinUri {
+            root: None,
             room: None,
             peers: many.clone(),
             node: None,
@@ -544,6 +573,7 @@ mod tests {
             .map(|i| format!("{}{i:02}.example:9000", "h".repeat(200)))
             .collect();
         let join = JoinUri {
+            root: None,
             room: Some(RoomCode::parse(&"é".repeat(128)).expect("valid")),
             peers: long_peers.clone(),
             node: Some(id()),
@@ -587,6 +617,7 @@ mod tests {
     #[test]
     fn a_drawn_qr_code_decodes_back_to_the_link() {
         let link = JoinUri {
+            root: None,
             room: Some(RoomCode::parse("amber-otter-lamp-mesa-quilt-river-4821").expect("a code")),
             peers: vec!["192.168.1.5:9000".into(), "[fe80::1]:9001".into()],
             node: Some(id()),

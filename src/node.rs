@@ -79,6 +79,7 @@ pub struct Node {
 struct Inner {
     identity: Arc<Identity>,
     room_code: crate::crypto::room::RoomCode,
+    room_root: Option<NodeId>,
     room_tag: String,
     local_addr: SocketAddr,
     published: Vec<SocketAddr>,
@@ -212,6 +213,7 @@ impl Node {
             inner: Arc::new(Inner {
                 identity,
                 room_code: config.room.code().clone(),
+                room_root: config.room.root(),
                 room_tag: keys.room_tag_hex(),
                 local_addr,
                 published: published.clone(),
@@ -254,6 +256,11 @@ impl Node {
     /// The addresses this node publishes to the room.
     pub fn published_addrs(&self) -> &[SocketAddr] {
         &self.inner.published
+    }
+
+    /// The room's root, if it names one (see [`crate::config::Room`]).
+    pub fn room_root(&self) -> Option<NodeId> {
+        self.inner.room_root
     }
 
     /// The room's public tag (hex), safe for logs and file names.
@@ -480,8 +487,9 @@ impl Node {
     {
         let (reply, rx) = oneshot::channel();
         let name = name.to_string();
-        let query = move |folder: &crate::proto::oplog::fold::Folder| {
-            let state = folder
+        let query = move |oplog: &crate::proto::oplog::OpLog| {
+            let state = oplog
+                .folder()
                 .applet(&name)
                 .and_then(|a| a.as_any().downcast_ref::<A>());
             let _ = reply.send(state.map(read).ok_or(name));
@@ -493,6 +501,22 @@ impl Node {
         rx.await
             .map_err(|_| Error::Stopped)?
             .map_err(|name| Error::NoApplet { name })
+    }
+
+    /// The seq of the newest op of `author`'s chain this node holds (0:
+    /// none): the revocation point `/revoke` names, so that what this node
+    /// has seen of the revoked node keeps its effect.
+    pub async fn chain_head(&self, author: NodeId) -> Result<u64, Error> {
+        let (reply, rx) = oneshot::channel();
+        let query = move |oplog: &crate::proto::oplog::OpLog| {
+            let head = oplog.log().chain_head(&author).map_or(0, |(seq, _)| seq);
+            let _ = reply.send(head);
+        };
+        self.inner
+            .oplog
+            .send(OpLogCtl::Query(Box::new(query)))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
     }
 
     /// The op-log's state: state hash, frontier hash, op and author counts.
@@ -582,6 +606,7 @@ impl Node {
             room: with_room.then(|| self.inner.room_code.clone()),
             peers: self.inner.published.iter().map(|a| a.to_string()).collect(),
             node: Some(self.id()),
+            root: self.inner.room_root,
         }
     }
 
@@ -944,6 +969,7 @@ fn spawn_engines(
     wiring.spawn(OpLogActor::new(
         identity.clone(),
         keys.seal_key,
+        config.room.root(),
         store,
         wiring.clock,
         inboxes.oplog_net,

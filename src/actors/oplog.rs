@@ -47,7 +47,7 @@ use crate::crypto::identity::Identity;
 use crate::event::Event;
 use crate::id::{NodeId, OpId};
 use crate::proto::Time;
-use crate::proto::oplog::fold::{FoldKey, Folder};
+use crate::proto::oplog::fold::FoldKey;
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
 use crate::proto::oplog::{IngestReport, NoticeBoard, OpLog, SignedOp, Snapshot, VerifiedOp};
@@ -150,7 +150,7 @@ pub(crate) enum OpLogCtl {
     },
     State(oneshot::Sender<LogState>),
     /// Runs a read-only query against the folded applet states.
-    Query(Box<dyn FnOnce(&Folder) + Send>),
+    Query(Box<dyn FnOnce(&OpLog) + Send>),
     /// Write a snapshot now; the reply is the ops it covers.
     Snapshot(oneshot::Sender<Result<u64, String>>),
     Panic,
@@ -159,6 +159,8 @@ pub(crate) enum OpLogCtl {
 pub(crate) struct OpLogActor {
     pub(crate) identity: Arc<Identity>,
     pub(crate) seal_key: [u8; 32],
+    /// The room's root, if it names one (the fold's [`OpLog::rooted`]).
+    root: Option<NodeId>,
     pub(crate) replica: Replica,
     pub(crate) store: Option<Arc<Store>>,
     pub(crate) clock: Clock,
@@ -190,11 +192,16 @@ pub(crate) struct OpLogActor {
     custom_applets: Vec<AppletFactory>,
 }
 
-fn fresh_replica(me: NodeId, seal_key: [u8; 32], custom: &[AppletFactory]) -> Replica {
+fn fresh_replica(
+    me: NodeId,
+    seal_key: [u8; 32],
+    root: Option<NodeId>,
+    custom: &[AppletFactory],
+) -> Replica {
     let mut all = applets::builtin();
     all.extend(custom.iter().map(AppletFactory::make));
     Replica::new(
-        OpLog::new(me, seal_key, all),
+        OpLog::new(me, seal_key, all).rooted(root),
         sync::Config::default(),
         fresh_rng(),
     )
@@ -217,6 +224,7 @@ impl OpLogActor {
     pub(crate) fn new(
         identity: Arc<Identity>,
         seal_key: [u8; 32],
+        root: Option<NodeId>,
         store: Option<Arc<Store>>,
         clock: Clock,
         net: mpsc::Receiver<sync::Input>,
@@ -229,9 +237,10 @@ impl OpLogActor {
         custom_applets: Vec<AppletFactory>,
     ) -> OpLogActor {
         OpLogActor {
-            replica: fresh_replica(identity.node_id(), seal_key, &custom_applets),
+            replica: fresh_replica(identity.node_id(), seal_key, root, &custom_applets),
             identity,
             seal_key,
+            root,
             store,
             clock,
             timers: Timers::new(),
@@ -651,7 +660,7 @@ impl OpLogActor {
             } => {
                 let _ = reply.send(self.history_page(applet.as_deref(), cursor, limit));
             }
-            OpLogCtl::Query(query) => query(self.replica.oplog().folder()),
+            OpLogCtl::Query(query) => query(self.replica.oplog()),
             OpLogCtl::State(reply) => {
                 let _ = reply.send(self.state());
             }
@@ -722,7 +731,12 @@ impl Supervised for OpLogActor {
                 .map(|op| op.clone().into_signed())
                 .collect();
         }
-        self.replica = fresh_replica(self.identity.node_id(), self.seal_key, &self.custom_applets);
+        self.replica = fresh_replica(
+            self.identity.node_id(),
+            self.seal_key,
+            self.root,
+            &self.custom_applets,
+        );
         self.timers.clear();
         self.started = false;
         self.state_marker.forget();

@@ -104,7 +104,24 @@ impl Builtin {
     /// With the simulator's `weight` for it and its op planner.
     const fn sim(self, weight: u32, plan: sim::PlanFn) -> Builtin {
         Builtin {
-            sim: Some(SimOps { weight, plan }),
+            sim: Some(SimOps {
+                weight,
+                plan,
+                by_root: false,
+            }),
+            ..self
+        }
+    }
+
+    /// With the simulator's `weight` for it and its op planner, its ops
+    /// written by the room's root (organisers' work).
+    const fn sim_by_root(self, weight: u32, plan: sim::PlanFn) -> Builtin {
+        Builtin {
+            sim: Some(SimOps {
+                weight,
+                plan,
+                by_root: true,
+            }),
             ..self
         }
     }
@@ -140,7 +157,7 @@ pub static BUILTIN: &[Builtin] = &[
         .sim(15, request::sim::plan),
     Builtin::of::<roster::Roster>(roster::NAME)
         .commands(&roster::line::COMMANDS)
-        .sim(5, roster::sim::plan),
+        .sim_by_root(5, roster::sim::plan),
 ];
 
 /// Every built-in applet, empty.
@@ -258,9 +275,10 @@ mod tests {
         let subject = encoded(&roster::Subject { node });
         for (op, kind) in [
             (roster::RosterOp::Invite(node), 1),
-            (roster::RosterOp::Revoke(node), 2),
             (roster::RosterOp::KioskAdd(node), 3),
             (roster::RosterOp::KioskRemove(node), 4),
+            (roster::RosterOp::OrganiserAdd(node), 5),
+            (roster::RosterOp::OrganiserRemove(node), 6),
         ] {
             assert_eq!(op.body(), (kind, subject.clone()));
             assert_eq!(roster::RosterOp::decode(kind, &subject), Ok(op));
@@ -271,7 +289,9 @@ mod tests {
                 (1, "KIND_INVITE"),
                 (2, "KIND_REVOKE"),
                 (3, "KIND_KIOSK_ADD"),
-                (4, "KIND_KIOSK_REMOVE")
+                (4, "KIND_KIOSK_REMOVE"),
+                (5, "KIND_ORGANISER_ADD"),
+                (6, "KIND_ORGANISER_REMOVE")
             ]
         );
         assert_eq!(

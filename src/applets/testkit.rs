@@ -32,15 +32,27 @@ pub struct Room {
     pub ops: Vec<SignedOp>,
     make: Make,
     step: u64,
+    /// The room's root, if it names one.
+    pub root: Option<NodeId>,
 }
 
 impl Room {
     pub fn new(n: usize, seed: u64, make: Make) -> Room {
+        Room::with_root(n, seed, make, None)
+    }
+
+    /// A room whose root is person `root`.
+    pub fn rooted(n: usize, seed: u64, make: Make, root: usize) -> Room {
+        Room::with_root(n, seed, make, Some(root))
+    }
+
+    fn with_root(n: usize, seed: u64, make: Make, root: Option<usize>) -> Room {
         let mut rng = EngineRng::seed_from_u64(seed);
         let people: Vec<Identity> = (0..n).map(|_| Identity::generate_with(&mut rng)).collect();
+        let root = root.map(|r| people[r].node_id());
         let engines = people
             .iter()
-            .map(|p| OpLog::new(p.node_id(), SEAL, make()))
+            .map(|p| OpLog::new(p.node_id(), SEAL, make()).rooted(root))
             .collect();
         Room {
             people,
@@ -48,6 +60,7 @@ impl Room {
             ops: Vec::new(),
             make,
             step: 0,
+            root,
         }
     }
 
@@ -115,20 +128,7 @@ impl Room {
         let op = self.engines[who]
             .prepare(&self.people[who], applet, kind, body, wall_ms, nonce)
             .map_err(|e| e.to_string())?;
-        let engine = &self.engines[who];
-        if let Some(a) = engine.folder().applet(applet) {
-            let o = op.op();
-            let applied = crate::proto::oplog::fold::AppliedOp {
-                id: op.id(),
-                author: o.author,
-                seq: o.seq,
-                lamport: o.lamport,
-                wall_ms: o.wall_ms,
-                kind: o.kind,
-                body,
-            };
-            a.check(&applied)?;
-        }
+        self.engines[who].check(&op, body)?;
         self.engines[who].ingest(vec![op.clone()]);
         let signed = op.into_signed();
         self.ops.push(signed.clone());
@@ -137,13 +137,18 @@ impl Room {
 
     /// Every op folded by a fresh engine, in writing order.
     pub fn fold(&self) -> OpLog {
-        fold(self.make, self.ops.clone())
+        fold_rooted(self.make, self.ops.clone(), self.root)
     }
 }
 
 /// A fresh engine that took in `ops` (in one batch).
 pub fn fold(make: Make, ops: Vec<SignedOp>) -> OpLog {
-    let mut e = OpLog::new(NodeId([0xee; 32]), SEAL, make());
+    fold_rooted(make, ops, None)
+}
+
+/// A fresh engine of a room rooted at `root` that took in `ops`.
+pub fn fold_rooted(make: Make, ops: Vec<SignedOp>, root: Option<NodeId>) -> OpLog {
+    let mut e = OpLog::new(NodeId([0xee; 32]), SEAL, make()).rooted(root);
     let report = e.ingest_signed(ops);
     assert!(report.refused.is_empty(), "refused: {:?}", report.refused);
     e
@@ -162,7 +167,18 @@ pub fn state<'a, A: 'static>(engine: &'a OpLog, name: &str) -> &'a A {
 /// random batch sizes, and asserts every fold ends with the same state
 /// hash as the ops in writing order. Returns that reference engine.
 pub fn assert_order_independent(make: Make, ops: &[SignedOp], seed: u64, rounds: usize) -> OpLog {
-    let reference = fold(make, ops.to_vec());
+    assert_order_independent_rooted(make, ops, None, seed, rounds)
+}
+
+/// [`assert_order_independent`] in a room rooted at `root`.
+pub fn assert_order_independent_rooted(
+    make: Make,
+    ops: &[SignedOp],
+    root: Option<NodeId>,
+    seed: u64,
+    rounds: usize,
+) -> OpLog {
+    let reference = fold_rooted(make, ops.to_vec(), root);
     let mut rng = EngineRng::seed_from_u64(seed);
     for round in 0..rounds {
         let mut shuffled = ops.to_vec();
@@ -172,7 +188,7 @@ pub fn assert_order_independent(make: Make, ops: &[SignedOp], seed: u64, rounds:
             }
         }
         shuffled.shuffle(&mut rng);
-        let mut e = OpLog::new(NodeId([0xdd; 32]), SEAL, make());
+        let mut e = OpLog::new(NodeId([0xdd; 32]), SEAL, make()).rooted(root);
         let chunk = rng.random_range(1..8usize);
         for part in shuffled.chunks(chunk) {
             let report = e.ingest_signed(part.to_vec());

@@ -455,7 +455,7 @@ mod tests {
             }
         }
         assert!(help.starts_with("/announce [#topic] TEXT"));
-        assert!(help.ends_with("show members, revocations and kiosks"));
-        assert_eq!(help.lines().count(), 25, "one line per command");
+        assert!(help.ends_with("show the root, organisers, members, revocations and kiosks"));
+        assert_eq!(help.lines().count(), 26, "one line per command");
     }
 }

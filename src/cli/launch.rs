@@ -24,6 +24,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -31,7 +32,9 @@ use super::settings::{self, Paths, Remembered, Resolved, Settings, SettingsError
 use crate::actors::beacon::DiscoveryConfig;
 use crate::config::{Config, ConfigError, IdentitySource, NickError, Profile, Room, check_nick};
 use crate::config::{DEFAULT_DISCOVERY_PORT, DEFAULT_PORT};
+use crate::crypto::identity::Identity;
 use crate::crypto::room::{RoomCode, RoomError};
+use crate::id::NodeId;
 use crate::join::{JoinError, JoinUri};
 use crate::node::Node;
 
@@ -51,6 +54,15 @@ pub enum LaunchError {
         setting: String,
         /// What is wrong with it.
         source: JoinError,
+    },
+    /// The room's root is not a node id, or this node's own could not be
+    /// read for `--root me`.
+    #[error("{setting}: {reason}")]
+    Root {
+        /// Where it was set: `--root`, or the key and its source.
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A join link without a room code, and no room code given.
     #[error("the join link has no room code: add --room CODE")]
@@ -153,6 +165,12 @@ pub struct RunArgs {
     /// generated.
     #[arg(long, value_name = "CODE")]
     pub room: Option<String>,
+    /// The room's root: the node that runs it (64 hex digits), or `me` to
+    /// start a room you run (invite-only once you invite someone; share its
+    /// /join link, which carries the root). A rooted room is a different
+    /// room from the open room of the same code.
+    #[arg(long, value_name = "ID|me")]
+    pub root: Option<String>,
     /// Join with an invitation link (flashmesh://join?...): its room code
     /// and peers. --room overrides the link's room.
     #[arg(long, value_name = "URI")]
@@ -214,6 +232,7 @@ impl RunArgs {
     pub fn to_settings(&self) -> Settings {
         Settings {
             room: self.room.clone(),
+            root: self.root.clone(),
             join: self.join.clone(),
             nick: self.nick.clone(),
             port: self.port,
@@ -355,7 +374,56 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
         ));
     }
     let room_text = code.as_str().to_string();
-    let room = Room::derive(code).map_err(|source| LaunchError::Room {
+    // The root: typed, or the link's; a remembered one only with the
+    // remembered room it belongs to.
+    let remembered_room = matches!(resolved.source("room"), settings::Source::Remembered(_));
+    let root_text = match (&s.root, invite.as_ref().and_then(|i| i.root)) {
+        (Some(_), _) if matches!(resolved.source("root"), settings::Source::Remembered(_)) => s
+            .root
+            .clone()
+            .filter(|_| remembered_room && invite.is_none()),
+        (Some(typed), _) => Some(typed.clone()),
+        (None, Some(root)) => Some(root.to_string()),
+        (None, None) => None,
+    };
+    let key = resolved.key_file();
+    let mut key_lock = None;
+    let mut identity = match lock_key_file(&key) {
+        Ok(Some(lock)) => {
+            key_lock = Some(lock);
+            IdentitySource::KeyFile(key.clone())
+        }
+        Ok(None) if resolved.key_file_named() => {
+            return Err(KeyFileError::InUse { path: key }.into());
+        }
+        Err(e) if resolved.key_file_named() => return Err(e.into()),
+        Ok(None) => {
+            notes.push(format!(
+                "note: {} is in use by another flashmesh process; this run uses a fresh \
+                 identity and keeps nothing (pass --key-file to keep one)",
+                key.display()
+            ));
+            IdentitySource::Ephemeral
+        }
+        Err(e) => {
+            notes.push(format!(
+                "note: {e}; this run uses a fresh identity and keeps nothing"
+            ));
+            IdentitySource::Ephemeral
+        }
+    };
+    let root = match root_text.as_deref().map(str::trim) {
+        None => None,
+        Some("me") => Some(own_id(&mut identity).map_err(|reason| LaunchError::Root {
+            setting: flag("root"),
+            reason,
+        })?),
+        Some(hex) => Some(NodeId::from_hex(hex).map_err(|e| LaunchError::Root {
+            setting: flag("root"),
+            reason: format!("{hex:?} is not a node id (64 hex digits, or `me`): {e}"),
+        })?),
+    };
+    let room = Room::derive_rooted(code, root).map_err(|source| LaunchError::Room {
         setting: "room".into(),
         source,
     })?;
@@ -394,32 +462,7 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
             }
         }
     }
-    let key = resolved.key_file();
-    let mut key_lock = None;
-    config.identity = match lock_key_file(&key) {
-        Ok(Some(lock)) => {
-            key_lock = Some(lock);
-            IdentitySource::KeyFile(key.clone())
-        }
-        Ok(None) if resolved.key_file_named() => {
-            return Err(KeyFileError::InUse { path: key }.into());
-        }
-        Err(e) if resolved.key_file_named() => return Err(e.into()),
-        Ok(None) => {
-            notes.push(format!(
-                "note: {} is in use by another flashmesh process; this run uses a fresh \
-                 identity and keeps nothing (pass --key-file to keep one)",
-                key.display()
-            ));
-            IdentitySource::Ephemeral
-        }
-        Err(e) => {
-            notes.push(format!(
-                "note: {e}; this run uses a fresh identity and keeps nothing"
-            ));
-            IdentitySource::Ephemeral
-        }
-    };
+    config.identity = identity;
     config.data_dir = match &config.identity {
         IdentitySource::KeyFile(key) => Some(s.data_dir.clone().unwrap_or_else(|| {
             key.parent()
@@ -434,6 +477,7 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
             resolved.paths().clone(),
             Remembered {
                 room: Some(room_text),
+                root: root.map(|r| r.to_string()),
                 nick: config.nick.clone(),
                 key_file: resolved.key_file_named().then(|| absolute(&key)).flatten(),
             },
@@ -447,6 +491,23 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
         notes,
         _key_lock: key_lock,
     })
+}
+
+/// This node's id for `--root me`: the key file's identity (created now
+/// if it does not exist yet), or a fresh identity that the run then uses.
+fn own_id(identity: &mut IdentitySource) -> Result<NodeId, String> {
+    match identity {
+        IdentitySource::KeyFile(path) => Identity::load_or_create(path)
+            .map(|i| i.node_id())
+            .map_err(|e| e.to_string()),
+        IdentitySource::Given(i) => Ok(i.node_id()),
+        IdentitySource::Ephemeral => {
+            let fresh = Arc::new(Identity::generate());
+            let id = fresh.node_id();
+            *identity = IdentitySource::Given(fresh);
+            Ok(id)
+        }
+    }
 }
 
 fn absolute(path: &Path) -> Option<PathBuf> {

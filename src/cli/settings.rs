@@ -48,6 +48,11 @@ pub struct Settings {
     /// The room code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// The room's root: a node id (64 hex digits), or `me` for this
+    /// node's own. Only with the room it belongs to: a remembered root is
+    /// not carried over to another room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
     /// A join link (`flashmesh://join?...`): its room code and peers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<String>,
@@ -101,6 +106,7 @@ enum Kind {
 /// Every key, in the order `config show` prints them.
 const KEYS: &[(&str, Kind)] = &[
     ("room", Kind::Text),
+    ("root", Kind::Text),
     ("join", Kind::Text),
     ("nick", Kind::Text),
     ("port", Kind::Int),
@@ -393,6 +399,9 @@ pub struct Remembered {
     /// The room code the last run joined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// That room's root, if it names one (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
     /// The nick it used last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nick: Option<String>,
@@ -410,17 +419,18 @@ impl Remembered {
         };
         let refuse = |key: &str| SettingsError::File {
             path: path.clone(),
-            reason: format!("unknown field `{key}` (it remembers room, nick and key_file)"),
+            reason: format!("unknown field `{key}` (it remembers room, root, nick and key_file)"),
         };
         let table = toml_table(&settings);
         if let Some(key) = table
             .keys()
-            .find(|k| !matches!(k.as_str(), "room" | "nick" | "key_file"))
+            .find(|k| !matches!(k.as_str(), "room" | "root" | "nick" | "key_file"))
         {
             return Err(refuse(key));
         }
         Ok(Remembered {
             room: settings.room,
+            root: settings.root,
             nick: settings.nick,
             key_file: settings.key_file,
         })
@@ -458,6 +468,7 @@ impl Remembered {
     fn as_settings(&self) -> Settings {
         Settings {
             room: self.room.clone(),
+            root: self.root.clone(),
             nick: self.nick.clone(),
             key_file: self.key_file.clone(),
             ..Settings::default()
@@ -551,6 +562,7 @@ mod tests {
         let p = paths(dir.path());
         Remembered {
             room: Some("remembered-room".into()),
+            root: None,
             nick: Some("old".into()),
             key_file: None,
         }
@@ -605,6 +617,7 @@ mod tests {
         let p = paths(dir.path());
         Remembered {
             room: Some("remembered-room".into()),
+            root: None,
             ..Remembered::default()
         }
         .save(&p)
@@ -674,6 +687,7 @@ mod tests {
         let p = paths(dir.path());
         let r = Remembered {
             room: Some("amber-otter".into()),
+            root: None,
             nick: Some("ada".into()),
             key_file: Some(dir.path().join("k")),
         };

@@ -16,6 +16,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::words::WORDS;
+use crate::id::NodeId;
 
 /// Argon2id memory cost: 64 MiB.
 pub const ARGON2_MEMORY_KIB: u32 = 64 * 1024;
@@ -205,15 +206,32 @@ impl RoomKeys {
     /// Derives the keys. Argon2id takes 64 MiB and a noticeable fraction
     /// of a second: call it once per start, off any latency-sensitive path.
     pub fn derive(code: &RoomCode) -> Result<RoomKeys, RoomError> {
+        RoomKeys::derive_rooted(code, None)
+    }
+
+    /// Derives the keys of the room with this code and, if given, this
+    /// root (the node that runs the room): the root's 32 bytes are the
+    /// HKDF salt, so a rooted room's keys differ from the open room's of
+    /// the same code.
+    pub fn derive_rooted(code: &RoomCode, root: Option<&NodeId>) -> Result<RoomKeys, RoomError> {
         let mut room_key = room_key(code)?;
-        let keys = RoomKeys::from_room_key(&room_key);
+        let keys = RoomKeys::from_room_key_rooted(&room_key, root);
         room_key.zeroize();
         keys
     }
 
     /// The subkeys of a room key (HKDF-SHA256, no salt, one label each).
     pub fn from_room_key(room_key: &[u8; 32]) -> Result<RoomKeys, RoomError> {
-        let hk = Hkdf::<Sha256>::new(None, room_key);
+        RoomKeys::from_room_key_rooted(room_key, None)
+    }
+
+    /// The subkeys of a room key: HKDF-SHA256 with the root's 32 bytes as
+    /// salt (no salt for a room without a root), one label each.
+    pub fn from_room_key_rooted(
+        room_key: &[u8; 32],
+        root: Option<&NodeId>,
+    ) -> Result<RoomKeys, RoomError> {
+        let hk = Hkdf::<Sha256>::new(root.map(|r| r.as_bytes().as_slice()), room_key);
         let mut keys = RoomKeys {
             link_psk: [0; 32],
             beacon_key: [0; 32],
@@ -440,5 +458,33 @@ mod tests {
             "cdf3227960c3a7f663f928a3ef2079d9ac58ba5bb5a65593a884277eee448ac2"
         );
         assert_eq!(keys.room_tag_hex(), "82143af2efdfe3f0");
+    }
+
+    /// The rooted vector in `docs/protocol.md` ("Keys"): `demo-room` with
+    /// root `ab` × 32, computed independently with Python's `hmac` from
+    /// the room key above (HKDF-SHA256, the root as salt).
+    #[test]
+    fn documented_rooted_vector_holds() {
+        let code = RoomCode::parse("demo-room").expect("valid");
+        let root = NodeId([0xab; 32]);
+        let keys = RoomKeys::derive_rooted(&code, Some(&root)).expect("derives");
+        assert_eq!(
+            to_hex(&keys.link_psk),
+            "6c09ac887a1e8f7a76d00d34131634cb7f1b655480ab86ed51101edd75ae5667"
+        );
+        assert_eq!(
+            to_hex(&keys.beacon_key),
+            "b19457d809f8b3f50e4a2fca8240f69a7d92cb2640c1a54a7775bf6e6f8cc448"
+        );
+        assert_eq!(
+            to_hex(&keys.seal_key),
+            "a142aa90ca8f6418d46bdb3424691aec1fe8bc316bf67302cf59cb63b6fbe0f2"
+        );
+        assert_eq!(keys.room_tag_hex(), "dcac675980d3ca59");
+        let open = RoomKeys::derive_rooted(&code, None).expect("derives");
+        assert_eq!(
+            open.link_psk,
+            RoomKeys::derive(&code).expect("derives").link_psk
+        );
     }
 }

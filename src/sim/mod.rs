@@ -493,12 +493,14 @@ impl Sim {
         let mut identities = Vec::new();
         // Every node of the room seals op bodies with the same key.
         let seal_key = derive(b"flashmesh/sim/seal-key", cfg.seed, &[]);
+        // The room's root is node 0 (it organises; see the roster planner).
+        let root = (cfg.ops > 0).then(|| identity(cfg.seed, 0).node_id());
         for i in 0..cfg.nodes {
             let (id, r) = if cfg.ops > 0 {
                 let me = identity(cfg.seed, i);
                 let id = me.node_id();
                 identities.push(me);
-                let oplog = OpLog::new(id, seal_key, applets::builtin());
+                let oplog = OpLog::new(id, seal_key, applets::builtin()).rooted(root);
                 (id, Some(replica(&cfg, oplog, i, 0)))
             } else {
                 (node_id(cfg.seed, i), None)
@@ -906,8 +908,10 @@ impl Sim {
         );
     }
 
-    /// Op number `k`: a chat line from a random live node, written into its
-    /// log and broadcast live as `Envelope::Op`.
+    /// Op number `k`: an op of an applet drawn by weight (or a chat line)
+    /// from a random live node (node 0, the room's root, for applets whose
+    /// ops are the root's work), written into its log and broadcast live
+    /// as `Envelope::Op`.
     fn write_op(&mut self, k: usize) {
         let up: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| self.nodes[j].up)
@@ -915,7 +919,15 @@ impl Sim {
         if up.is_empty() {
             return;
         }
-        let author = up[self.rng.random_range(0..up.len())];
+        // The applet first: some applets' ops are the root's (node 0) work.
+        let drawn = match self.cfg.op_mix {
+            OpMix::Chat => None,
+            OpMix::All => ops::draw(&mut self.rng),
+        };
+        let author = match drawn {
+            Some(d) if d.by_root && self.nodes[0].up => 0,
+            _ => up[self.rng.random_range(0..up.len())],
+        };
         let mut nonce = [0u8; 24];
         self.rng.fill_bytes(&mut nonce);
         let mut text = format!("op {k}").into_bytes();
@@ -930,17 +942,17 @@ impl Sim {
         };
         // An applet op chosen from what the author holds, unless its own
         // rules refuse it there: then a chat line.
-        let planned = match self.cfg.op_mix {
-            OpMix::Chat => None,
-            OpMix::All => ops::plan(
+        let planned = drawn.and_then(|d| {
+            ops::plan(
                 &mut self.rng,
+                d,
                 k,
                 me.node_id(),
-                r.oplog().folder(),
+                r.oplog(),
                 &self.node_ids,
                 wall_ms,
-            ),
-        };
+            )
+        });
         let planned = planned.filter(|(applet, kind, body)| {
             r.oplog()
                 .prepare(me, applet, *kind, body, wall_ms, nonce)

@@ -22,7 +22,9 @@ use rand::RngExt;
 use crate::applets::BUILTIN;
 use crate::id::NodeId;
 use crate::proto::EngineRng;
+use crate::proto::oplog::OpLog;
 use crate::proto::oplog::fold::Folder;
+use crate::proto::oplog::log::Log;
 
 /// Which ops `--ops` writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,18 +59,28 @@ pub struct PlanContext<'a> {
     pub me: NodeId,
     /// The author's replica's fold.
     pub folder: &'a Folder,
+    /// The author's replica's log.
+    pub log: &'a Log,
     /// Every node of the run, in node order.
     pub nodes: &'a [NodeId],
     /// The virtual wall clock, milliseconds.
     pub wall_ms: u64,
 }
 
+impl PlanContext<'_> {
+    /// The seq of the newest op of `author` the author's replica holds (0:
+    /// none).
+    pub fn head_of(&self, author: &NodeId) -> u64 {
+        self.log.chain_head(author).map_or(0, |(seq, _)| seq)
+    }
+}
+
 /// Picks one op of an applet from what the author holds; `None` writes a
 /// chat line instead.
 pub type PlanFn = fn(&mut EngineRng, &PlanContext<'_>) -> Option<Planned>;
 
-/// How the simulator writes an applet's ops: its share of them and how it
-/// picks one.
+/// How the simulator writes an applet's ops: its share of them, how it
+/// picks one, and who writes them.
 #[derive(Clone, Copy)]
 pub struct SimOps {
     /// The applet's weight: its share of the ops is its weight over the
@@ -76,6 +88,28 @@ pub struct SimOps {
     pub weight: u32,
     /// Picks the op.
     pub plan: PlanFn,
+    /// Whether the room's root (node 0) writes this applet's ops, when it
+    /// is up (organisers' work, like the roster's), rather than a random
+    /// live node.
+    pub by_root: bool,
+}
+
+/// Draws the applet of the next op by the weights of
+/// [`crate::applets::BUILTIN`]; `None` when no applet has a weight.
+pub(crate) fn draw(rng: &mut EngineRng) -> Option<SimOps> {
+    let mix = || BUILTIN.iter().filter_map(|b| b.sim);
+    let total: u32 = mix().map(|s| s.weight).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut roll = rng.random_range(0..total);
+    for ops in mix() {
+        if roll < ops.weight {
+            return Some(ops);
+        }
+        roll -= ops.weight;
+    }
+    None
 }
 
 /// Applet `name`'s state in `folder`, as an `A`.
@@ -92,37 +126,26 @@ pub(crate) fn pick<'a, T>(rng: &mut EngineRng, items: &'a [T]) -> Option<&'a T> 
     }
 }
 
-/// Op number `k` by `me`, at `wall_ms`, given what its replica folded;
-/// `None` for a chat line. The applet is drawn by the weights of
-/// [`crate::applets::BUILTIN`].
+/// Op number `k` of the drawn applet (`ops`) by `me`, at `wall_ms`, given
+/// what its replica holds; `None` for a chat line.
 pub(crate) fn plan(
     rng: &mut EngineRng,
+    ops: SimOps,
     k: usize,
     me: NodeId,
-    folder: &Folder,
+    oplog: &OpLog,
     nodes: &[NodeId],
     wall_ms: u64,
 ) -> Option<Planned> {
     let context = PlanContext {
         k,
         me,
-        folder,
+        folder: oplog.folder(),
+        log: oplog.log(),
         nodes,
         wall_ms,
     };
-    let mix = || BUILTIN.iter().filter_map(|b| b.sim);
-    let total: u32 = mix().map(|s| s.weight).sum();
-    if total == 0 {
-        return None;
-    }
-    let mut roll = rng.random_range(0..total);
-    for ops in mix() {
-        if roll < ops.weight {
-            return (ops.plan)(rng, &context);
-        }
-        roll -= ops.weight;
-    }
-    None
+    (ops.plan)(rng, &context)
 }
 
 /// Chat's plan: a chat line.

@@ -42,7 +42,7 @@ pub enum View {
     LostFound,
     /// Help requests, urgent first.
     Requests,
-    /// Who is admitted: founder, invited members, kiosks, revoked nodes.
+    /// Who is admitted: the root, organisers, invited members, kiosks, revoked nodes.
     Roster,
 }
 
@@ -481,7 +481,8 @@ impl App {
         let mut rows = vec![self.me];
         rows.extend(self.members.keys().filter(|n| **n != self.me));
         if let Some(r) = &self.listings.roster {
-            for e in r.members.iter().chain(&r.revoked).chain(&r.kiosks) {
+            let revoked = r.revoked.iter().map(|v| &v.entry);
+            for e in r.members.iter().chain(revoked).chain(&r.kiosks) {
                 if !rows.contains(&e.node) {
                     rows.push(e.node);
                 }

@@ -573,8 +573,9 @@ fn list_items(app: &App, view: View) -> Vec<ListItem<'static>> {
                         app.members.get(&n).map_or(Status::Left, |m| m.status)
                     };
                     let role = match roster {
-                        Some(r) if r.revoked.iter().any(|e| e.node == n) => "revoked",
-                        Some(r) if r.founder == Some(n) => "founder",
+                        Some(r) if r.revoked.iter().any(|v| v.entry.node == n) => "revoked",
+                        Some(r) if r.root == Some(n) => "root",
+                        Some(r) if r.organisers.iter().any(|e| e.node == n) => "organiser",
                         Some(r) if r.kiosks.iter().any(|e| e.node == n) => "kiosk",
                         Some(r) if r.members.iter().any(|e| e.node == n) => "member",
                         Some(r) if r.open => "open room",

@@ -222,7 +222,8 @@ fn busy_app() -> App {
     )])));
     app.update(Action::Listing(Listing::Roster(roster::RosterView {
         open: false,
-        founder: Some(me()),
+        root: Some(me()),
+        organisers: Vec::new(),
         members: vec![
             roster::Entry {
                 node: id(0x22),
@@ -237,11 +238,14 @@ fn busy_app() -> App {
                 wall_ms: T0,
             },
         ],
-        revoked: vec![roster::Entry {
-            node: id(0x66),
-            by: me(),
-            op: op(11),
-            wall_ms: T0,
+        revoked: vec![roster::Revoked {
+            entry: roster::Entry {
+                node: id(0x66),
+                by: me(),
+                op: op(11),
+                wall_ms: T0,
+            },
+            from_seq: 1,
         }],
         kiosks: Vec::new(),
     })));

@@ -509,6 +509,7 @@ mod tests {
             wall_ms: 1000 + lamport,
             kind,
             body,
+            root: None,
         }
     }
 

@@ -565,6 +565,7 @@ mod tests {
             wall_ms: 1000 + lamport,
             kind,
             body,
+            root: None,
         }
     }
 

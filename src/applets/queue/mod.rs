@@ -700,6 +700,7 @@ mod tests {
             wall_ms,
             kind,
             body,
+            root: None,
         };
         let before = q.save();
         let checked = q.check(&op);

@@ -644,6 +644,7 @@ mod tests {
                 wall_ms: 1000 + self.n,
                 kind,
                 body,
+                root: None,
             };
             let before = self.state.save();
             let checked = self.state.check(&op);

@@ -16,14 +16,15 @@ use crate::event::Member;
 use crate::id::NodeId;
 use crate::node::Node;
 
-/// `/invite`, `/revoke`, `/kiosk`, `/roster` (the words of
+/// `/invite`, `/revoke`, `/kiosk`, `/organiser`, `/roster` (the words of
 /// [`roster::COMMANDS`]); a member may be named by nick.
 pub static COMMANDS: Commands = Commands {
-    words: &["invite", "revoke", "kiosk", "roster"],
+    words: &["invite", "revoke", "kiosk", "organiser", "roster"],
     help: "\
 /invite ID, /revoke ID       invite or revoke a node (short id of a member, or full id)
 /kiosk add|remove ID         designate a kiosk node
-/roster                      show members, revocations and kiosks",
+/organiser add|remove ID     name an organiser (the room's root only)
+/roster                      show the root, organisers, members, revocations and kiosks",
     parse: parse_roster,
     run: runner!(run_roster_named, RosterCommand),
     describe: describe_roster,
@@ -114,25 +115,29 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         } else {
             "roster: invite-only".to_string()
         };
-        if let Some(f) = &view.founder {
-            human.push_str(&format!("\n  founder {}", names.name(f)));
+        if let Some(r) = &view.root {
+            human.push_str(&format!("\n  root      {}", names.name(r)));
         }
-        for e in &view.members {
+        for e in &view.organisers {
+            human.push_str(&format!("\n  organiser {}", names.name(&e.node)));
+        }
+        for e in view.members.iter().filter(|e| Some(e.node) != view.root) {
             human.push_str(&format!(
-                "\n  member  {}  (invited by {})",
+                "\n  member    {}  (named by {})",
                 names.name(&e.node),
                 names.name(&e.by)
             ));
         }
-        for e in &view.revoked {
+        for r in &view.revoked {
             human.push_str(&format!(
-                "\n  revoked {}  (by {})",
-                names.name(&e.node),
-                names.name(&e.by)
+                "\n  revoked   {}  (by {}; its ops from #{} on have no effect)",
+                names.name(&r.entry.node),
+                names.name(&r.entry.by),
+                r.from_seq
             ));
         }
         for e in &view.kiosks {
-            human.push_str(&format!("\n  kiosk   {}", names.name(&e.node)));
+            human.push_str(&format!("\n  kiosk     {}", names.name(&e.node)));
         }
         return Ok(Shown {
             json: json!({"event": "roster", "roster": view}),
@@ -149,6 +154,8 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         roster::Command::Revoke(t) => (t, "revoke"),
         roster::Command::KioskAdd(t) => (t, "kiosk_add"),
         roster::Command::KioskRemove(t) => (t, "kiosk_remove"),
+        roster::Command::OrganiserAdd(t) => (t, "organiser_add"),
+        roster::Command::OrganiserRemove(t) => (t, "organiser_remove"),
         roster::Command::Show => unreachable!("answered above"),
     };
     let mut known = known;
@@ -156,9 +163,14 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
     let who = resolve_node(target, &members, &known)?;
     let op = match &c {
         roster::Command::Invite(_) => roster::RosterOp::Invite(who),
-        roster::Command::Revoke(_) => roster::RosterOp::Revoke(who),
+        roster::Command::Revoke(_) => {
+            let upto = node.chain_head(who).await.map_err(err)?;
+            roster::RosterOp::revoke(who, upto)
+        }
         roster::Command::KioskAdd(_) => roster::RosterOp::KioskAdd(who),
         roster::Command::KioskRemove(_) => roster::RosterOp::KioskRemove(who),
+        roster::Command::OrganiserAdd(_) => roster::RosterOp::OrganiserAdd(who),
+        roster::Command::OrganiserRemove(_) => roster::RosterOp::OrganiserRemove(who),
         roster::Command::Show => unreachable!("answered above"),
     };
     let id = node.act(&op).await.map_err(err)?;
@@ -166,7 +178,9 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         "invite" => format!("* invited {}", names.name(&who)),
         "revoke" => format!("* revoked {}", names.name(&who)),
         "kiosk_add" => format!("* {} is a kiosk", names.name(&who)),
-        _ => format!("* {} is no longer a kiosk", names.name(&who)),
+        "kiosk_remove" => format!("* {} is no longer a kiosk", names.name(&who)),
+        "organiser_add" => format!("* {} is an organiser", names.name(&who)),
+        _ => format!("* {} is no longer an organiser", names.name(&who)),
     };
     let mut shown = done(name, action, id, None, human);
     shown.json["node"] = json!(who.to_string());
@@ -176,13 +190,23 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
 fn describe_roster(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
     match roster::RosterOp::decode(kind, body).ok()? {
         roster::RosterOp::Invite(n) => described("invite", format!("invited {}", n.fmt_short())),
-        roster::RosterOp::Revoke(n) => described("revoke", format!("revoked {}", n.fmt_short())),
+        roster::RosterOp::Revoke(r) => {
+            described("revoke", format!("revoked {}", r.node.fmt_short()))
+        }
         roster::RosterOp::KioskAdd(n) => {
             described("kiosk_add", format!("made {} a kiosk", n.fmt_short()))
         }
         roster::RosterOp::KioskRemove(n) => {
             described("kiosk_remove", format!("removed kiosk {}", n.fmt_short()))
         }
+        roster::RosterOp::OrganiserAdd(n) => described(
+            "organiser_add",
+            format!("named {} an organiser", n.fmt_short()),
+        ),
+        roster::RosterOp::OrganiserRemove(n) => described(
+            "organiser_remove",
+            format!("removed organiser {}", n.fmt_short()),
+        ),
     }
 }
 

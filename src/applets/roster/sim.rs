@@ -1,8 +1,14 @@
-//! The simulator's planner of roster ops: invite or revoke another node of
-//! the run, or add or remove it as a kiosk.
+//! The simulator's planner of roster ops. The simulated room's root is
+//! node 0, and it writes the roster's share of the ops (registered
+//! `sim_by_root`): it names organisers, revokes other nodes (rarely: their
+//! later ops then have no effect, which every node must fold alike) and
+//! adds or removes kiosks. Nobody invites, so the room stays open and the
+//! other nodes' ops keep counting (closing a room is an attack plan's
+//! business, not the op mix's).
 //!
 //! Each op is chosen from what the author's replica holds, so most are
-//! valid where they are written. Registered with its weight in
+//! valid where they are written; a node that may not change the roster
+//! writes a chat line instead. Registered with its weight in
 //! [`crate::applets::BUILTIN`]; the machinery that draws an applet and
 //! writes a chat line when a plan gives `None` is `src/sim/ops.rs`.
 
@@ -20,14 +26,19 @@ pub(crate) fn plan(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> 
         me, folder, nodes, ..
     } = *c;
     let r: &roster::Roster = state(folder, roster::NAME)?;
+    let root = folder.root()?;
+    if me != root && !r.may_act(&me) {
+        return None;
+    }
     let other = *pick(rng, nodes)?;
     if other == me {
         return None;
     }
     match rng.random_range(0..10u32) {
-        0 => op(roster::RosterOp::Revoke(other)),
-        1 | 2 if r.is_member(&other) || r.is_open() => op(roster::RosterOp::KioskAdd(other)),
-        3 if r.is_kiosk(&other) => op(roster::RosterOp::KioskRemove(other)),
-        _ => op(roster::RosterOp::Invite(other)),
+        0 => op(roster::RosterOp::revoke(other, c.head_of(&other))),
+        1..=3 if me == root => op(roster::RosterOp::OrganiserAdd(other)),
+        4..=6 => op(roster::RosterOp::KioskAdd(other)),
+        _ if r.is_kiosk(&other) => op(roster::RosterOp::KioskRemove(other)),
+        _ => None,
     }
 }

@@ -697,6 +697,7 @@ mod tests {
             wall_ms,
             kind,
             body,
+            root: None,
         };
         let before = v.save();
         let checked = v.check(&op);

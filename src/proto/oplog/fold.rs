@@ -17,6 +17,29 @@
 //! it. A body that does not open, an op of an applet this node does not
 //! know, or an op its applet refuses changes no state (the same on every
 //! node) and is counted.
+//!
+//! # Room rules
+//!
+//! Some applets keep rules over every op, not only their own
+//! ([`Applet::keeps_rules`]; the roster does: who is a member, who is
+//! revoked). Before an op's own applet sees it, the folder asks each of
+//! them ([`Applet::admit`]); a refusal means the op has no effect, like an
+//! op its applet refuses. Rules are decided from signed content only (the
+//! ops folded so far and the room's root, [`Folder::rooted`]), never from
+//! arrival time or local settings, so they hold alike on every node.
+//!
+//! One rule cannot be decided at an op's place in the fold: a revocation
+//! point. An author may write an op that sorts before ops it has already
+//! seen (its Lamport time need only exceed its own previous op's), so a
+//! revoked node could slip ops in before its revocation. A revocation
+//! therefore names the last op of the revoked node's chain that keeps its
+//! effect, and every later op of that node has no effect wherever it
+//! sorts. These **cuts** (author → first seq without effect) are computed
+//! by the rule-keeping applets from their own ops alone
+//! ([`Applet::cuts`]), before the fold; when a new op changes them, the
+//! fold goes back to the first op whose effect changes. The reason each
+//! op had no effect is kept ([`Folder::refusal`]) so its author can be
+//! told.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -62,6 +85,10 @@ pub struct AppliedOp<'a> {
     pub kind: u16,
     /// The body, opened with the room's seal key.
     pub body: &'a [u8],
+    /// The room's root, if the room names one (part of the room's
+    /// identity, the same on every node of the room; see
+    /// [`Folder::rooted`]).
+    pub root: Option<NodeId>,
 }
 
 /// A pure fold of ops into state. Built-in applets and library users'
@@ -104,6 +131,32 @@ pub trait Applet: Send + std::any::Any {
         let _ = me;
         Vec::new()
     }
+    /// Whether this applet keeps room rules over the ops of every applet
+    /// (the roster does). Only then does the folder ask it
+    /// [`Applet::admit`] and [`Applet::cuts`]. Default: no.
+    fn keeps_rules(&self) -> bool {
+        false
+    }
+    /// The room's rules: may `op`, an op of another applet (`applet`),
+    /// take effect as the room stands now (the ops folded before it)? An
+    /// `Err` is the reason it has no effect. Asked only of applets that
+    /// [`keep rules`](Applet::keeps_rules), for every op of every other
+    /// applet, before that op's own applet sees it. Default: every op.
+    fn admit(&self, applet: &str, op: &AppliedOp<'_>) -> Result<(), String> {
+        let _ = (applet, op);
+        Ok(())
+    }
+    /// Revocation points, from this applet's own ops alone (`own`, every
+    /// one of them the folder holds, in fold order, opened): per author,
+    /// the first seq of its chain that has no effect, whatever applet it
+    /// belongs to and wherever it sorts. A pure function of `own` (no
+    /// state of `self` may enter: it is called on the live instance).
+    /// Asked only of applets that [keep rules](Applet::keeps_rules).
+    /// Default: none.
+    fn cuts(&self, own: &[AppliedOp<'_>]) -> BTreeMap<NodeId, u64> {
+        let _ = own;
+        BTreeMap::new()
+    }
 }
 
 /// Counters of the fold.
@@ -121,11 +174,15 @@ pub struct FoldStats {
     pub unknown_applet: u64,
     /// Ops their applet refused.
     pub refused: u64,
+    /// Ops the room's rules gave no effect (a revoked or uninvited author,
+    /// an op after its author's revocation point).
+    pub ruled_out: u64,
 }
 
 /// Folds ops into applet states.
 pub struct Folder {
     seal_key: [u8; 32],
+    root: Option<NodeId>,
     applets: BTreeMap<&'static str, Box<dyn Applet>>,
     order: BTreeMap<FoldKey, OpId>,
     /// Each folded op's opened body (`None`: it does not open), so that a
@@ -135,6 +192,12 @@ pub struct Folder {
     since_checkpoint: u64,
     checkpoints: BTreeMap<FoldKey, Vec<(&'static str, Vec<u8>)>>,
     stats: FoldStats,
+    /// The ops of applets that keep rules, by fold key.
+    rule_ops: BTreeMap<FoldKey, OpId>,
+    /// Per author, the first seq with no effect (see the module docs).
+    cuts: BTreeMap<NodeId, u64>,
+    /// Why each op without effect had none, as last folded.
+    refusals: BTreeMap<OpId, String>,
 }
 
 pub(crate) fn key_of(op: &VerifiedOp) -> FoldKey {
@@ -148,6 +211,7 @@ impl Folder {
     pub fn new(seal_key: [u8; 32], applets: Vec<Box<dyn Applet>>) -> Folder {
         Folder {
             seal_key,
+            root: None,
             applets: applets.into_iter().map(|a| (a.name(), a)).collect(),
             order: BTreeMap::new(),
             opened: BTreeMap::new(),
@@ -155,7 +219,36 @@ impl Folder {
             since_checkpoint: 0,
             checkpoints: BTreeMap::new(),
             stats: FoldStats::default(),
+            rule_ops: BTreeMap::new(),
+            cuts: BTreeMap::new(),
+            refusals: BTreeMap::new(),
         }
+    }
+
+    /// The same folder for a room whose root is `root` (`None`: a room
+    /// known by its code alone). Every applet sees it in
+    /// [`AppliedOp::root`]. Set before the first op.
+    pub fn rooted(mut self, root: Option<NodeId>) -> Folder {
+        self.root = root;
+        self
+    }
+
+    /// The room's root, if it names one.
+    pub fn root(&self) -> Option<NodeId> {
+        self.root
+    }
+
+    /// Why the op `id` has no effect, if it is folded and has none (its
+    /// applet refused it, the room's rules ruled it out, its body does not
+    /// open, or no applet here knows it).
+    pub fn refusal(&self, id: &OpId) -> Option<&str> {
+        self.refusals.get(id).map(String::as_str)
+    }
+
+    /// Per author, the first seq of its chain with no effect (revocation
+    /// points; see the module docs).
+    pub fn cuts(&self) -> &BTreeMap<NodeId, u64> {
+        &self.cuts
     }
 
     /// The fold's counters since this folder was made.
@@ -205,6 +298,19 @@ impl Folder {
         let Some((lowest, _)) = new.first().copied() else {
             return;
         };
+        let mut rules_changed = false;
+        for (key, op) in &new {
+            if self.keeps_rules(&op.op().applet) {
+                self.rule_ops.insert(*key, op.id());
+                rules_changed = true;
+            }
+        }
+        let affected = if rules_changed {
+            self.update_cuts(log)
+        } else {
+            None
+        };
+        let lowest = affected.map_or(lowest, |a| a.min(lowest));
         if self.applied_upto.is_none_or(|upto| lowest > upto) {
             for (key, op) in new {
                 self.apply_one(op);
@@ -214,6 +320,65 @@ impl Folder {
         } else {
             self.refold_from(log, lowest);
         }
+    }
+
+    fn keeps_rules(&self, applet: &str) -> bool {
+        self.applets.get(applet).is_some_and(|a| a.keeps_rules())
+    }
+
+    /// Computes the cuts again from the rule-keeping applets' ops; returns
+    /// the key of the first folded op whose effect they change, if any.
+    fn update_cuts(&mut self, log: &Log) -> Option<FoldKey> {
+        // Open every rule op first (kept for the fold too).
+        let held: Vec<(FoldKey, &VerifiedOp)> = self
+            .rule_ops
+            .iter()
+            .filter_map(|(k, id)| log.get(id).map(|op| (*k, op)))
+            .collect();
+        for (_, op) in &held {
+            let seal_key = &self.seal_key;
+            let stats = &mut self.stats;
+            self.opened.entry(op.id()).or_insert_with(|| {
+                stats.opened += 1;
+                open_body(seal_key, op.op()).ok()
+            });
+        }
+        let mut cuts: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for (name, applet) in self.applets.iter().filter(|(_, a)| a.keeps_rules()) {
+            let own: Vec<AppliedOp<'_>> = held
+                .iter()
+                .filter(|(_, op)| op.op().applet == *name)
+                .filter_map(|(_, op)| {
+                    let body = self.opened.get(&op.id())?.as_deref()?;
+                    Some(applied(op, body, self.root))
+                })
+                .collect();
+            for (author, from) in applet.cuts(&own) {
+                let at = cuts.entry(author).or_insert(from);
+                *at = (*at).min(from);
+            }
+        }
+        if cuts == self.cuts {
+            return None;
+        }
+        // Authors whose cut moved, and the lowest seq whose effect changes.
+        let mut moved: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for author in cuts.keys().chain(self.cuts.keys()) {
+            let (old, new) = (self.cuts.get(author), cuts.get(author));
+            if old != new {
+                let from = old
+                    .copied()
+                    .unwrap_or(u64::MAX)
+                    .min(new.copied().unwrap_or(u64::MAX));
+                moved.insert(*author, from);
+            }
+        }
+        self.cuts = cuts;
+        self.order
+            .keys()
+            .filter(|(_, author, seq)| moved.get(author).is_some_and(|from| seq >= from))
+            .min()
+            .copied()
     }
 
     /// Takes `author`'s ops from `seq` on out of the fold (the author
@@ -231,9 +396,12 @@ impl Folder {
         for k in &gone {
             if let Some(id) = self.order.remove(k) {
                 self.opened.remove(&id);
+                self.refusals.remove(&id);
+                self.rule_ops.remove(k);
             }
         }
-        self.refold_from(log, first);
+        let affected = self.update_cuts(log);
+        self.refold_from(log, affected.map_or(first, |a| a.min(first)));
     }
 
     fn maybe_checkpoint(&mut self, key: FoldKey) {
@@ -294,31 +462,54 @@ impl Folder {
 
     fn apply_one(&mut self, op: &VerifiedOp) {
         self.stats.applications += 1;
+        match self.apply_checked(op) {
+            Ok(()) => {
+                self.refusals.remove(&op.id());
+            }
+            Err(reason) => {
+                self.refusals.insert(op.id(), reason);
+            }
+        }
+    }
+
+    fn apply_checked(&mut self, op: &VerifiedOp) -> Result<(), String> {
         let o = op.op();
-        let Some(applet) = self.applets.get_mut(o.applet.as_str()) else {
+        if !self.applets.contains_key(o.applet.as_str()) {
             self.stats.unknown_applet += 1;
-            return;
-        };
+            return Err(format!("no applet {} here", o.applet));
+        }
         let seal_key = &self.seal_key;
+        let stats = &mut self.stats;
         let opened = self.opened.entry(op.id()).or_insert_with(|| {
-            self.stats.opened += 1;
+            stats.opened += 1;
             open_body(seal_key, o).ok()
         });
         let Some(body) = opened.as_deref() else {
             self.stats.unopened += 1;
-            return;
+            return Err("the body does not open with this room's key".into());
         };
-        let applied = AppliedOp {
-            id: op.id(),
-            author: o.author,
-            seq: o.seq,
-            lamport: o.lamport,
-            wall_ms: o.wall_ms,
-            kind: o.kind,
-            body,
+        let applied = applied(op, body, self.root);
+        if let Err(reason) = rules_check(&self.applets, &self.cuts, &o.applet, &applied) {
+            self.stats.ruled_out += 1;
+            return Err(reason);
+        }
+        let Some(applet) = self.applets.get_mut(o.applet.as_str()) else {
+            return Ok(());
         };
-        if applet.apply(&applied).is_err() {
-            self.stats.refused += 1;
+        applet
+            .apply(&applied)
+            .inspect_err(|_| self.stats.refused += 1)
+    }
+
+    /// Would `op` of applet `applet`, sorting after every op folded, take
+    /// effect? The room's rules (cuts, [`Applet::admit`]), then its own
+    /// applet's [`Applet::check`]; ops of applets this node does not know
+    /// pass (they are stored and relayed for the nodes that know them).
+    pub fn check(&self, applet: &str, op: &AppliedOp<'_>) -> Result<(), String> {
+        rules_check(&self.applets, &self.cuts, applet, op)?;
+        match self.applets.get(applet) {
+            Some(a) => a.check(op),
+            None => Ok(()),
         }
     }
 
@@ -364,6 +555,9 @@ impl Folder {
         self.order.clear();
         self.opened.clear();
         self.checkpoints.clear();
+        self.rule_ops.clear();
+        self.cuts.clear();
+        self.refusals.clear();
         self.since_checkpoint = 0;
         self.applied_upto = upto;
         if let Some(k) = upto {
@@ -375,10 +569,17 @@ impl Folder {
 
     /// Adds ops whose effect the restored state already holds (they were
     /// folded when the snapshot was taken): into the order, not applied.
-    pub fn mark_applied(&mut self, ops: &[&VerifiedOp]) {
+    /// The cuts are computed from them (they are the cuts the snapshot was
+    /// folded with: it covered every op held then).
+    pub fn mark_applied(&mut self, log: &Log, ops: &[&VerifiedOp]) {
         for op in ops {
-            self.order.insert(key_of(op), op.id());
+            let key = key_of(op);
+            self.order.insert(key, op.id());
+            if self.keeps_rules(&op.op().applet) {
+                self.rule_ops.insert(key, op.id());
+            }
         }
+        self.update_cuts(log);
     }
 
     /// The ids of the folded ops, in fold order.
@@ -409,4 +610,41 @@ impl Folder {
             .map(|(n, a)| ((*n).to_string(), a.save()))
             .collect()
     }
+}
+
+/// What applets see of a verified op with its opened `body`.
+fn applied<'a>(op: &'a VerifiedOp, body: &'a [u8], root: Option<NodeId>) -> AppliedOp<'a> {
+    let o = op.op();
+    AppliedOp {
+        id: op.id(),
+        author: o.author,
+        seq: o.seq,
+        lamport: o.lamport,
+        wall_ms: o.wall_ms,
+        kind: o.kind,
+        body,
+        root,
+    }
+}
+
+/// The room's rules over `op` of `applet`: its author's cut, then every
+/// rule-keeping applet but its own.
+fn rules_check(
+    applets: &BTreeMap<&'static str, Box<dyn Applet>>,
+    cuts: &BTreeMap<NodeId, u64>,
+    applet: &str,
+    op: &AppliedOp<'_>,
+) -> Result<(), String> {
+    if cuts.get(&op.author).is_some_and(|from| op.seq >= *from) {
+        return Err(format!(
+            "node {} was revoked: its ops after the revocation point have no effect",
+            op.author.fmt_short()
+        ));
+    }
+    for (name, rules) in applets.iter().filter(|(_, a)| a.keeps_rules()) {
+        if *name != applet {
+            rules.admit(applet, op)?;
+        }
+    }
+    Ok(())
 }

@@ -85,6 +85,13 @@ impl OpLog {
         }
     }
 
+    /// The same engine for a room whose root is `root` (see
+    /// [`Folder::rooted`]). Set before the first op.
+    pub fn rooted(mut self, root: Option<NodeId>) -> OpLog {
+        self.folder = self.folder.rooted(root);
+        self
+    }
+
     /// Every op held: chains, pending ops, equivocation proofs.
     pub fn log(&self) -> &Log {
         &self.log
@@ -155,7 +162,7 @@ impl OpLog {
                 };
                 let (old, new): (Vec<&VerifiedOp>, Vec<&VerifiedOp>) =
                     foldable.into_iter().partition(covered);
-                self.folder.mark_applied(&old);
+                self.folder.mark_applied(&self.log, &old);
                 self.folder.add_many(&self.log, &new);
             }
             None => self.folder.add_many(&self.log, &foldable),
@@ -256,25 +263,26 @@ impl OpLog {
             .map_err(|e| AuthorError::Refused(e.to_string()))
     }
 
-    /// Would the op's applet take `op` (made by [`OpLog::prepare`], so it
-    /// sorts after every op held) with its plain `body`? The applet's rules
-    /// against the state as folded now ([`crate::proto::oplog::fold::Applet::check`]).
-    /// Ops of applets this node does not know pass: they are stored and
+    /// Would `op` (made by [`OpLog::prepare`], so it sorts after every op
+    /// held) with its plain `body` take effect? The room's rules, then the
+    /// applet's, against the state as folded now ([`Folder::check`]). Ops
+    /// of applets this node does not know pass: they are stored and
     /// relayed for the nodes that know them.
     pub fn check(&self, op: &VerifiedOp, plain: &[u8]) -> Result<(), String> {
-        let Some(applet) = self.folder.applet(&op.op().applet) else {
-            return Ok(());
-        };
         let o = op.op();
-        applet.check(&super::fold::AppliedOp {
-            id: op.id(),
-            author: o.author,
-            seq: o.seq,
-            lamport: o.lamport,
-            wall_ms: o.wall_ms,
-            kind: o.kind,
-            body: plain,
-        })
+        self.folder.check(
+            &o.applet,
+            &super::fold::AppliedOp {
+                id: op.id(),
+                author: o.author,
+                seq: o.seq,
+                lamport: o.lamport,
+                wall_ms: o.wall_ms,
+                kind: o.kind,
+                body: plain,
+                root: self.folder.root(),
+            },
+        )
     }
 
     /// [`OpLog::prepare`], then [`OpLog::ingest`]: for drivers without
