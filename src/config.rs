@@ -176,6 +176,11 @@ pub struct Config {
     pub discovery: Option<DiscoveryConfig>,
     /// Seed peers, `host:port`, dialled by address.
     pub seeds: Vec<String>,
+    /// Nodes this node never links with (its own blocklist; more can be
+    /// added while it runs, [`crate::Node::block`]).
+    pub blocked: Vec<NodeId>,
+    /// When set, the only nodes this node links with (its own allowlist).
+    pub allowed: Option<Vec<NodeId>>,
     /// Where the op-log is stored: under this directory, in
     /// `<room tag>-<short node id>/` (so rooms and identities never share a
     /// file). `None` keeps the op-log in memory only.
@@ -255,6 +260,8 @@ impl Config {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
             discovery: Some(DiscoveryConfig::default()),
             seeds: Vec::new(),
+            blocked: Vec::new(),
+            allowed: None,
             data_dir: None,
             membership,
             topology,

@@ -198,6 +198,7 @@ impl Node {
             links,
             book_writer,
             transport_stats.clone(),
+            lists(&config),
             &wiring,
         );
         start_seed_loops(&config.seeds, remembered, &link_count, &wiring);
@@ -544,6 +545,28 @@ impl Node {
         rx.await
             .map_err(|_| Error::Stopped)?
             .map_err(Error::Rejected)
+    }
+
+    /// Blocks `node` (`true`) or lifts the block: a blocked node gets no
+    /// link with this node (a link it has closes at once, after the node
+    /// is told why). Local to this node: the room's state does not change.
+    pub async fn block(&self, node: NodeId, block: bool) -> Result<(), Error> {
+        self.check_running()?;
+        self.inner
+            .transport
+            .send(TransportCmd::Block(node, block))
+            .map_err(|_| Error::Stopped)
+    }
+
+    /// This node's blocklist and allowlist (`None`: no allowlist; every
+    /// node the room admits may link).
+    pub async fn lists(&self) -> Result<(Vec<NodeId>, Option<Vec<NodeId>>), Error> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .transport
+            .send(TransportCmd::Lists(reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
     }
 
     /// The current links.
@@ -985,6 +1008,16 @@ fn spawn_engines(
 
 /// Spawns the transport: the actor that owns the links, the listener that
 /// accepts them, and the task that hands it the peers discovery finds.
+/// This node's own blocklist and allowlist, from its configuration.
+fn lists(config: &Config) -> crate::net::links::Admission {
+    crate::net::links::Admission {
+        blocked: config.blocked.iter().copied().collect(),
+        allowed: config.allowed.as_ref().map(|a| a.iter().copied().collect()),
+        ..Default::default()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn spawn_transport(
     identity: &Arc<Identity>,
     link_psk: [u8; 32],
@@ -992,6 +1025,7 @@ fn spawn_transport(
     inboxes: LinkInboxes,
     book_writer: Option<AddrBookWriter>,
     stats: Arc<TransportStats>,
+    lists: crate::net::links::Admission,
     wiring: &Wiring,
 ) {
     let c = &wiring.controls;
@@ -1011,6 +1045,7 @@ fn spawn_transport(
         wiring.tasks.clone(),
         listener_stop.clone(),
         book_writer,
+        lists,
     ));
     wiring.spawn(Listener {
         listener: listening.listener,

@@ -46,12 +46,13 @@ use crate::crypto::dm;
 use crate::crypto::identity::Identity;
 use crate::event::Event;
 use crate::id::{NodeId, OpId};
+use crate::net::links::RosterAdmission;
 use crate::proto::Time;
 use crate::proto::oplog::fold::FoldKey;
 use crate::proto::oplog::op::open_body;
 use crate::proto::oplog::sync::{self, Replica};
 use crate::proto::oplog::{IngestReport, NoticeBoard, OpLog, SignedOp, Snapshot, VerifiedOp};
-use crate::proto::route::{Effect, Routed, StateMarker};
+use crate::proto::route::{Effect, RosterWatch, Routed, StateMarker};
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::{Batch, StorageError, Store};
 
@@ -69,6 +70,12 @@ pub const NET_BATCH_MAX: usize = 64;
 /// gossiped to every member: once a second would be wasteful at 1000
 /// nodes, and convergence shows within a few seconds either way).
 pub const STATE_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// A change of who the roster admits (a revocation, the first invitation)
+/// reaches the transport this long after it is folded (the first answer,
+/// at start, at once): the op that made it is being broadcast meanwhile,
+/// so the node it shuts out hears it before its links close, and its own
+/// node refuses its next ops with the reason.
+pub const ROSTER_TELL_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Most ops one history page looks at (matching or not).
 pub const HISTORY_SCAN_MAX: usize = 4096;
@@ -180,6 +187,12 @@ pub(crate) struct OpLogActor {
     /// once per time it comes to hold). Kept over a restart after a
     /// panic, so nothing is raised twice.
     notices: NoticeBoard,
+    /// What the roster admits, as last told to the transport.
+    roster_watch: RosterWatch,
+    /// Whether the transport was told what the roster admits at all.
+    roster_told: bool,
+    /// A change of what the roster admits, told to the transport then.
+    roster_due: Option<(Time, RosterAdmission)>,
     neighbors: BTreeSet<NodeId>,
     replayed_at_start: u64,
     snapshot_ops: Option<u64>,
@@ -255,6 +268,9 @@ impl OpLogActor {
             state_marker: StateMarker::default(),
             state_tick: None,
             notices: NoticeBoard::default(),
+            roster_watch: RosterWatch::default(),
+            roster_told: false,
+            roster_due: None,
             neighbors: BTreeSet::new(),
             replayed_at_start: 0,
             snapshot_ops: None,
@@ -456,6 +472,15 @@ impl OpLogActor {
     /// raises (`Event::Notice`) each notice that did not hold at the last
     /// look. Knows no applet: see [`crate::proto::oplog::notice`].
     fn tell_notices(&mut self) {
+        if let Some(admission) = self.roster_watch.check(self.replica.oplog()) {
+            if self.roster_told {
+                // Later changes wait a little (see ROSTER_TELL_DELAY).
+                self.roster_due = Some((self.clock.now() + ROSTER_TELL_DELAY, admission));
+            } else {
+                self.roster_told = true;
+                let _ = self.transport.send(TransportCmd::Roster(admission));
+            }
+        }
         let me = self.identity.node_id();
         let now = self.replica.oplog().folder().notices(&me);
         for (applet, notice) in self.notices.update(now) {
@@ -693,6 +718,11 @@ impl Supervised for OpLogActor {
                 biased;
                 _ = self.cancel.cancelled() => return,
                 _ = sleep_until(self.clock, self.state_tick) => self.publish_state(),
+                _ = sleep_until(self.clock, self.roster_due.as_ref().map(|(t, _)| *t)) => {
+                    if let Some((_, admission)) = self.roster_due.take() {
+                        let _ = self.transport.send(TransportCmd::Roster(admission));
+                    }
+                }
                 ctl = self.ctl.recv() => match ctl {
                     None => return,
                     Some(ctl) => self.on_ctl(ctl).await,

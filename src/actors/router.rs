@@ -49,6 +49,9 @@ impl Router {
                 .send(BroadcastNet::Direct(from, dm))
                 .await
                 .is_ok(),
+            // The link's reader ends the link on a goodbye before it gets
+            // here; one that does is dropped.
+            Inbound::Goodbye(_) => true,
         }
     }
 }

@@ -60,10 +60,10 @@ use crate::crypto::identity::Identity;
 use crate::event::{Event, PeerInfo};
 use crate::id::NodeId;
 use crate::net::link::{self, LinkError, Opener, Role, Sealer, Secured};
-use crate::net::links::{self, Conn, Dial, LinkTable};
+use crate::net::links::{self, Admission, Conn, Dial, LinkTable, RosterAdmission};
 pub use crate::net::links::{ADDR_BOOK_NODES_MAX, ADDRS_PER_NODE_MAX, LINK_RETIRE_GRACE};
 use crate::proto::topology;
-use crate::proto::wire::Wire;
+use crate::proto::wire::{Wire, goodbye_reason};
 
 /// A TCP connect attempt to one address gives up after this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -116,6 +116,9 @@ pub struct TransportStats {
     pub bytes_out: AtomicU64,
     /// Messages for a peer with no link (dropped).
     pub sends_without_link: AtomicU64,
+    /// Connections whose peer was not admitted (revoked, not invited,
+    /// blocked, not on the allowlist): told why and closed.
+    pub links_denied: AtomicU64,
 }
 
 /// A copy of [`TransportStats`] at one moment.
@@ -147,6 +150,8 @@ pub struct TransportStatsSnapshot {
     pub bytes_out: u64,
     /// Copy of [`TransportStats::sends_without_link`].
     pub sends_without_link: u64,
+    /// Copy of [`TransportStats::links_denied`].
+    pub links_denied: u64,
 }
 
 impl TransportStats {
@@ -163,6 +168,7 @@ impl TransportStats {
             slow_peer_drops: g(&self.slow_peer_drops),
             duplicate_links: g(&self.duplicate_links),
             busy_refusals: g(&self.busy_refusals),
+            links_denied: g(&self.links_denied),
             frames_in: g(&self.frames_in),
             frames_out: g(&self.frames_out),
             bytes_in: g(&self.bytes_in),
@@ -209,6 +215,12 @@ pub(crate) enum TransportCmd {
         observed: bool,
     },
     Peers(oneshot::Sender<Vec<PeerInfo>>),
+    /// The room's roster, as the op-log folded it: who may link.
+    Roster(RosterAdmission),
+    /// This node's own lists: block (`true`) or unblock a node.
+    Block(NodeId, bool),
+    /// This node's blocklist and allowlist (`None`: no allowlist).
+    Lists(oneshot::Sender<(Vec<NodeId>, Option<Vec<NodeId>>)>),
     /// Stop accepting, flush and close every link, then reply.
     Shutdown(oneshot::Sender<()>),
     /// Test hook: panic, to exercise supervision.
@@ -379,10 +391,13 @@ impl TransportActor {
         tasks: TaskTracker,
         listener_stop: CancellationToken,
         book_writer: Option<AddrBookWriter>,
+        lists: Admission,
     ) -> TransportActor {
+        let mut table = LinkTable::new(identity.node_id());
+        table.set_admission(lists);
         TransportActor {
             me: identity.node_id(),
-            table: LinkTable::new(identity.node_id()),
+            table,
             identity,
             link_psk,
             listen_port,
@@ -439,6 +454,27 @@ impl TransportActor {
                         self.table.book.add(node, addr, observed);
                     }
                 }
+            }
+            TransportCmd::Roster(roster) => {
+                let mut admission = self.table.admission().clone();
+                admission.roster = roster;
+                self.admit(admission);
+            }
+            TransportCmd::Block(node, block) => {
+                let mut admission = self.table.admission().clone();
+                if block {
+                    admission.blocked.insert(node);
+                } else {
+                    admission.blocked.remove(&node);
+                }
+                self.admit(admission);
+            }
+            TransportCmd::Lists(reply) => {
+                let a = self.table.admission();
+                let _ = reply.send((
+                    a.blocked.iter().copied().collect(),
+                    a.allowed.as_ref().map(|l| l.iter().copied().collect()),
+                ));
             }
             TransportCmd::Peers(reply) => {
                 let mut peers: Vec<PeerInfo> = self
@@ -590,12 +626,28 @@ impl TransportActor {
         });
     }
 
+    /// Admits as `admission` says from now on: each link it no longer
+    /// admits hears why ([`Wire::Goodbye`]) and closes once that is sent.
+    fn admit(&mut self, admission: Admission) {
+        for ((peer, (_, link)), why) in self.table.set_admission(admission) {
+            let reason = why.to_string();
+            tracing::info!(peer = %peer.fmt_short(), %reason, "link closed: not admitted");
+            let _ = link.writer.try_send(Wire::Goodbye(goodbye_reason(&reason)));
+            self.end_link(&peer, link, &reason, true);
+            self.tell_topology(topology::Input::LinkDown(peer));
+        }
+    }
+
     fn on_dial(&mut self, peer: NodeId) {
         match self.table.dial(peer) {
             Dial::Linked { outbound } => {
                 self.tell_topology(topology::Input::LinkUp { peer, outbound })
             }
             Dial::Nothing => {}
+            Dial::Denied(why) => {
+                tracing::debug!(peer = %peer.fmt_short(), reason = %why, "not dialling");
+                self.tell_topology(topology::Input::DialFailed(peer));
+            }
             Dial::NoAddress => {
                 bump(&self.stats.dials_failed);
                 self.tell_topology(topology::Input::DialFailed(peer));
@@ -749,6 +801,18 @@ impl TransportActor {
         if let Some(reach) = reach {
             self.table.book.add(peer, reach, true);
         }
+        if let Err(why) = self.table.admission().check(&peer) {
+            // Not admitted: say why on the secured connection, then close.
+            let reason = why.to_string();
+            bump(&self.stats.links_denied);
+            tracing::info!(peer = %peer.fmt_short(), %addr, %reason, "link refused");
+            let _ = self.bus.send(Event::LinkRefused {
+                addr,
+                reason: reason.clone(),
+            });
+            self.tasks.spawn(say_goodbye(framed, done.sealer, reason));
+            return;
+        }
         let conn = Conn {
             id: self.next_conn,
             handshake_hash: done.handshake_hash,
@@ -768,6 +832,8 @@ impl TransportActor {
         let replacing = match verdict {
             // Checked above; dropping `framed` closes the connection.
             links::Established::Own => return,
+            // Checked above, with the same admission.
+            links::Established::Denied(_) => return,
             links::Established::Refused => {
                 bump(&self.stats.duplicate_links);
                 tracing::debug!(peer = %peer.fmt_short(), "second connection: keeping the first");
@@ -989,6 +1055,27 @@ async fn dial(
     Err(last)
 }
 
+/// Sends one [`Wire::Goodbye`] on a secured connection that does not
+/// become a link, then closes it (within [`GOODBYE_TIMEOUT`]).
+async fn say_goodbye(
+    framed: Framed<TcpStream, LengthDelimitedCodec>,
+    mut sealer: Sealer,
+    reason: String,
+) {
+    let Ok(frame) = sealer.seal(&Wire::Goodbye(goodbye_reason(&reason))) else {
+        return;
+    };
+    let (mut sink, _stream) = framed.split();
+    let send = async {
+        let _ = sink.send(frame).await;
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, send).await;
+}
+
+/// Longest a goodbye to a node that is not admitted may take to send.
+pub const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<Framed<TcpStream, LengthDelimitedCodec>, Bytes>,
     mut sealer: Sealer,
@@ -1064,6 +1151,12 @@ async fn read_loop(
             Ok(w) => w,
             Err(e) => break (e.to_string(), LinkError::is_protocol_violation(&e)),
         };
+        if let Wire::Goodbye(reason) = &wire {
+            break (
+                format!("the peer ended the link: {}", goodbye_reason(reason)),
+                false,
+            );
+        }
         let delivered = tokio::select! {
             _ = close.cancelled() => false,
             ok = router.dispatch(peer, wire) => ok,

@@ -55,8 +55,9 @@ pub enum LaunchError {
         /// What is wrong with it.
         source: JoinError,
     },
-    /// The room's root is not a node id, or this node's own could not be
-    /// read for `--root me`.
+    /// The room's root (or an id of the `blocked` or `allowed` list) is
+    /// not a node id, or this node's own could not be read for `--root
+    /// me`.
     #[error("{setting}: {reason}")]
     Root {
         /// Where it was set: `--root`, or the key and its source.
@@ -241,6 +242,8 @@ impl RunArgs {
             discovery_port: self.discovery_port,
             broadcast: (!self.broadcasts.is_empty()).then(|| self.broadcasts.clone()),
             seeds: (!self.seeds.is_empty()).then(|| self.seeds.clone()),
+            blocked: None,
+            allowed: None,
             key_file: self.key_file.clone(),
             data_dir: self.data_dir.clone(),
             profile: self.large_room.then_some(Profile::Large),
@@ -455,6 +458,21 @@ pub fn plan(resolved: &Resolved) -> Result<Plan, LaunchError> {
         })
     };
     config.seeds = s.seeds.clone().unwrap_or_default();
+    let ids = |key: &str, list: &[String]| -> Result<Vec<NodeId>, LaunchError> {
+        list.iter()
+            .map(|hex| {
+                NodeId::from_hex(hex.trim()).map_err(|e| LaunchError::Root {
+                    setting: flag(key),
+                    reason: format!("{hex:?} is not a node id (64 hex digits): {e}"),
+                })
+            })
+            .collect()
+    };
+    config.blocked = ids("blocked", s.blocked.as_deref().unwrap_or_default())?;
+    config.allowed = match &s.allowed {
+        Some(list) => Some(ids("allowed", list)?),
+        None => None,
+    };
     if let Some(invite) = &invite {
         for peer in &invite.peers {
             if !config.seeds.contains(peer) {

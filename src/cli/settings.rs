@@ -77,6 +77,12 @@ pub struct Settings {
     /// Peers to dial, `host:port`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<Vec<String>>,
+    /// Node ids (64 hex digits) this node never links with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Vec<String>>,
+    /// When set, the only node ids this node links with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
     /// The identity key file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
@@ -115,6 +121,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("discovery_port", Kind::Int),
     ("broadcast", Kind::List),
     ("seeds", Kind::List),
+    ("blocked", Kind::List),
+    ("allowed", Kind::List),
     ("key_file", Kind::Text),
     ("data_dir", Kind::Text),
     ("profile", Kind::Text),

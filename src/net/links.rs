@@ -41,6 +41,20 @@
 //! ([`LinkTable::told`]), so a driver that must start over (the transport
 //! after a panic) can take every one of them back.
 //!
+//! ## Who may link
+//!
+//! A table holds an [`Admission`]: what the room's roster says (folded from
+//! signed ops: revoked nodes, and, once the room is invite-only, who is a
+//! member) and this node's own lists (a blocklist, and an allowlist that,
+//! when set, admits only the nodes it names). A connection from or to a
+//! node it does not admit ends after its handshake ([`Established::Denied`],
+//! with the reason, which the driver sends to the peer before closing so
+//! both sides see it); a dial to such a node is not made
+//! ([`Dial::Denied`]); and a new admission closes the links it no longer
+//! admits ([`LinkTable::set_admission`]). The roster's part comes from the
+//! fold and is the same on every node that holds the same ops; the lists
+//! are local and change nothing but this node's links.
+//!
 //! ## Address book
 //!
 //! Per node, the addresses to try in order: *observed* ones first (a
@@ -77,6 +91,67 @@ pub struct Conn {
     pub outbound: bool,
 }
 
+/// Why a node is not admitted to a link.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Denied {
+    /// The room's roster revoked it.
+    #[error("node {} is revoked from this room", .0.fmt_short())]
+    Revoked(NodeId),
+    /// The room is invite-only and it is not a member.
+    #[error("node {} is not invited to this invite-only room", .0.fmt_short())]
+    NotInvited(NodeId),
+    /// This node's own blocklist names it.
+    #[error("node {} is blocked by this node", .0.fmt_short())]
+    Blocked(NodeId),
+    /// This node keeps an allowlist, and it is not on it.
+    #[error("node {} is not on this node's allowlist", .0.fmt_short())]
+    NotAllowed(NodeId),
+}
+
+/// What the room's roster says about links, as folded ([`Admission`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RosterAdmission {
+    /// Whether only members are admitted (the room has had an
+    /// invitation).
+    pub invite_only: bool,
+    /// The members (root, organisers, invited; not revoked), when invite-only.
+    pub members: BTreeSet<NodeId>,
+    /// Revoked nodes.
+    pub revoked: BTreeSet<NodeId>,
+}
+
+/// Who this node links with: the roster's part and its own lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// The room's roster, as this node folded it.
+    pub roster: RosterAdmission,
+    /// Nodes this node refuses (local).
+    pub blocked: BTreeSet<NodeId>,
+    /// When set, the only nodes this node links with (local).
+    pub allowed: Option<BTreeSet<NodeId>>,
+}
+
+impl Admission {
+    /// Whether `peer` may be linked with, and if not, why: this node's
+    /// blocklist and allowlist first, then the roster.
+    pub fn check(&self, peer: &NodeId) -> Result<(), Denied> {
+        if self.blocked.contains(peer) {
+            return Err(Denied::Blocked(*peer));
+        }
+        if self.allowed.as_ref().is_some_and(|a| !a.contains(peer)) {
+            return Err(Denied::NotAllowed(*peer));
+        }
+        if self.roster.revoked.contains(peer) {
+            return Err(Denied::Revoked(*peer));
+        }
+        if self.roster.invite_only && !self.roster.members.contains(peer) {
+            return Err(Denied::NotInvited(*peer));
+        }
+        Ok(())
+    }
+}
+
 /// What a completed handshake means.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Established<L> {
@@ -92,6 +167,9 @@ pub enum Established<L> {
     Refused,
     /// The connection reached this node itself: close it.
     Own,
+    /// The peer is not admitted ([`Admission`]): tell it why, then close
+    /// the connection. Topology hears nothing.
+    Denied(Denied),
 }
 
 /// What to do about topology's request to dial a node.
@@ -107,6 +185,9 @@ pub enum Dial {
     Nothing,
     /// No address known: answer topology with `DialFailed`.
     NoAddress,
+    /// The node is not admitted ([`Admission`]): answer topology with
+    /// `DialFailed`.
+    Denied(Denied),
     /// Dial these addresses, in order.
     Go(Vec<SocketAddr>),
 }
@@ -167,6 +248,7 @@ pub struct LinkTable<L> {
     links: BTreeMap<NodeId, (Conn, L)>,
     dialing: BTreeSet<NodeId>,
     told: BTreeSet<NodeId>,
+    admission: Admission,
     /// Where nodes may be reached.
     pub book: AddressBook,
 }
@@ -179,8 +261,29 @@ impl<L> LinkTable<L> {
             links: BTreeMap::new(),
             dialing: BTreeSet::new(),
             told: BTreeSet::new(),
+            admission: Admission::default(),
             book: AddressBook::default(),
         }
+    }
+
+    /// Who this table admits now.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// Admits from now on as `admission` says; returns the links it no
+    /// longer admits, removed from the table, with why (topology must hear
+    /// `LinkDown` for each; the driver tells the peer why and closes).
+    pub fn set_admission(&mut self, admission: Admission) -> Vec<(Linked<L>, Denied)> {
+        self.admission = admission;
+        let gone: Vec<(NodeId, Denied)> = self
+            .links
+            .keys()
+            .filter_map(|p| self.admission.check(p).err().map(|d| (*p, d)))
+            .collect();
+        gone.into_iter()
+            .filter_map(|(peer, why)| self.remove(&peer).map(|link| ((peer, link), why)))
+            .collect()
     }
 
     /// Topology asks for a link to `peer`. On [`Dial::Go`] the table counts
@@ -200,6 +303,9 @@ impl<L> LinkTable<L> {
     /// [`LinkTable::dial`] for a driver that reaches nodes by id, with no
     /// address book (the simulator): [`Dial::Go`] carries no address.
     pub fn dial_by_id(&mut self, peer: NodeId) -> Dial {
+        if let Err(why) = self.admission.check(&peer) {
+            return Dial::Denied(why);
+        }
         if let Some((conn, _)) = self.links.get(&peer) {
             return Dial::Linked {
                 outbound: conn.outbound,
@@ -230,6 +336,9 @@ impl<L> LinkTable<L> {
     ) -> Established<L> {
         if peer == self.me {
             return Established::Own;
+        }
+        if let Err(why) = self.admission.check(&peer) {
+            return Established::Denied(why);
         }
         match self.links.get(&peer) {
             None => {
@@ -445,5 +554,62 @@ mod tests {
             book.add(node(2), SocketAddr::from(([10, 0, 0, 1], 9000 + i)), false);
         }
         assert_eq!(book.get(&node(2)).len(), ADDRS_PER_NODE_MAX);
+    }
+
+    #[test]
+    fn a_node_not_admitted_gets_no_link_no_dial_and_loses_the_one_it_had() {
+        let mut t = LinkTable::new(node(0));
+        assert_eq!(
+            t.on_established(node(1), conn(1, 5, true), || "a"),
+            Established::Up
+        );
+        assert_eq!(
+            t.on_established(node(2), conn(2, 5, false), || "b"),
+            Established::Up
+        );
+        // Node 1 is revoked, node 3 blocked: 1's link goes, with why.
+        let mut admission = Admission::default();
+        admission.roster.revoked.insert(node(1));
+        admission.blocked.insert(node(3));
+        let gone = t.set_admission(admission);
+        assert_eq!(
+            gone,
+            vec![((node(1), (conn(1, 5, true), "a")), Denied::Revoked(node(1)))]
+        );
+        assert_eq!(t.told().copied().collect::<Vec<_>>(), vec![node(2)]);
+        assert_eq!(
+            t.on_established(node(1), conn(3, 1, false), || "c"),
+            Established::Denied(Denied::Revoked(node(1)))
+        );
+        assert!(t.get(&node(1)).is_none(), "a denied connection is no link");
+        assert_eq!(
+            t.dial_by_id(node(3)),
+            Dial::Denied(Denied::Blocked(node(3)))
+        );
+        // Invite-only: members only; an allowlist narrows further.
+        let mut admission = Admission::default();
+        admission.roster.invite_only = true;
+        admission.roster.members = [node(2), node(4)].into();
+        admission.allowed = Some([node(2)].into());
+        assert!(t.set_admission(admission).is_empty(), "node 2 stays");
+        assert_eq!(
+            t.on_established(node(5), conn(4, 1, false), || "d"),
+            Established::Denied(Denied::NotAllowed(node(5)))
+        );
+        let mut admission = t.admission().clone();
+        admission.allowed = None;
+        t.set_admission(admission);
+        assert_eq!(
+            t.on_established(node(5), conn(5, 1, false), || "e"),
+            Established::Denied(Denied::NotInvited(node(5)))
+        );
+        assert_eq!(
+            t.on_established(node(4), conn(6, 1, true), || "f"),
+            Established::Up
+        );
+        assert_eq!(
+            Denied::NotInvited(node(5)).to_string(),
+            "node 05050505 is not invited to this invite-only room"
+        );
     }
 }

@@ -49,12 +49,14 @@ use super::oplog::sync::{self, Replica};
 use super::oplog::{IngestReport, OpLog};
 use super::wire::{Envelope, Wire};
 use super::{Time, membership, plumtree, topology};
+use crate::applets::roster;
 use crate::codec;
 use crate::crypto::broadcast::BroadcastError;
 use crate::crypto::dm::SealedDm;
 use crate::crypto::room::ROOM_TAG_BYTES;
 use crate::event::StateMark;
 use crate::id::{MessageId, NodeId};
+use crate::net::links::RosterAdmission;
 
 /// The membership key a node's op-log state mark is published under
 /// ([`crate::event::StateMark`]).
@@ -92,6 +94,50 @@ impl StateMarker {
     /// (after the op-log was rebuilt).
     pub fn forget(&mut self) {
         self.marked = None;
+    }
+}
+
+/// What the op-log's roster means for links: who the room admits
+/// ([`RosterAdmission`], for [`crate::net::links::LinkTable::set_admission`]),
+/// handed on only when it changed. The node asks after every batch of ops
+/// its op-log takes in; the simulator at every state mark.
+#[derive(Debug, Default)]
+pub struct RosterWatch {
+    last: Option<RosterAdmission>,
+}
+
+impl RosterWatch {
+    /// The roster's admission in `oplog`, if it changed since the last
+    /// call (the first call always answers).
+    pub fn check(&mut self, oplog: &OpLog) -> Option<RosterAdmission> {
+        let now = roster_admission(oplog);
+        if self.last.as_ref() == Some(&now) {
+            return None;
+        }
+        self.last = Some(now.clone());
+        Some(now)
+    }
+
+    /// Forgets the last answer (after the op-log was rebuilt).
+    pub fn forget(&mut self) {
+        self.last = None;
+    }
+}
+
+/// Who the room's roster, as folded in `oplog`, admits to links (everyone,
+/// when no roster applet is registered).
+pub fn roster_admission(oplog: &OpLog) -> RosterAdmission {
+    let Some(r) = oplog
+        .folder()
+        .applet(roster::NAME)
+        .and_then(|a| a.as_any().downcast_ref::<roster::Roster>())
+    else {
+        return RosterAdmission::default();
+    };
+    RosterAdmission {
+        invite_only: !r.is_open(),
+        members: r.members().iter().map(|e| e.node).collect(),
+        revoked: r.revoked().iter().map(|v| v.entry.node).collect(),
     }
 }
 
@@ -263,6 +309,9 @@ pub enum Inbound {
     Engine(Routed),
     /// A sealed direct message sent over the link, for the application.
     Direct(SealedDm),
+    /// The peer is closing the link, and why (for the driver, which ends
+    /// the link; no engine hears it).
+    Goodbye(String),
 }
 
 /// The engine a peer's message is for.
@@ -273,6 +322,7 @@ pub fn inbound(from: NodeId, wire: Wire) -> Inbound {
         Wire::Plumtree(msg) => Routed::Plumtree(plumtree::Input::Message { from, msg }),
         Wire::OpLog(msg) => Routed::OpLog(sync::Input::Message { from, msg }),
         Wire::Direct(dm) => return Inbound::Direct(dm),
+        Wire::Goodbye(reason) => return Inbound::Goodbye(reason),
     })
 }
 

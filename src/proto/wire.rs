@@ -50,6 +50,30 @@ pub enum Wire {
     Direct(SealedDm),
     /// Op-log anti-entropy ([`crate::proto::oplog::sync`]).
     OpLog(sync::Message),
+    /// The sender is closing the link, and why (at most
+    /// [`GOODBYE_REASON_BYTES_MAX`] bytes of UTF-8): sent by a node that
+    /// does not admit the peer (revoked, not invited, blocked), so that
+    /// both ends can tell the person why. The last frame on the link.
+    Goodbye(String),
+}
+
+/// Longest reason a [`Wire::Goodbye`] carries, in bytes; a longer one is
+/// cut (at a character boundary) by the sender and shown cut by the
+/// receiver.
+pub const GOODBYE_REASON_BYTES_MAX: usize = 200;
+
+/// A goodbye reason as it may be sent or shown: control characters
+/// dropped, cut to [`GOODBYE_REASON_BYTES_MAX`] bytes at a character
+/// boundary.
+pub fn goodbye_reason(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > GOODBYE_REASON_BYTES_MAX {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// What a broadcast payload carries: the application's bytes signed by

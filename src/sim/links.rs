@@ -29,6 +29,8 @@ use super::{Ev, Sim, derive};
 /// A simulated node's links (no driver state per link).
 pub(super) type Links = LinkTable<()>;
 
+use crate::net::links::RosterAdmission;
+
 impl Sim {
     /// Connection `id` as one end sees it: its handshake hash is derived
     /// from the seed, the same at both ends.
@@ -60,6 +62,7 @@ impl Sim {
                 return Some(Routed::Topology(topology::Input::LinkUp { peer, outbound }));
             }
             Dial::Nothing | Dial::NoAddress => return None,
+            Dial::Denied(_) => return Some(Routed::Topology(topology::Input::DialFailed(peer))),
             Dial::Go(_) => {}
         }
         let incarnation = self.nodes[from].incarnation;
@@ -179,7 +182,9 @@ impl Sim {
                     },
                 );
             }
-            Established::Refused | Established::Own => self.send_close(node, peer, conn),
+            Established::Refused | Established::Own | Established::Denied(_) => {
+                self.send_close(node, peer, conn)
+            }
         }
     }
 
@@ -227,6 +232,23 @@ impl Sim {
             self.send_close(from, to, conn.id);
         }
         Routed::Topology(topology::Input::LinkDown(peer))
+    }
+
+    /// Node `i` admits as its roster now says (the node's op-log tells its
+    /// transport the same): the links it no longer admits close; returns
+    /// the `LinkDown`s its topology hears.
+    pub(super) fn admit(&mut self, i: usize, roster: RosterAdmission) -> Vec<Routed> {
+        let mut admission = self.nodes[i].links.admission().clone();
+        admission.roster = roster;
+        let gone = self.nodes[i].links.set_admission(admission);
+        gone.into_iter()
+            .map(|((peer, (conn, ())), _)| {
+                if let Some(&to) = self.index.get(&peer) {
+                    self.send_close(i, to, conn.id);
+                }
+                Routed::Topology(topology::Input::LinkDown(peer))
+            })
+            .collect()
     }
 
     /// Node `i` crashed: its ends of every connection are gone, silently.

@@ -48,7 +48,9 @@ use crate::crypto::identity::Identity;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::OpLog;
 use crate::proto::oplog::sync::{self, Replica};
-use crate::proto::route::{self, Admission, Effect, Engines, Inbound, Routed, StateMarker, Timer};
+use crate::proto::route::{
+    self, Admission, Effect, Engines, Inbound, RosterWatch, Routed, StateMarker, Timer,
+};
 use crate::proto::wire::{Envelope, Wire};
 use crate::proto::{EngineRng, Time, membership, plumtree, topology};
 
@@ -370,6 +372,8 @@ struct SimNode {
     links: Links,
     /// Publishes its op-log's state mark in membership.
     state: StateMarker,
+    /// Tells its link table who the roster admits.
+    roster: RosterWatch,
 }
 
 impl SimNode {
@@ -565,6 +569,7 @@ impl Sim {
             },
             links: Links::new(id),
             state: StateMarker::default(),
+            roster: RosterWatch::default(),
         }
     }
 
@@ -805,10 +810,18 @@ impl Sim {
             return;
         };
         n.state.mark(replica.oplog(), &mut effects);
+        let admission = n.roster.check(replica.oplog());
         let incarnation = n.incarnation;
         for effect in effects {
             if let Effect::Input(input) = effect {
                 self.feed(i, input);
+            }
+        }
+        // Who the roster admits (the node tells its transport after every
+        // batch of ops; the simulator at every state mark).
+        if let Some(admission) = admission {
+            for down in self.admit(i, admission) {
+                self.feed(i, down);
             }
         }
         let at = self.now() + STATE_PUBLISH_INTERVAL;
@@ -1102,7 +1115,9 @@ impl Sim {
         match route::inbound(from_id, wire) {
             Inbound::Engine(input) => self.feed(to, input),
             // The simulator's nodes send no direct messages.
-            Inbound::Direct(_) => {}
+            // The simulator sends no direct messages or goodbyes: a
+            // denied connection is closed by the link table's verdict.
+            Inbound::Direct(_) | Inbound::Goodbye(_) => {}
         }
     }
 

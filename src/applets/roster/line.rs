@@ -19,11 +19,21 @@ use crate::node::Node;
 /// `/invite`, `/revoke`, `/kiosk`, `/organiser`, `/roster` (the words of
 /// [`roster::COMMANDS`]); a member may be named by nick.
 pub static COMMANDS: Commands = Commands {
-    words: &["invite", "revoke", "kiosk", "organiser", "roster"],
+    words: &[
+        "invite",
+        "revoke",
+        "kiosk",
+        "organiser",
+        "block",
+        "unblock",
+        "blocked",
+        "roster",
+    ],
     help: "\
 /invite ID, /revoke ID       invite or revoke a node (short id of a member, or full id)
 /kiosk add|remove ID         designate a kiosk node
 /organiser add|remove ID     name an organiser (the room's root only)
+/block ID, /unblock ID       this node refuses (or takes back) a node's links; /blocked lists them
 /roster                      show the root, organisers, members, revocations and kiosks",
     parse: parse_roster,
     run: runner!(run_roster_named, RosterCommand),
@@ -144,6 +154,34 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
             human,
         });
     }
+    if let roster::Command::Blocked = c {
+        let (blocked, allowed) = node.lists().await.map_err(err)?;
+        let mut human = if blocked.is_empty() {
+            "blocked: nobody".to_string()
+        } else {
+            format!(
+                "blocked: {}",
+                blocked
+                    .iter()
+                    .map(|n| names.name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        if let Some(a) = &allowed {
+            human.push_str(&format!(
+                "\nallowlist: {}",
+                a.iter()
+                    .map(|n| names.name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        return Ok(Shown {
+            json: json!({"event": "blocked", "blocked": blocked, "allowed": allowed}),
+            human,
+        });
+    }
     let members = node.members().await.map_err(err)?;
     let known = node
         .query(name, |r: &roster::Roster| r.nodes())
@@ -156,11 +194,32 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         roster::Command::KioskRemove(t) => (t, "kiosk_remove"),
         roster::Command::OrganiserAdd(t) => (t, "organiser_add"),
         roster::Command::OrganiserRemove(t) => (t, "organiser_remove"),
-        roster::Command::Show => unreachable!("answered above"),
+        roster::Command::Block(t) => (t, "block"),
+        roster::Command::Unblock(t) => (t, "unblock"),
+        roster::Command::Show | roster::Command::Blocked => unreachable!("answered above"),
     };
     let mut known = known;
     known.push(node.id());
     let who = resolve_node(target, &members, &known)?;
+    if let roster::Command::Block(_) | roster::Command::Unblock(_) = c {
+        if who == node.id() {
+            return Err("that is this node itself".into());
+        }
+        let block = matches!(c, roster::Command::Block(_));
+        node.block(who, block).await.map_err(err)?;
+        let human = if block {
+            format!(
+                "* blocked {}: no link with it from this node (the room is unchanged)",
+                names.name(&who)
+            )
+        } else {
+            format!("* unblocked {}", names.name(&who))
+        };
+        return Ok(Shown {
+            json: json!({"event": "done", "applet": name, "action": action, "node": who.to_string()}),
+            human,
+        });
+    }
     let op = match &c {
         roster::Command::Invite(_) => roster::RosterOp::Invite(who),
         roster::Command::Revoke(_) => {
@@ -171,7 +230,10 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         roster::Command::KioskRemove(_) => roster::RosterOp::KioskRemove(who),
         roster::Command::OrganiserAdd(_) => roster::RosterOp::OrganiserAdd(who),
         roster::Command::OrganiserRemove(_) => roster::RosterOp::OrganiserRemove(who),
-        roster::Command::Show => unreachable!("answered above"),
+        roster::Command::Show
+        | roster::Command::Blocked
+        | roster::Command::Block(_)
+        | roster::Command::Unblock(_) => unreachable!("answered above"),
     };
     let id = node.act(&op).await.map_err(err)?;
     let human = match action {

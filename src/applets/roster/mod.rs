@@ -113,6 +113,9 @@
 //! /organiser add ID
 //! /organiser remove ID
 //! /roster
+//! /block ID        (this node only: no link with it; no op)
+//! /unblock ID
+//! /blocked
 //! ```
 //!
 //! `ID` is a node id: 64 hex digits, or a prefix of at least
@@ -730,6 +733,12 @@ pub enum Command {
     OrganiserAdd(Target),
     /// `/organiser remove ID`.
     OrganiserRemove(Target),
+    /// `/block ID`: this node's own blocklist (no op).
+    Block(Target),
+    /// `/unblock ID`.
+    Unblock(Target),
+    /// `/blocked`: this node's blocklist and allowlist.
+    Blocked,
     /// `/roster`.
     Show,
 }
@@ -743,6 +752,9 @@ pub const COMMANDS: &[(&str, Parser)] = &[
     ("revoke", parse_revoke),
     ("kiosk", parse_kiosk),
     ("organiser", parse_organiser),
+    ("block", parse_block),
+    ("unblock", parse_unblock),
+    ("blocked", parse_blocked),
     ("roster", parse_roster),
 ];
 
@@ -796,6 +808,25 @@ fn add_or_remove(
         "add" => one_target(rest, usage).map(add),
         "remove" => one_target(rest, usage).map(remove),
         _ => Err(usage.into()),
+    }
+}
+
+/// `/block ID`.
+pub fn parse_block(input: &str) -> Result<Command, String> {
+    one_target(input, "usage: /block ID").map(Command::Block)
+}
+
+/// `/unblock ID`.
+pub fn parse_unblock(input: &str) -> Result<Command, String> {
+    one_target(input, "usage: /unblock ID").map(Command::Unblock)
+}
+
+/// `/blocked`.
+pub fn parse_blocked(input: &str) -> Result<Command, String> {
+    if input.trim().is_empty() {
+        Ok(Command::Blocked)
+    } else {
+        Err("usage: /blocked".into())
     }
 }
 
@@ -1474,6 +1505,10 @@ mod tests {
         assert_eq!(parse_kiosk("add abcd"), Ok(Command::KioskAdd(t())));
         assert_eq!(parse_kiosk(" remove  abcd"), Ok(Command::KioskRemove(t())));
         assert_eq!(parse_roster(""), Ok(Command::Show));
+        assert_eq!(parse_block("abcd"), Ok(Command::Block(t())));
+        assert_eq!(parse_unblock(" abcd"), Ok(Command::Unblock(t())));
+        assert_eq!(parse_blocked(""), Ok(Command::Blocked));
+        assert_eq!(parse_blocked("x"), Err("usage: /blocked".into()));
         assert_eq!(parse_organiser("add abcd"), Ok(Command::OrganiserAdd(t())));
         assert_eq!(
             parse_organiser("remove abcd"),
