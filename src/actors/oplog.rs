@@ -111,7 +111,7 @@ pub struct HistoryOp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogState {
     /// The hash of every applet's folded state (see
-    /// [`Folder::state_hash`]): equal on nodes holding the same ops.
+    /// [`crate::proto::oplog::Folder::state_hash`]): equal on nodes holding the same ops.
     pub state_hash: [u8; 32],
     /// The hash of the frontier (each author's chain head; what
     /// anti-entropy compares first).
