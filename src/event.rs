@@ -124,6 +124,18 @@ pub enum Event {
         /// Where: the first seq with two ops.
         seq: u64,
     },
+    /// One of this node's own ops has no effect in the room: the room's
+    /// rules or its applet's rules refused it once ops this node had not
+    /// heard when writing it were folded (a concurrent revocation, a
+    /// closed poll). It stays in this node's log; raised once per op.
+    OpNoEffect {
+        /// The op.
+        id: OpId,
+        /// Its applet.
+        applet: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// An applet has something to tell the person at this node (the
     /// queue's "you're next in queue help"): raised once each time the
     /// notice comes to hold (see [`crate::proto::oplog::notice`]).

@@ -501,3 +501,63 @@ async fn the_head_of_a_queue_is_told_once_each_time_it_comes_to_the_head() {
         n.shutdown().await;
     }
 }
+
+/// Two nodes that have not heard each other create the same queue; once a
+/// third node links them, the create that sorts second has no effect on
+/// every node, and its author (only it) is told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_is_told_when_its_op_has_no_effect() {
+    let a = start(config()).await;
+    let b = start(config()).await;
+    let (mut a_events, mut b_events) = (a.subscribe(), b.subscribe());
+    let create = queue::QueueOp::Create(queue::CreateQueue {
+        queue: "help".into(),
+        title: None,
+    });
+    let a_op = a.act(&create).await.expect("a creates, as far as it knows");
+    let b_op = b.act(&create).await.expect("b creates, as far as it knows");
+    let mut cfg = config();
+    cfg.seeds = vec![a.local_addr().to_string(), b.local_addr().to_string()];
+    let c = start(cfg).await;
+    wait_for("all three hold both creates and agree", || {
+        let (a, b, c) = (a.clone(), b.clone(), c.clone());
+        async move { same_state(&[&a, &b, &c], 2).await }
+    })
+    .await;
+    // Both ops have lamport 1: the lower node id sorts first and wins.
+    let (winner_events, loser_events, loser_op) = if a.id() < b.id() {
+        (&mut a_events, &mut b_events, b_op)
+    } else {
+        (&mut b_events, &mut a_events, a_op)
+    };
+    let told = |events: &mut tokio::sync::broadcast::Receiver<Event>| {
+        let mut found = Vec::new();
+        while let Ok(ev) = events.try_recv() {
+            if let Event::OpNoEffect { id, applet, reason } = ev {
+                found.push((id, applet, reason));
+            }
+        }
+        found
+    };
+    let mut lost = Vec::new();
+    wait_for("the loser is told", || {
+        lost.extend(told(loser_events));
+        let done = !lost.is_empty();
+        async move { done }
+    })
+    .await;
+    assert_eq!(lost.len(), 1, "told once: {lost:?}");
+    assert_eq!((lost[0].0, lost[0].1.as_str()), (loser_op, queue::NAME));
+    assert!(
+        lost[0].2.contains("help"),
+        "the reason names the queue: {}",
+        lost[0].2
+    );
+    assert!(
+        told(winner_events).is_empty(),
+        "the winner's op took effect"
+    );
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}

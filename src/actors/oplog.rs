@@ -189,6 +189,10 @@ pub(crate) struct OpLogActor {
     notices: NoticeBoard,
     /// What the roster admits, as last told to the transport.
     roster_watch: RosterWatch,
+    /// The fold's count of ops without effect at the last look.
+    no_effect_seen: u64,
+    /// This node's own ops it told the person have no effect.
+    told_no_effect: BTreeSet<OpId>,
     /// Whether the transport was told what the roster admits at all.
     roster_told: bool,
     /// A change of what the roster admits, told to the transport then.
@@ -270,6 +274,8 @@ impl OpLogActor {
             notices: NoticeBoard::default(),
             roster_watch: RosterWatch::default(),
             roster_told: false,
+            no_effect_seen: 0,
+            told_no_effect: BTreeSet::new(),
             roster_due: None,
             neighbors: BTreeSet::new(),
             replayed_at_start: 0,
@@ -471,7 +477,35 @@ impl OpLogActor {
     /// Asks every applet what it has to tell this node's user now, and
     /// raises (`Event::Notice`) each notice that did not hold at the last
     /// look. Knows no applet: see [`crate::proto::oplog::notice`].
+    /// Tells the person about their own ops that have no effect (once
+    /// each): looked for only when the fold's count of ops without effect
+    /// moved.
+    fn tell_no_effect(&mut self) {
+        let stats = self.replica.oplog().folder().stats();
+        let count = stats.refused + stats.ruled_out + stats.unopened;
+        if count == self.no_effect_seen {
+            return;
+        }
+        self.no_effect_seen = count;
+        let me = self.identity.node_id();
+        let oplog = self.replica.oplog();
+        let mut news = Vec::new();
+        for (id, reason) in oplog.folder().refusals() {
+            if self.told_no_effect.contains(id) {
+                continue;
+            }
+            if let Some(op) = oplog.log().get(id).filter(|op| op.op().author == me) {
+                news.push((*id, op.op().applet.clone(), reason.to_string()));
+            }
+        }
+        for (id, applet, reason) in news {
+            self.told_no_effect.insert(id);
+            let _ = self.bus.send(Event::OpNoEffect { id, applet, reason });
+        }
+    }
+
     fn tell_notices(&mut self) {
+        self.tell_no_effect();
         if let Some(admission) = self.roster_watch.check(self.replica.oplog()) {
             if self.roster_told {
                 // Later changes wait a little (see ROSTER_TELL_DELAY).

@@ -410,6 +410,10 @@ impl Client {
                 self.out
                     .emit(notice_json(applet, &notice), || format!("*** {} ***", clean(&notice.text)))
             }
+            Event::OpNoEffect { id, applet, reason } => self.out.emit(
+                json!({"event": "op_no_effect", "id": id.to_string(), "applet": applet, "reason": reason}),
+                || format!("! your {applet} op {} has no effect: {}", id.fmt_short(), clean(&reason)),
+            ),
             Event::Equivocation { author, seq } => self.out.emit(
                 json!({"event": "equivocation", "author": author.to_string(), "seq": seq}),
                 || format!("! {} forked its log at op {seq}: its ops from there no longer count", self.name(&author)),

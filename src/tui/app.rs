@@ -756,6 +756,16 @@ impl App {
                     Vec::new()
                 }
             }
+            Event::OpNoEffect { applet, reason, .. } => {
+                self.note(
+                    LineKind::Error,
+                    format!(
+                        "your {applet} op has no effect: {}",
+                        present::clean(&reason)
+                    ),
+                );
+                Vec::new()
+            }
             Event::Equivocation { author, seq } => {
                 let who = self.names.show(&author);
                 self.note(

@@ -245,6 +245,11 @@ impl Folder {
         self.refusals.get(id).map(String::as_str)
     }
 
+    /// Every folded op without effect, with why (see [`Folder::refusal`]).
+    pub fn refusals(&self) -> impl Iterator<Item = (&OpId, &str)> {
+        self.refusals.iter().map(|(id, why)| (id, why.as_str()))
+    }
+
     /// Per author, the first seq of its chain with no effect (revocation
     /// points; see the module docs).
     pub fn cuts(&self) -> &BTreeMap<NodeId, u64> {
