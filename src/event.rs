@@ -136,6 +136,18 @@ pub enum Event {
         /// Why, in words.
         reason: String,
     },
+    /// This node is making the proof of work its room asks of its next op
+    /// (`done: false`, raised once it has taken
+    /// [`crate::actors::oplog::POW_PROGRESS_AFTER`]), or has made it
+    /// (`done: true`, only after a `done: false`).
+    ProofOfWork {
+        /// Leading zero bits asked for.
+        bits: u8,
+        /// Whether it is made.
+        done: bool,
+        /// Time spent so far, milliseconds.
+        elapsed_ms: u64,
+    },
     /// An applet has something to tell the person at this node (the
     /// queue's "you're next in queue help"): raised once each time the
     /// notice comes to hold (see [`crate::proto::oplog::notice`]).

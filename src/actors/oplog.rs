@@ -50,8 +50,9 @@ use crate::net::links::RosterAdmission;
 use crate::proto::Time;
 use crate::proto::oplog::fold::FoldKey;
 use crate::proto::oplog::op::open_body;
+use crate::proto::oplog::pow;
 use crate::proto::oplog::sync::{self, Replica};
-use crate::proto::oplog::{IngestReport, NoticeBoard, OpLog, SignedOp, Snapshot, VerifiedOp};
+use crate::proto::oplog::{IngestReport, NoticeBoard, Op, OpLog, SignedOp, Snapshot, VerifiedOp};
 use crate::proto::route::{Effect, RosterWatch, Routed, StateMarker};
 use crate::proto::wire::{Envelope, Wire};
 use crate::store::{Batch, StorageError, Store};
@@ -70,6 +71,52 @@ pub const NET_BATCH_MAX: usize = 64;
 /// gossiped to every member: once a second would be wasteful at 1000
 /// nodes, and convergence shows within a few seconds either way).
 pub const STATE_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Making proof of work that takes longer than this is shown to the
+/// person (`Event::ProofOfWork`).
+pub const POW_PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Makes the proof of work the room asks of `op` off the async
+/// runtime; tells the person when it takes longer than
+/// [`POW_PROGRESS_AFTER`] (and again when it is done).
+async fn make_pow(
+    bus: broadcast::Sender<Event>,
+    cancel: CancellationToken,
+    mut op: Op,
+    bits: u8,
+) -> Result<Op, String> {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut told = false;
+        let found = pow::grind(&mut op, bits, |_| {
+            if !told && started.elapsed() >= POW_PROGRESS_AFTER {
+                told = true;
+                let _ = bus.send(Event::ProofOfWork {
+                    bits,
+                    done: false,
+                    elapsed_ms: ms(started.elapsed()),
+                });
+            }
+            !cancel.is_cancelled()
+        });
+        if told {
+            let _ = bus.send(Event::ProofOfWork {
+                bits,
+                done: found.is_some(),
+                elapsed_ms: ms(started.elapsed()),
+            });
+        }
+        found
+            .map(|_| op)
+            .ok_or_else(|| "the node is stopping".to_string())
+    })
+    .await
+    .map_err(|e| format!("proof of work failed: {e}"))?
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A change of who the roster admits (a revocation, the first invitation)
 /// reaches the transport this long after it is folded (the first answer,
 /// at start, at once): the op that made it is being broadcast meanwhile,
@@ -561,18 +608,16 @@ impl OpLogActor {
     async fn publish(&mut self, applet: &str, kind: u16, body: &[u8]) -> Result<OpId, String> {
         let mut nonce = [0u8; 24];
         rand::fill(&mut nonce[..]);
-        let op = self
+        let mut draft = self
             .replica
             .oplog()
-            .prepare(
-                &self.identity,
-                applet,
-                kind,
-                body,
-                crate::node::unix_micros() / 1000,
-                nonce,
-            )
+            .draft(applet, kind, body, crate::node::unix_micros() / 1000, nonce)
             .map_err(|e| e.to_string())?;
+        let bits = self.replica.oplog().pow_bits(&draft);
+        if bits > 0 {
+            draft = make_pow(self.bus.clone(), self.cancel.clone(), draft, bits).await?;
+        }
+        let op = OpLog::finish(&self.identity, draft).map_err(|e| e.to_string())?;
         // The applet's rules first: a command that breaks one (a vote on a
         // closed poll) never becomes an op.
         self.replica.oplog().check(&op, body)?;

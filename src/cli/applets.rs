@@ -456,6 +456,6 @@ mod tests {
         }
         assert!(help.starts_with("/announce [#topic] TEXT"));
         assert!(help.ends_with("show the root, organisers, members, revocations and kiosks"));
-        assert_eq!(help.lines().count(), 27, "one line per command");
+        assert_eq!(help.lines().count(), 28, "one line per command");
     }
 }

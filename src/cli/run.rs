@@ -410,6 +410,14 @@ impl Client {
                 self.out
                     .emit(notice_json(applet, &notice), || format!("*** {} ***", clean(&notice.text)))
             }
+            Event::ProofOfWork { bits, done, elapsed_ms } => self.out.emit(
+                json!({"event": "proof_of_work", "bits": bits, "done": done, "elapsed_ms": elapsed_ms}),
+                || if done {
+                    format!("* proof of work made ({bits} bits, {:.1} s)", elapsed_ms as f64 / 1000.0)
+                } else {
+                    format!("* making the proof of work this room asks for ({bits} bits)...")
+                },
+            ),
             Event::OpNoEffect { id, applet, reason } => self.out.emit(
                 json!({"event": "op_no_effect", "id": id.to_string(), "applet": applet, "reason": reason}),
                 || format!("! your {applet} op {} has no effect: {}", id.fmt_short(), clean(&reason)),

@@ -756,6 +756,24 @@ impl App {
                     Vec::new()
                 }
             }
+            Event::ProofOfWork {
+                bits,
+                done,
+                elapsed_ms,
+            } => {
+                self.note(
+                    LineKind::Note,
+                    if done {
+                        format!(
+                            "proof of work made ({bits} bits, {:.1} s)",
+                            elapsed_ms as f64 / 1000.0
+                        )
+                    } else {
+                        format!("making the proof of work this room asks for ({bits} bits)...")
+                    },
+                );
+                Vec::new()
+            }
             Event::OpNoEffect { applet, reason, .. } => {
                 self.note(
                     LineKind::Error,

@@ -27,6 +27,7 @@ pub static COMMANDS: Commands = Commands {
         "block",
         "unblock",
         "blocked",
+        "policy",
         "roster",
     ],
     help: "\
@@ -34,6 +35,7 @@ pub static COMMANDS: Commands = Commands {
 /kiosk add|remove ID         designate a kiosk node
 /organiser add|remove ID     name an organiser (the room's root only)
 /block ID, /unblock ID       this node refuses (or takes back) a node's links; /blocked lists them
+/policy [pow first=N every=N] the room's policy; organisers set proof of work (bits, at most 22)
 /roster                      show the root, organisers, members, revocations and kiosks",
     parse: parse_roster,
     run: runner!(run_roster_named, RosterCommand),
@@ -154,6 +156,30 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
             human,
         });
     }
+    if let roster::Command::Policy(set) = c {
+        let Some(policy) = set else {
+            let pow = node
+                .query(name, |r: &roster::Roster| r.pow())
+                .await
+                .map_err(err)?;
+            return Ok(Shown {
+                json: json!({"event": "policy", "pow": {"first": pow.first, "every": pow.every}}),
+                human: format!(
+                    "policy: proof of work {} bits on a new identity's first op, {} on every op",
+                    pow.first, pow.every
+                ),
+            });
+        };
+        let id = node
+            .act(&roster::RosterOp::SetPow(policy))
+            .await
+            .map_err(err)?;
+        let human = format!(
+            "* the room asks for {} bits of proof of work on a new identity's first op, {} on every op",
+            policy.first, policy.every
+        );
+        return Ok(done(name, "policy_pow", id, None, human));
+    }
     if let roster::Command::Blocked = c {
         let (blocked, allowed) = node.lists().await.map_err(err)?;
         let mut human = if blocked.is_empty() {
@@ -196,7 +222,9 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         roster::Command::OrganiserRemove(t) => (t, "organiser_remove"),
         roster::Command::Block(t) => (t, "block"),
         roster::Command::Unblock(t) => (t, "unblock"),
-        roster::Command::Show | roster::Command::Blocked => unreachable!("answered above"),
+        roster::Command::Show | roster::Command::Blocked | roster::Command::Policy(_) => {
+            unreachable!("answered above")
+        }
     };
     let mut known = known;
     known.push(node.id());
@@ -231,6 +259,7 @@ async fn run_roster(node: &Node, c: roster::Command, names: &Names<'_>) -> Resul
         roster::Command::OrganiserAdd(_) => roster::RosterOp::OrganiserAdd(who),
         roster::Command::OrganiserRemove(_) => roster::RosterOp::OrganiserRemove(who),
         roster::Command::Show
+        | roster::Command::Policy(_)
         | roster::Command::Blocked
         | roster::Command::Block(_)
         | roster::Command::Unblock(_) => unreachable!("answered above"),
@@ -268,6 +297,13 @@ fn describe_roster(kind: u16, body: &[u8], _: &OpContext) -> Option<Described> {
         roster::RosterOp::OrganiserRemove(n) => described(
             "organiser_remove",
             format!("removed organiser {}", n.fmt_short()),
+        ),
+        roster::RosterOp::SetPow(p) => described(
+            "policy_pow",
+            format!(
+                "asks for {} bits of proof of work on a new identity's first op, {} on every op",
+                p.first, p.every
+            ),
         ),
     }
 }

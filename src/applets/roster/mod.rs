@@ -139,6 +139,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::id::{NodeId, OpId};
 use crate::proto::oplog::fold::{Applet, AppliedOp};
+use crate::proto::oplog::pow::{self, POW_BITS_MAX};
 
 /// The applet's name in ops.
 pub const NAME: &str = "roster";
@@ -199,20 +200,46 @@ crate::applet_ops! {
         KIND_ORGANISER_ADD = 5 => OrganiserAdd(NodeId as Subject),
         /// Stops naming an organiser (the root only); body [`Subject`].
         KIND_ORGANISER_REMOVE = 6 => OrganiserRemove(NodeId as Subject),
+        /// Sets the room's proof-of-work policy (root and organisers);
+        /// body [`PowPolicy`].
+        KIND_POW = 7 => SetPow(PowPolicy),
+    }
+}
+
+/// The room's proof-of-work policy: the leading zero bits an op's id must
+/// carry ([`crate::proto::oplog::pow`]). Both at most
+/// [`POW_BITS_MAX`]; 0 asks for nothing (the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowPolicy {
+    /// Bits for an author's first op (seq 1): what a new identity pays.
+    pub first: u8,
+    /// Bits for every op.
+    pub every: u8,
+}
+
+impl PowPolicy {
+    /// The bits op `seq` of an author must carry.
+    pub fn bits_for(&self, seq: u64) -> u8 {
+        if seq == 1 {
+            self.first.max(self.every)
+        } else {
+            self.every
+        }
     }
 }
 
 impl RosterOp {
-    /// The node the op is about.
-    pub fn node(&self) -> NodeId {
-        match *self {
+    /// The node the op is about (none for a policy).
+    pub fn node(&self) -> Option<NodeId> {
+        Some(match *self {
+            RosterOp::SetPow(_) => return None,
             RosterOp::Invite(n)
             | RosterOp::KioskAdd(n)
             | RosterOp::KioskRemove(n)
             | RosterOp::OrganiserAdd(n)
             | RosterOp::OrganiserRemove(n) => n,
             RosterOp::Revoke(r) => r.node,
-        }
+        })
     }
 
     /// Revokes `node`, keeping the effect of its ops up to seq `upto`.
@@ -279,6 +306,8 @@ pub struct Roster {
     revoked: BTreeMap<NodeId, Revoked>,
     /// Designations (revoked ones are kept but do not count).
     kiosks: BTreeMap<NodeId, Entry>,
+    /// The room's proof-of-work policy, and who set it (none: no work).
+    pow: Option<(Entry, PowPolicy)>,
 }
 
 impl Roster {
@@ -290,6 +319,24 @@ impl Roster {
     /// The room's root, once a roster op has been folded.
     pub fn root(&self) -> Option<NodeId> {
         self.root
+    }
+
+    /// The room's proof-of-work policy now (the default asks for none).
+    pub fn pow(&self) -> PowPolicy {
+        self.pow.map(|(_, p)| p).unwrap_or_default()
+    }
+
+    /// Why `op` does not carry the work the policy asks of it, if it does
+    /// not.
+    fn check_pow(&self, op: &AppliedOp<'_>) -> Result<(), String> {
+        let bits = self.pow().bits_for(op.seq);
+        let has = pow::leading_zero_bits(&op.id);
+        if has < u32::from(bits) {
+            return Err(format!(
+                "the op carries {has} bits of proof of work; this room asks for {bits}"
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `node` was revoked (for good: a revocation is not undone).
@@ -428,7 +475,8 @@ impl Roster {
     /// The rules: what `op` would change, or why it is refused.
     fn validate(&self, op: &AppliedOp<'_>) -> Result<RosterOp, String> {
         let decoded = RosterOp::decode(op.kind, op.body)?;
-        let node = decoded.node();
+        self.check_pow(op)?;
+        let node = decoded.node().unwrap_or(op.author);
         let who = node.fmt_short();
         let author_is_root = Self::is_root(op.root, &op.author);
         if matches!(decoded, RosterOp::Revoke(r) if r.node == op.author) {
@@ -527,6 +575,13 @@ impl Roster {
                     return Err(format!("node {who} is not an organiser the root named"));
                 }
             }
+            RosterOp::SetPow(p) => {
+                if p.first.max(p.every) > POW_BITS_MAX {
+                    return Err(format!(
+                        "at most {POW_BITS_MAX} bits of proof of work may be asked for"
+                    ));
+                }
+            }
         }
         Ok(decoded)
     }
@@ -544,7 +599,7 @@ impl Applet for Roster {
     fn apply(&mut self, op: &AppliedOp<'_>) -> Result<(), String> {
         let change = self.validate(op)?;
         self.root = op.root;
-        let node = change.node();
+        let node = change.node().unwrap_or(op.author);
         let entry = Entry {
             node,
             by: op.author,
@@ -578,6 +633,9 @@ impl Applet for Roster {
                     self.former_organisers.insert(node, named);
                 }
             }
+            RosterOp::SetPow(p) => {
+                self.pow = Some((entry, p));
+            }
         }
         Ok(())
     }
@@ -605,6 +663,7 @@ impl Applet for Roster {
 
     /// Once the room is invite-only, only members' ops take effect.
     fn admit(&self, _applet: &str, op: &AppliedOp<'_>) -> Result<(), String> {
+        self.check_pow(op)?;
         if self.is_open() {
             return Ok(());
         }
@@ -622,6 +681,10 @@ impl Applet for Roster {
 
     fn cuts(&self, own: &[AppliedOp<'_>]) -> BTreeMap<NodeId, u64> {
         Roster::cuts(own)
+    }
+
+    fn pow_bits(&self, _author: &NodeId, seq: u64) -> u8 {
+        self.pow().bits_for(seq)
     }
 }
 
@@ -739,6 +802,8 @@ pub enum Command {
     Unblock(Target),
     /// `/blocked`: this node's blocklist and allowlist.
     Blocked,
+    /// `/policy` (show) or `/policy pow first=N every=N` (set).
+    Policy(Option<PowPolicy>),
     /// `/roster`.
     Show,
 }
@@ -755,6 +820,7 @@ pub const COMMANDS: &[(&str, Parser)] = &[
     ("block", parse_block),
     ("unblock", parse_unblock),
     ("blocked", parse_blocked),
+    ("policy", parse_policy),
     ("roster", parse_roster),
 ];
 
@@ -830,6 +896,37 @@ pub fn parse_blocked(input: &str) -> Result<Command, String> {
     }
 }
 
+/// `/policy` or `/policy pow first=N every=N` (either may be left out:
+/// 0).
+pub fn parse_policy(input: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /policy [pow first=BITS every=BITS]";
+    let mut words = input.split_whitespace();
+    match words.next() {
+        None => Ok(Command::Policy(None)),
+        Some("pow") => {
+            let mut p = PowPolicy::default();
+            for word in words {
+                let (key, value) = word.split_once('=').ok_or(USAGE)?;
+                let bits: u8 = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not a number of bits"))?;
+                if bits > POW_BITS_MAX {
+                    return Err(format!(
+                        "at most {POW_BITS_MAX} bits of proof of work may be asked for"
+                    ));
+                }
+                match key {
+                    "first" => p.first = bits,
+                    "every" => p.every = bits,
+                    _ => return Err(USAGE.into()),
+                }
+            }
+            Ok(Command::Policy(Some(p)))
+        }
+        Some(_) => Err(USAGE.into()),
+    }
+}
+
 /// `/roster`.
 pub fn parse_roster(input: &str) -> Result<Command, String> {
     if input.trim().is_empty() {
@@ -858,6 +955,7 @@ mod tests {
     use crate::applets::chat;
     use crate::applets::testkit::{Room, assert_order_independent_rooted, state};
     use crate::proto::EngineRng;
+    use crate::proto::oplog::OpLog;
     use crate::proto::oplog::fold::FoldKey;
 
     fn make() -> Vec<Box<dyn Applet>> {
@@ -1327,6 +1425,80 @@ mod tests {
         }
     }
 
+    /// The root asks for proof of work on every op: ops written with it
+    /// take effect, an op without it has none on any node (in any fold
+    /// order), and a policy above the limit is refused.
+    #[test]
+    fn a_proof_of_work_policy_is_kept_by_every_op() {
+        let mut room = Room::rooted(3, 9, with_chat, 0);
+        let too_much = RosterOp::SetPow(PowPolicy {
+            first: 0,
+            every: POW_BITS_MAX + 1,
+        });
+        let (kind, body) = too_much.body();
+        let err = room
+            .write(0, NAME, kind, &body)
+            .expect_err("above the limit");
+        assert!(err.contains("at most 22 bits"), "{err}");
+        let (kind, body) = RosterOp::SetPow(PowPolicy {
+            first: 10,
+            every: 6,
+        })
+        .body();
+        room.write(0, NAME, kind, &body)
+            .expect("the root sets the policy");
+        // Written through the engine: it makes the work.
+        let first = room
+            .write(1, chat::NAME, chat::KIND_MESSAGE, b"with work")
+            .expect("written with its work");
+        assert!(
+            pow::leading_zero_bits(&first.op.id()) >= 10,
+            "a first op pays 10"
+        );
+        let second = room
+            .write(1, chat::NAME, chat::KIND_MESSAGE, b"again")
+            .expect("written with its work");
+        assert!(pow::leading_zero_bits(&second.op.id()) >= 6);
+        // An op made without the work (person 2's first op): refused by
+        // its author's own engine, and without effect where it arrives.
+        let e = room.fold();
+        let mut lazy = e
+            .draft(chat::NAME, chat::KIND_MESSAGE, b"no work", 5_000, [2; 24])
+            .expect("drafted");
+        lazy.author = room.id(2);
+        lazy.seq = 1;
+        lazy.prev = None;
+        // Sealed for person 2's op: seal its body again.
+        lazy.body = crate::proto::oplog::op::seal_body(
+            &crate::applets::testkit::SEAL,
+            &room.id(2),
+            1,
+            chat::NAME,
+            chat::KIND_MESSAGE,
+            b"no work",
+            [2; 24],
+        )
+        .expect("sealed");
+        while pow::meets(&lazy.id(), 1) {
+            lazy.pow_nonce += 1;
+        }
+        let lazy = OpLog::finish(&room.people[2], lazy).expect("signed");
+        let lazy_id = lazy.id();
+        room.ops.push(lazy.into_signed());
+        let e = assert_order_independent_rooted(with_chat, &room.ops, room.root, 9, 6);
+        let texts: Vec<String> = state::<chat::Chat>(&e, chat::NAME)
+            .lines()
+            .iter()
+            .map(|l| l.text.clone())
+            .collect();
+        assert_eq!(texts, vec!["with work".to_string(), "again".to_string()]);
+        let why = e.folder().refusal(&lazy_id).expect("no effect");
+        assert!(
+            why.contains("0 bits of proof of work; this room asks for 10"),
+            "{why}"
+        );
+    }
+
     /// Four people of a room of five rooted at person 0 (the fifth never
     /// writes; others name it) inviting, revoking, naming organisers and
     /// designating at random, a third of the ops unheard. Every fold order
@@ -1508,6 +1680,20 @@ mod tests {
         assert_eq!(parse_block("abcd"), Ok(Command::Block(t())));
         assert_eq!(parse_unblock(" abcd"), Ok(Command::Unblock(t())));
         assert_eq!(parse_blocked(""), Ok(Command::Blocked));
+        assert_eq!(parse_policy(""), Ok(Command::Policy(None)));
+        assert_eq!(
+            parse_policy("pow first=20"),
+            Ok(Command::Policy(Some(PowPolicy {
+                first: 20,
+                every: 0
+            })))
+        );
+        assert!(
+            parse_policy("pow every=23")
+                .unwrap_err()
+                .contains("at most 22")
+        );
+        assert!(parse_policy("pow x=1").unwrap_err().starts_with("usage"));
         assert_eq!(parse_blocked("x"), Err("usage: /blocked".into()));
         assert_eq!(parse_organiser("add abcd"), Ok(Command::OrganiserAdd(t())));
         assert_eq!(

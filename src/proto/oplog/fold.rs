@@ -157,6 +157,15 @@ pub trait Applet: Send + std::any::Any {
         let _ = own;
         BTreeMap::new()
     }
+    /// The proof of work (leading zero bits of the op id,
+    /// [`super::pow`]) the room asks of op `seq` of `author` now, for
+    /// the author to make before it signs; [`Applet::admit`] refuses ops
+    /// without it. Asked only of applets that
+    /// [keep rules](Applet::keeps_rules). Default: none.
+    fn pow_bits(&self, author: &NodeId, seq: u64) -> u8 {
+        let _ = (author, seq);
+        0
+    }
 }
 
 /// Counters of the fold.
@@ -243,6 +252,17 @@ impl Folder {
     /// open, or no applet here knows it).
     pub fn refusal(&self, id: &OpId) -> Option<&str> {
         self.refusals.get(id).map(String::as_str)
+    }
+
+    /// The proof of work the room's rules ask of op `seq` of `author` now
+    /// (the most any rule-keeping applet asks; see [`Applet::pow_bits`]).
+    pub fn pow_bits(&self, author: &NodeId, seq: u64) -> u8 {
+        self.applets
+            .values()
+            .filter(|a| a.keeps_rules())
+            .map(|a| a.pow_bits(author, seq))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Every folded op without effect, with why (see [`Folder::refusal`]).

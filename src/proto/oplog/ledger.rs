@@ -229,9 +229,12 @@ impl OpLog {
     /// Makes this node's next op without taking it in: the next `seq`
     /// after its head, `prev` = the head's id, `lamport` above every op
     /// held, the body sealed with the room key under `nonce` (24 fresh
-    /// random bytes), signed and verified. A driver that must store an op
-    /// durably before anyone sees it calls this, stores the op, then
-    /// [`OpLog::ingest`]s it.
+    /// random bytes), the proof of work the room asks for made
+    /// ([`OpLog::pow_bits`], here, on this thread), signed and verified. A
+    /// driver that must store an op durably before anyone sees it calls
+    /// this, stores the op, then [`OpLog::ingest`]s it; a driver that must
+    /// not block on the work calls [`OpLog::draft`], grinds
+    /// ([`super::pow::grind`]) elsewhere, then [`OpLog::finish`].
     pub fn prepare(
         &self,
         identity: &Identity,
@@ -241,13 +244,31 @@ impl OpLog {
         wall_ms: u64,
         nonce: [u8; 24],
     ) -> Result<VerifiedOp, AuthorError> {
+        let mut op = self.draft(applet, kind, plain, wall_ms, nonce)?;
+        let bits = self.pow_bits(&op);
+        if bits > 0 {
+            super::pow::grind(&mut op, bits, |_| true);
+        }
+        OpLog::finish(identity, op)
+    }
+
+    /// This node's next op, unsigned and without proof of work (see
+    /// [`OpLog::prepare`]).
+    pub fn draft(
+        &self,
+        applet: &str,
+        kind: u16,
+        plain: &[u8],
+        wall_ms: u64,
+        nonce: [u8; 24],
+    ) -> Result<Op, AuthorError> {
         let me = self.me;
         let (seq, prev) = match self.log.chain_head(&me) {
             Some((seq, id)) => (seq + 1, Some(id)),
             None => (1, None),
         };
         let body = seal_body(&self.seal_key, &me, seq, applet, kind, plain, nonce)?;
-        let op = Op {
+        Ok(Op {
             author: me,
             seq,
             prev,
@@ -257,7 +278,16 @@ impl OpLog {
             kind,
             body,
             pow_nonce: 0,
-        };
+        })
+    }
+
+    /// The proof of work the room asks of `op` now ([`Folder::pow_bits`]).
+    pub fn pow_bits(&self, op: &Op) -> u8 {
+        self.folder.pow_bits(&op.author, op.seq)
+    }
+
+    /// Signs and verifies a drafted op (its proof of work made).
+    pub fn finish(identity: &Identity, op: Op) -> Result<VerifiedOp, AuthorError> {
         op.sign(identity)
             .verify()
             .map_err(|e| AuthorError::Refused(e.to_string()))

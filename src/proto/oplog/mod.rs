@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod log;
 pub mod notice;
 pub mod op;
+pub mod pow;
 pub mod sync;
 #[cfg(test)]
 mod tests;

@@ -12,8 +12,7 @@
 //!
 //! Parse, don't validate: only [`SignedOp::verify`] (or [`verify_batch`])
 //! makes a [`VerifiedOp`], and only verified ops are stored or folded.
-//! Verification checks, in this order: size, proof of work (reserved:
-//! difficulty 0 accepts any nonce), structure, signature (strict; weak keys
+//! Verification checks, in this order: size, structure, signature (strict; weak keys
 //! refused). Chain, equivocation and applet rules are the log engine's
 //! ("policy"), since they need the rest of the log.
 
@@ -70,7 +69,8 @@ pub struct Op {
     /// Sealed with the room's seal key ([`seal_body`]).
     #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
-    /// Proof-of-work nonce (reserved: rooms with difficulty 0 accept any).
+    /// Proof-of-work nonce: varied until the op id carries the work the
+    /// room asks for ([`super::pow`]).
     pub pow_nonce: u64,
 }
 
@@ -199,7 +199,8 @@ impl SignedOp {
         codec::decode_value(bytes).map_err(|e| VerifyError::Malformed(e.to_string()))
     }
 
-    /// Checks size, proof of work, structure and signature.
+    /// Checks size, structure and signature (proof of work is a room
+    /// rule, checked by the fold: [`super::pow`]).
     pub fn verify(self) -> Result<VerifiedOp, VerifyError> {
         let (encoded, key, sig) = self.precheck()?;
         key.verify_strict(&signing_message(&encoded), &sig)
@@ -222,7 +223,7 @@ impl SignedOp {
                 max: OP_BODY_BYTES_MAX,
             });
         }
-        // Proof of work: difficulty 0 until rooms can set one.
+        // Proof of work is a room rule, checked by the fold (`pow`).
         check_structure(&self.op, self.witnesses.len())?;
         let sig: [u8; 64] = self
             .sig
