@@ -291,7 +291,8 @@ mod tests {
                 (3, "KIND_KIOSK_ADD"),
                 (4, "KIND_KIOSK_REMOVE"),
                 (5, "KIND_ORGANISER_ADD"),
-                (6, "KIND_ORGANISER_REMOVE")
+                (6, "KIND_ORGANISER_REMOVE"),
+                (7, "KIND_POW")
             ]
         );
         assert_eq!(
