@@ -1,8 +1,9 @@
 //! The simulator's planner of roster ops. The simulated room's root is
 //! node 0, and it writes the roster's share of the ops (registered
-//! `sim_by_root`): it names organisers, revokes other nodes (rarely: their
-//! later ops then have no effect, which every node must fold alike) and
-//! adds or removes kiosks. Nobody invites, so the room stays open and the
+//! `sim_by_root`): it names organisers and adds or removes kiosks (no
+//! revocations: a revoked node loses its links, so the run's "every live
+//! node holds every op" would no longer hold; revocation belongs to the
+//! attack plans). Nobody invites, so the room stays open and the
 //! other nodes' ops keep counting (closing a room is an attack plan's
 //! business, not the op mix's).
 //!
@@ -34,9 +35,10 @@ pub(crate) fn plan(rng: &mut EngineRng, c: &PlanContext<'_>) -> Option<Planned> 
     if other == me {
         return None;
     }
+    // No revocations in the op mix: a revoked node's links are refused, so
+    // it could no longer hold every op (revocation is an attack plan's).
     match rng.random_range(0..10u32) {
-        0 => op(roster::RosterOp::revoke(other, c.head_of(&other))),
-        1..=3 if me == root => op(roster::RosterOp::OrganiserAdd(other)),
+        0..=3 if me == root => op(roster::RosterOp::OrganiserAdd(other)),
         4..=6 => op(roster::RosterOp::KioskAdd(other)),
         _ if r.is_kiosk(&other) => op(roster::RosterOp::KioskRemove(other)),
         _ => None,
