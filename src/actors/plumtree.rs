@@ -428,16 +428,7 @@ mod tests {
         std::array::from_fn(|_| Identity::generate_with(&mut rng))
     }
 
-    fn gossip(author: NodeId, seq: u64, envelope: &Envelope) -> plumtree::Gossip {
-        let payload = codec::encode_value(envelope).expect("encodes");
-        plumtree::Gossip {
-            id: MessageId::for_broadcast(&author, seq, &payload),
-            author,
-            seq,
-            round: 0,
-            payload,
-        }
-    }
+    use crate::proto::route::tests::gossip;
 
     #[test]
     fn a_broadcast_is_signed_and_delivered_by_another_node_as_from_its_signer() {

@@ -144,27 +144,7 @@ mod tests {
 
     const ROOM: [u8; ROOM_TAG_BYTES] = [0x33; ROOM_TAG_BYTES];
 
-    /// An "RNG" that yields one byte over and over, so that a test
-    /// identity's Ed25519 seed is 32 copies of it (as in `crypto::dm` and
-    /// `proto::oplog::op`, whose vectors use the same seeds).
-    struct ConstRng(u8);
-
-    impl rand::TryRng for ConstRng {
-        type Error = std::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(u32::from_le_bytes([self.0; 4]))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            Ok(u64::from_le_bytes([self.0; 8]))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            dst.fill(self.0);
-            Ok(())
-        }
-    }
-
-    // Test-only: the stream is fixed, not secret.
-    impl rand::TryCryptoRng for ConstRng {}
+    use crate::crypto::ConstRng;
 
     fn identity(byte: u8) -> Identity {
         Identity::generate_with(&mut ConstRng(byte))

@@ -268,28 +268,8 @@ mod tests {
     use super::*;
     use crate::id::to_hex;
     use rand::SeedableRng;
-    use std::convert::Infallible;
 
-    /// An "RNG" that yields one byte over and over: identities and
-    /// ephemeral keys anyone can rebuild from the spec.
-    struct ConstRng(u8);
-
-    impl rand::TryRng for ConstRng {
-        type Error = Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-            Ok(u32::from_le_bytes([self.0; 4]))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-            Ok(u64::from_le_bytes([self.0; 8]))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-            dst.fill(self.0);
-            Ok(())
-        }
-    }
-
-    // Test-only: the stream is fixed, not secret.
-    impl rand::TryCryptoRng for ConstRng {}
+    use crate::crypto::ConstRng;
 
     fn identity(byte: u8) -> Identity {
         Identity::generate_with(&mut ConstRng(byte))

@@ -117,11 +117,6 @@ impl RosterWatch {
         self.last = Some(now.clone());
         Some(now)
     }
-
-    /// Forgets the last answer (after the op-log was rebuilt).
-    pub fn forget(&mut self) {
-        self.last = None;
-    }
 }
 
 /// Who the room's roster, as folded in `oplog`, admits to links (everyone,
@@ -519,7 +514,7 @@ impl Engines {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn node(b: u8) -> NodeId {
@@ -692,8 +687,9 @@ mod tests {
         engines
     }
 
-    /// A `Gossip` from `author` (round 0) carrying `envelope`.
-    fn gossip(author: NodeId, seq: u64, envelope: &Envelope) -> plumtree::Gossip {
+    /// A `Gossip` from `author` (round 0) carrying `envelope` (the
+    /// broadcast actor's tests use it too).
+    pub(crate) fn gossip(author: NodeId, seq: u64, envelope: &Envelope) -> plumtree::Gossip {
         let payload = codec::encode_value(envelope).expect("encodes");
         plumtree::Gossip {
             id: MessageId::for_broadcast(&author, seq, &payload),

@@ -24,7 +24,6 @@ use crate::id::NodeId;
 use crate::proto::EngineRng;
 use crate::proto::oplog::OpLog;
 use crate::proto::oplog::fold::Folder;
-use crate::proto::oplog::log::Log;
 
 /// Which ops `--ops` writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,20 +58,10 @@ pub struct PlanContext<'a> {
     pub me: NodeId,
     /// The author's replica's fold.
     pub folder: &'a Folder,
-    /// The author's replica's log.
-    pub log: &'a Log,
     /// Every node of the run, in node order.
     pub nodes: &'a [NodeId],
     /// The virtual wall clock, milliseconds.
     pub wall_ms: u64,
-}
-
-impl PlanContext<'_> {
-    /// The seq of the newest op of `author` the author's replica holds (0:
-    /// none).
-    pub fn head_of(&self, author: &NodeId) -> u64 {
-        self.log.chain_head(author).map_or(0, |(seq, _)| seq)
-    }
 }
 
 /// Picks one op of an applet from what the author holds; `None` writes a
@@ -141,7 +130,6 @@ pub(crate) fn plan(
         k,
         me,
         folder: oplog.folder(),
-        log: oplog.log(),
         nodes,
         wall_ms,
     };

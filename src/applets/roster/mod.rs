@@ -351,8 +351,18 @@ impl Roster {
 
     /// The root, or named an organiser and not revoked.
     pub fn is_organiser(&self, node: &NodeId) -> bool {
-        Self::is_root(self.root, node)
-            || (self.organisers.contains_key(node) && !self.is_revoked(node))
+        self.organiser_under(self.root, node)
+    }
+
+    /// [`Roster::is_organiser`] in a room whose root is `root` (the rules
+    /// take it from the op: the state learns it with its first op).
+    fn organiser_under(&self, root: Option<NodeId>, node: &NodeId) -> bool {
+        Self::is_root(root, node) || (self.organisers.contains_key(node) && !self.is_revoked(node))
+    }
+
+    /// [`Roster::is_member`] in a room whose root is `root`.
+    fn member_under(&self, root: Option<NodeId>, node: &NodeId) -> bool {
+        !self.is_revoked(node) && (Self::is_root(root, node) || self.named(node))
     }
 
     fn is_root(root: Option<NodeId>, node: &NodeId) -> bool {
@@ -363,7 +373,7 @@ impl Roster {
     /// says who was named, not who is admitted (see [`Roster::is_open`]
     /// and [`Roster::admits`]).
     pub fn is_member(&self, node: &NodeId) -> bool {
-        !self.is_revoked(node) && (Self::is_root(self.root, node) || self.named(node))
+        self.member_under(self.root, node)
     }
 
     /// Named by an op as a member: invited, or named an organiser (now
@@ -499,19 +509,14 @@ impl Roster {
                 op.author.fmt_short()
             ));
         }
-        let organiser = author_is_root
-            || (self.organisers.contains_key(&op.author) && !self.is_revoked(&op.author));
-        if !organiser {
+        if !self.organiser_under(op.root, &op.author) {
             return Err(format!(
                 "only the root and organisers can change the roster (node {} is not an organiser)",
                 op.author.fmt_short()
             ));
         }
-        let is_organiser = |n: &NodeId| {
-            Self::is_root(Some(root), n) || (self.organisers.contains_key(n) && !self.is_revoked(n))
-        };
-        let is_member =
-            |n: &NodeId| !self.is_revoked(n) && (Self::is_root(Some(root), n) || self.named(n));
+        let is_organiser = |n: &NodeId| self.organiser_under(op.root, n);
+        let is_member = |n: &NodeId| self.member_under(op.root, n);
         match decoded {
             RosterOp::Invite(_) => {
                 if node == op.author {
@@ -667,9 +672,7 @@ impl Applet for Roster {
         if self.is_open() {
             return Ok(());
         }
-        let member = !self.is_revoked(&op.author)
-            && (Self::is_root(op.root, &op.author) || self.named(&op.author));
-        if member {
+        if self.member_under(op.root, &op.author) {
             Ok(())
         } else {
             Err(format!(
@@ -1055,7 +1058,7 @@ mod tests {
         ] {
             b.refused(1, op, "this room has no root");
         }
-        assert!(b.state.is_open() && b.state.may_act(&node(1)).eq(&false));
+        assert!(b.state.is_open() && !b.state.may_act(&node(1)));
         b.ok(3, revoke(node(3)));
         assert!(b.state.is_revoked(&node(3)) && b.state.is_open());
         assert_eq!(b.state.root(), None);

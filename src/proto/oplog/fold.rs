@@ -375,7 +375,7 @@ impl Folder {
                 .filter(|(_, op)| op.op().applet == *name)
                 .filter_map(|(_, op)| {
                     let body = self.opened.get(&op.id())?.as_deref()?;
-                    Some(applied(op, body, self.root))
+                    Some(AppliedOp::of(op, body, self.root))
                 })
                 .collect();
             for (author, from) in applet.cuts(&own) {
@@ -513,7 +513,7 @@ impl Folder {
             self.stats.unopened += 1;
             return Err("the body does not open with this room's key".into());
         };
-        let applied = applied(op, body, self.root);
+        let applied = AppliedOp::of(op, body, self.root);
         if let Err(reason) = rules_check(&self.applets, &self.cuts, &o.applet, &applied) {
             self.stats.ruled_out += 1;
             return Err(reason);
@@ -637,18 +637,21 @@ impl Folder {
     }
 }
 
-/// What applets see of a verified op with its opened `body`.
-fn applied<'a>(op: &'a VerifiedOp, body: &'a [u8], root: Option<NodeId>) -> AppliedOp<'a> {
-    let o = op.op();
-    AppliedOp {
-        id: op.id(),
-        author: o.author,
-        seq: o.seq,
-        lamport: o.lamport,
-        wall_ms: o.wall_ms,
-        kind: o.kind,
-        body,
-        root,
+impl<'a> AppliedOp<'a> {
+    /// What applets see of a verified op with its opened (or, before it
+    /// is written, plain) `body`, in a room whose root is `root`.
+    pub fn of(op: &'a VerifiedOp, body: &'a [u8], root: Option<NodeId>) -> AppliedOp<'a> {
+        let o = op.op();
+        AppliedOp {
+            id: op.id(),
+            author: o.author,
+            seq: o.seq,
+            lamport: o.lamport,
+            wall_ms: o.wall_ms,
+            kind: o.kind,
+            body,
+            root,
+        }
     }
 }
 

@@ -299,19 +299,9 @@ impl OpLog {
     /// of applets this node does not know pass: they are stored and
     /// relayed for the nodes that know them.
     pub fn check(&self, op: &VerifiedOp, plain: &[u8]) -> Result<(), String> {
-        let o = op.op();
         self.folder.check(
-            &o.applet,
-            &super::fold::AppliedOp {
-                id: op.id(),
-                author: o.author,
-                seq: o.seq,
-                lamport: o.lamport,
-                wall_ms: o.wall_ms,
-                kind: o.kind,
-                body: plain,
-                root: self.folder.root(),
-            },
+            &op.op().applet,
+            &super::fold::AppliedOp::of(op, plain, self.folder.root()),
         )
     }
 

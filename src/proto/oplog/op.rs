@@ -447,23 +447,7 @@ mod tests {
         }
     }
 
-    /// An RNG that returns one byte value forever: with it, an identity's
-    /// Ed25519 seed is 32 copies of that byte.
-    struct ConstRng(u8);
-
-    impl rand::TryRng for ConstRng {
-        type Error = std::convert::Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-            Ok(u32::from_le_bytes([self.0; 4]))
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-            Ok(u64::from_le_bytes([self.0; 8]))
-        }
-        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-            dst.fill(self.0);
-            Ok(())
-        }
-    }
+    use crate::crypto::ConstRng;
 
     /// The op of the documented vectors (`docs/protocol.md`, "Ops").
     fn documented_op(author: &Identity) -> Op {
